@@ -16,9 +16,10 @@ GOOD_VIDEOS = [
 ]  # fmt: skip
 
 
-def decode_luma(path, frame_indices, stats=None):
+def decode_luma(path, frame_indices, stats=None, threads=1):
     probe = probe_video(path)
-    return [d.image for d in decode_frames(probe, frame_indices, pixel_format="gray8", stats=stats)]
+    decoded = decode_frames(probe, frame_indices, pixel_format="gray8", stats=stats, threads=threads)
+    return [d.image for d in decoded]
 
 
 @pytest.mark.parametrize("name", GOOD_VIDEOS)
@@ -42,15 +43,16 @@ def test_bundled_sample_videos_decode_exactly(sample_videos):
             assert np.array_equal(frame, reference[frame_idx]), f"{path.name}: frame {frame_idx} differs"
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", ["h264_bframes", "vfr_mp4", "hevc_mkv"])
-def test_arbitrary_frame_sets_decode_exactly(catalogue, name):
+def test_arbitrary_frame_sets_decode_exactly(catalogue, name, threads):
     # Dense runs, single frames, first and last frame: every seek/decode-on decision is exercised.
     path = catalogue[name]
     reference = reference_luma_frames(path)
     n = len(reference)
     rng = np.random.default_rng(7)
     for indices in ([0], [n - 1], list(range(n)), sorted(rng.choice(n, 9, replace=False).tolist()), [1, 2, n - 2]):
-        frames = decode_luma(path, indices)
+        frames = decode_luma(path, indices, threads=threads)
         assert all(np.array_equal(f, reference[i]) for i, f in zip(indices, frames)), indices
 
 

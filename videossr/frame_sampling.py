@@ -105,6 +105,7 @@ class _Task:
     num_frames: int
     max_pixels: int
     jpeg_quality: int
+    decoder_threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,9 @@ def _sample_video(task: _Task) -> int:
     record_path = video_dir / RECORD_NAME
     height = width = quarter_turns = None
     written = 0
-    for decoded in decode_frames(probe, plan.frame_indices, max_pixels=task.max_pixels):
+    for decoded in decode_frames(
+        probe, plan.frame_indices, max_pixels=task.max_pixels, threads=task.decoder_threads
+    ):
         height, width = decoded.image.shape[:2]
         quarter_turns = decoded.quarter_turns
         frame_path(task.output_dir, task.source.video_id, decoded.position).write_bytes(
@@ -296,8 +299,11 @@ def run_frame_sampling(
     summary = SamplingSummary(output_dir=output_dir, num_videos=len(sources))
     todo = [s for s in sources if not video_record_path(output_dir, s.video_id).exists()]
     summary.skipped = len(sources) - len(todo)
-    tasks = [_Task(s, output_dir, config.num_frames, config.max_pixels, config.jpeg_quality) for s in todo]
-    outcomes = _run_tasks(tasks, config.workers)
+    workers = min(config.workers, max(1, len(todo)))
+    # Spare cores (fewer videos than CPUs) go to the decoders as frame threads.
+    threads = max(1, available_cpus() // workers)
+    tasks = [_Task(s, output_dir, config.num_frames, config.max_pixels, config.jpeg_quality, threads) for s in todo]
+    outcomes = _run_tasks(tasks, workers)
     if progress is not None:
         outcomes = progress(outcomes, len(tasks))
     failures = []
@@ -320,7 +326,7 @@ def run_frame_sampling(
 
 
 def _run_tasks(tasks: list[_Task], workers: int) -> Iterator[VideoOutcome]:
-    for task, result in map_unordered(sample_video, tasks, min(workers, max(1, len(tasks)))):
+    for task, result in map_unordered(sample_video, tasks, workers):
         if isinstance(result, WorkerCrash):
             result = VideoOutcome(task.source.video_id, str(task.source.path), 0, f"decoder crashed: {result.message}")
         yield result

@@ -16,9 +16,10 @@ Two passes over a file:
    correctness. If the fast path cannot be trusted (timestamps missing or duplicated, a seek that
    lands past its target) it falls back to one sequential decode that counts frames.
 
-Decoders run single-threaded: parallelism comes from one process per video, which beats
-oversubscribed decoder threads (measured in ``bench/``), and per-packet ``skip_frame`` needs the
-decoder to consume packets in order.
+Parallelism comes from one process per video, which beats oversubscribed decoder threads
+(measured in ``bench/``), so decoders run single-threaded by default. When there are fewer videos
+than cores, ``threads > 1`` turns on frame threading (FFmpeg copies ``skip_frame`` into each
+frame thread with its packet, so per-packet skipping stays exact).
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ def decode_frames(
     max_pixels: int = 0,
     pixel_format: str = "bgr24",
     convert: bool = True,
+    threads: int = 1,
     stats: DecodeStats | None = None,
 ) -> Iterator[DecodedFrame]:
     """Yield the requested frames of ``probe.path`` in increasing order.
@@ -242,6 +244,7 @@ def decode_frames(
             (``<= 0``: keep the source size).
         pixel_format: an FFmpeg pixel format with 3 interleaved channels (``bgr24``, ``rgb24``).
         convert: False decodes without converting pixels (``image`` is None), for benchmarks.
+        threads: decoder threads; 1 when other processes already use the other cores.
         stats: filled with work counters if given.
 
     Memory is bounded by the decoder's reference frames plus one converted frame, whatever the
@@ -257,7 +260,7 @@ def decode_frames(
     done = 0
     if probe.timestamps_reliable:
         try:
-            for decoded in _decode_seeking(probe, targets, convert_frame, stats):
+            for decoded in _decode_seeking(probe, targets, convert_frame, threads, stats):
                 done += 1
                 yield decoded
             return
@@ -268,7 +271,7 @@ def decode_frames(
     else:
         stats.fell_back_to_sequential = True
         stats.fallback_reason = "timestamps missing or duplicated"
-    yield from _decode_sequential(probe, targets, done, convert_frame, stats)
+    yield from _decode_sequential(probe, targets, done, convert_frame, threads, stats)
 
 
 def _decoded(position: int, frame_idx: int, frame: av.VideoFrame, convert_frame) -> DecodedFrame:
@@ -276,10 +279,10 @@ def _decoded(position: int, frame_idx: int, frame: av.VideoFrame, convert_frame)
     return DecodedFrame(position, frame_idx, image, upright_quarter_turns(frame))
 
 
-def _prepare_decoder(stream: av.video.stream.VideoStream) -> None:
+def _prepare_decoder(stream: av.video.stream.VideoStream, threads: int) -> None:
     ctx = stream.codec_context
-    ctx.thread_count = 1
-    ctx.thread_type = "SLICE"
+    ctx.thread_count = max(1, threads)
+    ctx.thread_type = "FRAME" if threads > 1 else "SLICE"
 
 
 def _decode_packet(ctx, packet: av.Packet | None, stats: DecodeStats) -> list[av.VideoFrame]:
@@ -340,7 +343,7 @@ def _seek_to_gop(container, stream, probe: VideoProbe, gop: int, stats: DecodeSt
 
 
 def _decode_seeking(
-    probe: VideoProbe, targets: list[int], convert_frame, stats: DecodeStats
+    probe: VideoProbe, targets: list[int], convert_frame, threads: int, stats: DecodeStats
 ) -> Iterator[DecodedFrame]:
     if not targets:
         return
@@ -350,7 +353,7 @@ def _decode_seeking(
     container = _open(probe.path)
     try:
         stream = _video_stream(container)
-        _prepare_decoder(stream)
+        _prepare_decoder(stream, threads)
         ctx = stream.codec_context
         head = 0  # position of the first target not yet produced
         packets = None
@@ -391,7 +394,7 @@ def _decode_seeking(
 
 
 def _decode_sequential(
-    probe: VideoProbe, targets: list[int], start_position: int, convert_frame, stats: DecodeStats
+    probe: VideoProbe, targets: list[int], start_position: int, convert_frame, threads: int, stats: DecodeStats
 ) -> Iterator[DecodedFrame]:
     """Decode every frame from the start of the file.
 
@@ -405,7 +408,7 @@ def _decode_sequential(
     container = _open(probe.path)
     try:
         stream = _video_stream(container)
-        _prepare_decoder(stream)
+        _prepare_decoder(stream, threads)
         head = start_position
         output_rank = 0
         for frame in _frames_in_output_order(container, stream, stats):
