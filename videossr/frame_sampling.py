@@ -181,6 +181,8 @@ def _sample_video(task: _Task) -> int:
     plan = plan_central_sampling(probe.num_frames, task.num_frames)
     video_dir = task.output_dir / task.source.video_id
     video_dir.mkdir(parents=True, exist_ok=True)
+    for stale in video_dir.glob(f".{RECORD_NAME}.*"):  # temp file of a run killed mid-write
+        stale.unlink(missing_ok=True)
     record_path = video_dir / RECORD_NAME
     height = width = quarter_turns = None
     written = 0

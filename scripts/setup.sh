@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Set up everything VideoSSR needs on a fresh machine, idempotently (a second run takes seconds):
+#   1. FFmpeg (system package; used by the tests, the benchmark and torchcodec),
+#   2. a virtual environment at .venv/ with the pinned packages of requirements.txt,
+#   3. this project installed into it in editable mode.
+# Usage: bash scripts/setup.sh        (PYTHON=python3.11 bash scripts/setup.sh to pick the interpreter)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+install_system_packages() {
+    local missing=()
+    command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 && sudo="sudo" || {
+            log "missing ${missing[*]} and no root rights: install it with your package manager, then re-run"; exit 1; }
+    fi
+    if command -v apt-get >/dev/null 2>&1; then
+        log "installing ${missing[*]} with apt-get"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    elif command -v dnf >/dev/null 2>&1; then
+        $sudo dnf install -y "${missing[@]}"
+    elif command -v brew >/dev/null 2>&1; then
+        brew install "${missing[@]}"
+    else
+        log "missing ${missing[*]}: install it with your package manager, then re-run"; exit 1
+    fi
+}
+
+create_venv() {
+    local python="${PYTHON:-python3}"
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
+        log "$python is older than 3.10; set PYTHON=python3.11 (or newer)"; exit 1; }
+    if [ ! -x .venv/bin/python ]; then
+        log "creating .venv with $("$python" --version)"
+        "$python" -m venv .venv
+    fi
+}
+
+install_python_packages() {
+    local stamp=.venv/.videossr-setup-stamp
+    local wanted
+    wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && .venv/bin/python -c 'import videossr' 2>/dev/null; then
+        return 0
+    fi
+    log "installing Python packages (first run: a few minutes)"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -r requirements.txt
+    .venv/bin/python -m pip install -q --no-deps -e .
+    echo "$wanted" > "$stamp"
+}
+
+install_system_packages
+create_venv
+install_python_packages
+log "ready: .venv/bin/python ($(.venv/bin/python --version 2>&1))"
