@@ -1,8 +1,8 @@
 """Turn a config dataclass into command-line flags, and report errors in one line.
 
 Each script owns one dataclass; every field becomes ``--field-name``. The field's ``metadata``
-carries ``help`` (required for a flag to be documented) and optionally ``required=True`` or
-``choices``. Supported field types: ``str``, ``int``, ``float``, ``bool`` (``--x`` / ``--no-x``),
+carries ``help`` (required for a flag to be documented) and optionally ``required=True``,
+``positional=True`` (a bare argument instead of a flag), ``choices`` or ``metavar``. Supported field types: ``str``, ``int``, ``float``, ``bool`` (``--x`` / ``--no-x``),
 ``Path``, ``X | None`` and ``list[X]`` (flag repeatable: ``--video-dir A --video-dir B``).
 
 Precedence is defaults < command line. The dataclass's ``validate()`` (if any) runs after parsing;
@@ -51,7 +51,14 @@ def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field, field_
     default = field.default if field.default is not dataclasses.MISSING else (
         field.default_factory() if field.default_factory is not dataclasses.MISSING else None
     )
-    if meta.get("required"):
+    if meta.get("positional"):
+        flag = field.name
+        kwargs.pop("dest")
+        kwargs["metavar"] = meta.get("metavar", field.name.upper())
+        if not meta.get("required"):
+            kwargs["nargs"] = "?"
+            kwargs["default"] = default
+    elif meta.get("required"):
         kwargs["required"] = True
     else:
         kwargs["default"] = default
@@ -118,3 +125,17 @@ def fail(message: str, prog: str | None = None) -> typing.NoReturn:
     prog = prog or Path(sys.argv[0]).name
     sys.stderr.write(f"{prog}: error: {message}\n")
     raise SystemExit(2)
+
+
+def progress_bar(desc: str, unit: str):
+    """A ``progress`` callback for the pipeline drivers: a tqdm bar over their result stream."""
+
+    def wrap(results, total):
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True) as bar:
+            for result in results:
+                bar.update(1)
+                yield result
+
+    return wrap

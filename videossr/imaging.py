@@ -23,7 +23,7 @@ def fit_to_pixel_budget(width: int, height: int, max_pixels: int) -> tuple[int, 
     budget. Both sides stay >= 1.
 
     >>> fit_to_pixel_budget(1280, 720, 512 * 512)
-    (682, 383)
+    (682, 384)
     >>> fit_to_pixel_budget(176, 144, 512 * 512)
     (176, 144)
     """

@@ -1,0 +1,53 @@
+"""Anomaly Grounding data: perturb 8-16 consecutive frames; the answer is their time interval.
+
+Writes one file per perturbation, ``OUT/<name>.parquet`` (+ ``.jsonl``), e.g. ``channelswap.parquet``.
+Perturbations: the paper's 14 (Saturation Noise Blur Grayscale Invert ChannelSwap ZoomIn Rotate180
+ZoomOut Mirror Slow Fast StutterHold Shuffle) and the released code's extras (Rotate90 Rotate270
+Swap); ``all`` for every one.
+
+Examples:
+    python pretext_tasks/grounding.py --frames-dir outputs/frames --output-dir outputs/data \\
+        --perturbation ChannelSwap --perturbation Mirror
+    python pretext_tasks/grounding.py --frames-dir /scratch/frames48 --output-dir /scratch/data \\
+        --perturbation all --start 0 --end 3000 --seed 1
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videossr.cli import parse_config
+from videossr.errors import ConfigError
+from videossr.generation import OutputSpec
+from videossr.generator_cli import GeneratorConfig, run_generator_script
+from videossr.tasks.perturbations import PERTURBATIONS
+
+
+@dataclass
+class GroundingConfig(GeneratorConfig):
+    perturbation: list[str] = field(
+        default_factory=list,
+        metadata={"help": "perturbation name (case-insensitive); repeat for several, or 'all'", "metavar": "NAME"},
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.perturbation:
+            raise ConfigError(f"pass --perturbation NAME (repeatable) or 'all'; names: {', '.join(PERTURBATIONS)}")
+        self.specs()
+
+    def specs(self) -> list[OutputSpec]:
+        names = list(PERTURBATIONS) if any(p.lower() == "all" for p in self.perturbation) else self.perturbation
+        return list(dict.fromkeys(OutputSpec.grounding(name) for name in names))
+
+
+def main(argv: list[str] | None = None) -> int:
+    prog = Path(__file__).name
+    config = parse_config(GroundingConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
+    return run_generator_script(config, config.specs(), prog)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Render one row of a data file as a contact sheet (PNG), to eyeball that a sample is right.
+
+Frames appear in the order the model sees them, labelled with their time on the model's clock;
+the perturbed span (grounding), the drawn shapes (counting) or each clip's true place (jigsaw) are
+marked, with the question and the ground truth on top.
+
+Examples:
+    python pretext_tasks/preview.py outputs/demo/data/channelswap.parquet --index 0
+    python pretext_tasks/preview.py outputs/demo/data/counting.parquet --index 2 --output /tmp/c.png
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videossr.cli import fail, parse_config
+from videossr.errors import ConfigError
+
+
+@dataclass
+class PreviewConfig:
+    data_file: Path | None = field(
+        default=None, metadata={"help": "a .parquet data file", "required": True, "positional": True, "metavar": "FILE"}
+    )
+    index: int = field(default=0, metadata={"help": "row to render (0-based)"})
+    output: Path | None = field(
+        default=None, metadata={"help": "PNG to write (default: <data dir>/previews/<stem>_<index>.png)"}
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    prog = Path(__file__).name
+    config = parse_config(PreviewConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
+    import cv2
+
+    from videossr.generation import read_rows
+    from videossr.preview import render_contact_sheet
+
+    try:
+        rows = read_rows(config.data_file)
+        if not 0 <= config.index < len(rows):
+            raise ConfigError(f"--index {config.index} is outside 0..{len(rows) - 1} of {config.data_file}")
+    except ConfigError as exc:
+        fail(str(exc), prog)
+    output = config.output or config.data_file.parent / "previews" / f"{config.data_file.stem}_{config.index}.png"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(output), render_contact_sheet(rows[config.index])):
+        fail(f"could not write {output} (is the extension .png or .jpg?)", prog)
+    print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

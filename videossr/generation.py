@@ -1,0 +1,474 @@
+"""Stage 2 of the pipeline: sampled frame folders -> pretext-task data files for verl.
+
+One :class:`OutputSpec` describes one data file (``channelswap``, ``counting``, ``jigsaw6``, ...).
+:func:`generate` makes the samples of one or more specs over the videos of a frames folder, in
+parallel, and writes for each spec::
+
+    OUT/<stem>.parquet                 verl rows (schema: ``videossr.tasks.rows``), sorted by video_id
+    OUT/<stem>.jsonl                   the same rows as JSON Lines, for reading
+    OUT/frames/<stem>/<video_id>/<p>.jpg  the frames a sample changed (position p of what the model
+                                       sees); unchanged frames are referenced in the frames folder
+    OUT/manifest.json                  per file: config, counts, skipped videos with reasons;
+                                       updated last
+
+The frames folder is only read. A sample's randomness comes from
+``derive_seed(seed, task, variant, video_id)``, so outputs are byte-identical for any worker count
+and order, and one row can be regenerated alone (:func:`regenerate_sample`). Progress is
+journalled per video; a re-run after a crash skips what the journal holds and produces the same
+files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from videossr.errors import ConfigError, VideoError
+from videossr.frame_sampling import load_index
+from videossr.imaging import DEFAULT_JPEG_QUALITY, encode_jpeg
+from videossr.io import atomic_open, dump_json, read_json, write_json_atomic, write_jsonl_atomic
+from videossr.parallel import WorkerCrash, map_unordered
+from videossr.provenance import package_versions, utc_now
+from videossr.tasks import COUNTING, GROUNDING, JIGSAW
+from videossr.tasks.counting import get_difficulty, make_counting_sample
+from videossr.tasks.frames import VideoFrames
+from videossr.tasks.grounding import make_grounding_sample
+from videossr.tasks.jigsaw import make_jigsaw_sample
+from videossr.tasks.perturbations import get_perturbation
+from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, build_row, rows_to_table
+from videossr.tasks.sample import Sample
+from videossr.tasks.seeds import derive_seed, rng_for
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+JOURNAL_DIR = ".journal"
+#: Bumped whenever the same inputs would give different bytes, so stale journals are not reused.
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One data file: which task, which variant, under which file name.
+
+    ``variant`` is the perturbation name (grounding), the difficulty (counting) or the number of
+    clips as text (jigsaw).
+    """
+
+    task: str
+    variant: str
+    stem: str
+
+    @staticmethod
+    def grounding(perturbation: str) -> OutputSpec:
+        found = get_perturbation(perturbation)
+        return OutputSpec(GROUNDING, found.name, found.file_stem)
+
+    @staticmethod
+    def counting(difficulty: str = "easy") -> OutputSpec:
+        get_difficulty(difficulty)
+        return OutputSpec(COUNTING, difficulty, "counting" if difficulty == "easy" else f"counting_{difficulty}")
+
+    @staticmethod
+    def jigsaw(num_clips: int = 6) -> OutputSpec:
+        return OutputSpec(JIGSAW, str(num_clips), f"jigsaw{num_clips}")
+
+
+@dataclass
+class GenerationSettings:
+    """Settings shared by every generator script (also recorded in the manifest)."""
+
+    seed: int = 0
+    split: str = "train"
+    max_pixels: int = TRAIN_MAX_PIXELS
+    min_pixels: int = TRAIN_MIN_PIXELS
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+
+    def validate(self) -> None:
+        if self.min_pixels < 1 or self.max_pixels < self.min_pixels:
+            raise ConfigError(f"need 1 <= --min-pixels <= --max-pixels, got {self.min_pixels} and {self.max_pixels}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"--jpeg-quality must be in 1..100, got {self.jpeg_quality}")
+        if not self.split:
+            raise ConfigError("--split must not be empty")
+
+    def fingerprint(self, spec: OutputSpec, frames_dir: Path) -> dict[str, Any]:
+        """What determines the bytes of a spec's outputs (a journal is reused only if it matches)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "task": spec.task,
+            "variant": spec.variant,
+            "frames_dir": str(frames_dir),
+            "seed": self.seed,
+            "split": self.split,
+            "max_pixels": self.max_pixels,
+            "min_pixels": self.min_pixels,
+            "jpeg_quality": self.jpeg_quality,
+        }
+
+
+@dataclass
+class FileSummary:
+    """What :func:`generate` made for one spec."""
+
+    stem: str
+    path: Path
+    num_rows: int = 0
+    generated: int = 0
+    resumed: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def one_line(self) -> str:
+        return (
+            f"{self.stem}: {self.num_rows} samples ({self.generated} new, {self.resumed} resumed), "
+            f"{len(self.skipped)} videos skipped -> {self.path}"
+        )
+
+
+# ----------------------------------------------------------------------------- one sample
+
+
+@dataclass(frozen=True)
+class _Job:
+    spec: OutputSpec
+    frames_dir: Path
+    output_dir: Path
+    record: dict[str, Any]
+    partner_record: dict[str, Any] | None
+    settings: GenerationSettings
+
+
+def sample_seed(settings: GenerationSettings, spec: OutputSpec, video_id: str) -> int:
+    """The seed of one sample: a stable hash of (run seed, task, variant, video id)."""
+    return derive_seed(settings.seed, spec.task, spec.variant, video_id)
+
+
+def partner_for(seed: int, video_id: str, all_video_ids: Sequence[str]) -> str | None:
+    """The video Swap takes frames from: a seeded choice among the other videos, order-free."""
+    candidates = sorted(set(all_video_ids) - {video_id})
+    if not candidates:
+        return None
+    return candidates[derive_seed(seed, "swap-partner") % len(candidates)]
+
+
+def make_sample(
+    spec: OutputSpec,
+    video: VideoFrames,
+    seed: int,
+    partner: VideoFrames | None = None,
+) -> Sample:
+    """The sample of ``spec`` for ``video``; pure given the frames (and source video for Slow/Fast)."""
+    rng = rng_for(seed)
+    if spec.task == GROUNDING:
+        perturbation = get_perturbation(spec.variant)
+        return make_grounding_sample(
+            video,
+            perturbation,
+            rng,
+            partner=partner,
+            decode_source=decode_source_frames if perturbation.needs_source else None,
+        )
+    if spec.task == COUNTING:
+        return make_counting_sample(video, get_difficulty(spec.variant), rng)
+    if spec.task == JIGSAW:
+        return make_jigsaw_sample(video, int(spec.variant), rng)
+    raise ConfigError(f"unknown task {spec.task!r}")
+
+
+def decode_source_frames(video: VideoFrames, frame_indices: list[int], size: tuple[int, int]) -> list:
+    """Frames of the source video at ``frame_indices``, at the stored frames' ``size`` (w, h)."""
+    import cv2
+
+    from videossr.video.decoder import decode_frames, probe_video
+
+    source = video.record.get("source")
+    if not source or not Path(source).is_file():
+        raise VideoError(f"source video not found: {source} (Slow and Fast decode it)")
+    probe = probe_video(source)
+    if probe.num_frames != int(video.record["num_source_frames"]):
+        raise VideoError(f"source video changed since sampling: {probe.num_frames} frames, record says "
+                         f"{video.record['num_source_frames']}")  # fmt: skip
+    width, height = size
+    images = []
+    for decoded in decode_frames(probe, frame_indices, max_pixels=width * height):
+        image = decoded.image
+        if (image.shape[1], image.shape[0]) != (width, height):
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        images.append(image)
+    return images
+
+
+def new_frame_path(output_dir: Path, stem: str, video_id: str, video_pos: int, num_videos: int, position: int) -> Path:
+    """Where a changed frame is written: ``frames/<stem>/<video_id>/[<video>_]<position>.jpg``."""
+    name = f"{position}.jpg" if num_videos == 1 else f"{video_pos}_{position}.jpg"
+    return output_dir / "frames" / stem / video_id / name
+
+
+def materialise(sample: Sample, output_dir: Path, stem: str, jpeg_quality: int) -> list[list[str]]:
+    """Write the sample's new frames as JPEG; return every frame's absolute path."""
+    paths: list[list[str]] = []
+    for video_pos, frames in enumerate(sample.videos):
+        video_paths = []
+        for position, frame in enumerate(frames):
+            if isinstance(frame, Path):
+                video_paths.append(str(frame))
+                continue
+            target = new_frame_path(output_dir, stem, sample.video_id, video_pos, len(sample.videos), position)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(encode_jpeg(frame, jpeg_quality))
+            video_paths.append(str(target))
+        paths.append(video_paths)
+    return paths
+
+
+def _run_job(job: _Job) -> dict[str, Any]:
+    """Worker entry: one video of one spec -> a journal entry (row, or skip reason)."""
+    video_id = job.record["video_id"]
+    seed = sample_seed(job.settings, job.spec, video_id)
+    try:
+        video = VideoFrames(job.frames_dir, job.record)
+        video.check_complete()
+        partner = VideoFrames(job.frames_dir, job.partner_record) if job.partner_record else None
+        sample = make_sample(job.spec, video, seed, partner)
+        paths = materialise(sample, job.output_dir, job.spec.stem, job.settings.jpeg_quality)
+        row = build_row(
+            sample,
+            paths,
+            seed=seed,
+            split=job.settings.split,
+            frames_dir=job.frames_dir,
+            max_pixels=job.settings.max_pixels,
+            min_pixels=job.settings.min_pixels,
+        )
+        return {"video_id": video_id, "row": row}
+    except VideoError as exc:
+        return {"video_id": video_id, "skip_reason": exc.reason}
+
+
+# ----------------------------------------------------------------------------- journal
+
+
+class _Journal:
+    """Append-only record of finished videos of one spec; its first line is the fingerprint."""
+
+    def __init__(self, path: Path, fingerprint: dict[str, Any]):
+        self.path = path
+        self.entries: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            try:
+                header = json.loads(lines[0]) if lines else None
+            except json.JSONDecodeError:
+                header = None
+            if header == fingerprint:
+                for line in lines[1:]:
+                    try:
+                        entry = json.loads(line)
+                    except json.JSONDecodeError:
+                        break  # the line a crash cut short, and nothing after it
+                    self.entries[entry["video_id"]] = entry
+            else:
+                logger.warning("%s was written with other settings; starting this file afresh", path)
+                path.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists()
+        self._handle = path.open("a", encoding="utf-8")
+        if fresh:
+            self._handle.write(dump_json(fingerprint) + "\n")
+            self._handle.flush()
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self._handle.write(dump_json(entry) + "\n")
+        self._handle.flush()
+        self.entries[entry["video_id"]] = entry
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def select_records(records: list[dict[str, Any]], start: int = 0, end: int | None = None, limit: int | None = None):
+    """Records ``start:end`` (of the sorted index), then the first ``limit`` of them."""
+    chosen = records[start:end]
+    return chosen[:limit] if limit is not None else chosen
+
+
+def generate(
+    frames_dir: str | Path,
+    output_dir: str | Path,
+    assignments: Sequence[tuple[OutputSpec, Sequence[str]]],
+    settings: GenerationSettings,
+    *,
+    workers: int = 1,
+    config_for_manifest: dict[str, Any] | None = None,
+    progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
+) -> list[FileSummary]:
+    """Generate each spec over its video ids; see the module docstring for the outputs.
+
+    Args:
+        frames_dir: a folder made by ``sample_frames.py`` (read only).
+        output_dir: where data files go; must not be inside ``frames_dir``.
+        assignments: ``(spec, video_ids)`` pairs; ids must be in the frames index.
+        settings: seed, split and pixel budgets.
+        workers: worker processes.
+        config_for_manifest: the script's resolved config, recorded in the manifest.
+        progress: optional wrapper of the stream of finished jobs (a progress bar).
+    """
+    settings.validate()
+    started = time.perf_counter()
+    frames_dir = Path(frames_dir).expanduser().resolve()
+    output_dir = Path(output_dir).expanduser().resolve()
+    if output_dir == frames_dir or frames_dir in output_dir.parents:
+        raise ConfigError(f"--output-dir {output_dir} is inside the frames folder {frames_dir}; pass another folder")
+    records = {r["video_id"]: r for r in load_index(frames_dir)}
+    all_ids = sorted(records)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    journals: dict[str, _Journal] = {}
+    jobs: list[_Job] = []
+    for spec, video_ids in assignments:
+        unknown = [v for v in video_ids if v not in records]
+        if unknown:
+            raise ConfigError(f"video ids not in {frames_dir}/index.jsonl: {unknown[:3]}")
+        if spec.stem in journals:
+            raise ConfigError(f"two outputs share the file name {spec.stem!r}")
+        journal = _Journal(output_dir / JOURNAL_DIR / f"{spec.stem}.jsonl", settings.fingerprint(spec, frames_dir))
+        journals[spec.stem] = journal
+        for video_id in sorted(video_ids):
+            if video_id in journal.entries:
+                continue
+            partner = None
+            if spec.task == GROUNDING and get_perturbation(spec.variant).needs_partner:
+                partner_id = partner_for(sample_seed(settings, spec, video_id), video_id, all_ids)
+                partner = records[partner_id] if partner_id else None
+            jobs.append(_Job(spec, frames_dir, output_dir, records[video_id], partner, settings))
+    resumed = {stem: len(j.entries) for stem, j in journals.items()}
+
+    results = _run_jobs(jobs, workers)
+    if progress is not None:
+        results = progress(results, len(jobs))
+    try:
+        for stem, entry in results:
+            journals[stem].add(entry)
+    finally:
+        for journal in journals.values():
+            journal.close()
+
+    summaries = []
+    for spec, video_ids in assignments:
+        entries = [journals[spec.stem].entries[v] for v in sorted(video_ids)]
+        summary = _write_outputs(spec, entries, output_dir)
+        summary.resumed = resumed[spec.stem]
+        summary.generated = len(entries) - summary.resumed
+        summary.wall_s = time.perf_counter() - started
+        summaries.append(summary)
+    _update_manifest(output_dir, summaries, assignments, settings, frames_dir, config_for_manifest)
+    for spec, _ in assignments:
+        (output_dir / JOURNAL_DIR / f"{spec.stem}.jsonl").unlink(missing_ok=True)
+    return summaries
+
+
+def _run_jobs(jobs: list[_Job], workers: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    for job, result in map_unordered(_run_job, jobs, min(workers, max(1, len(jobs)))):
+        if isinstance(result, WorkerCrash):
+            result = {"video_id": job.record["video_id"], "skip_reason": f"worker crashed: {result.message}"}
+        yield job.spec.stem, result
+
+
+def _write_outputs(spec: OutputSpec, entries: list[dict[str, Any]], output_dir: Path) -> FileSummary:
+    rows = [e["row"] for e in entries if "row" in e]
+    for index, row in enumerate(rows):
+        row["extra_info"]["index"] = index
+    parquet_path = output_dir / f"{spec.stem}.parquet"
+    with atomic_open(parquet_path, "wb") as handle:
+        pq.write_table(rows_to_table(rows), handle, compression="zstd")
+    write_jsonl_atomic(output_dir / f"{spec.stem}.jsonl", rows)
+    skipped = [{"video_id": e["video_id"], "reason": e["skip_reason"]} for e in entries if "skip_reason" in e]
+    return FileSummary(stem=spec.stem, path=parquet_path, num_rows=len(rows), skipped=skipped)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if needed) while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _update_manifest(
+    output_dir: Path,
+    summaries: list[FileSummary],
+    assignments: Sequence[tuple[OutputSpec, Sequence[str]]],
+    settings: GenerationSettings,
+    frames_dir: Path,
+    config: dict[str, Any] | None,
+) -> None:
+    manifest_path = output_dir / MANIFEST_NAME
+    with _locked(output_dir / JOURNAL_DIR / "manifest.lock"):
+        manifest = read_json(manifest_path) if manifest_path.exists() else {"files": {}}
+        for summary, (spec, video_ids) in zip(summaries, assignments):
+            manifest["files"][summary.stem] = {
+                "task": spec.task,
+                "variant": spec.variant,
+                "parquet": summary.path.name,
+                "jsonl": f"{summary.stem}.jsonl",
+                "num_rows": summary.num_rows,
+                "num_videos": len(video_ids),
+                "skipped": summary.skipped,
+                "settings": settings.fingerprint(spec, frames_dir),
+                "config": config or {},
+                "finished_at": utc_now(),
+                "wall_s": round(summary.wall_s, 3),
+            }
+        manifest["versions"] = package_versions()
+        write_json_atomic(manifest_path, manifest)
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def regenerate_sample(row: dict[str, Any], spec: OutputSpec | None = None) -> Sample:
+    """Rebuild the sample of a row from its frames folder and seed (nothing is written).
+
+    Raises :class:`VideoError` if the frames folder no longer holds the video.
+    """
+    extra = row["extra_info"]
+    frames_dir = Path(extra["frames_dir"])
+    records = {r["video_id"]: r for r in load_index(frames_dir)}
+    if spec is None:
+        variant = {GROUNDING: extra["perturbation"], COUNTING: extra["difficulty"], JIGSAW: str(extra["num_clips"])}
+        spec = OutputSpec(extra["task"], variant[extra["task"]], "")
+    video = VideoFrames(frames_dir, records[extra["video_id"]])
+    partner = None
+    params = json.loads(extra["params"] or "{}")
+    if "partner_video_id" in params:
+        partner = VideoFrames(frames_dir, records[params["partner_video_id"]])
+    return make_sample(spec, video, int(extra["seed"]), partner)
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a parquet data file as dicts (``ValueError`` names a file that is not one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"data file not found: {path}")
+    try:
+        return pq.read_table(path).to_pylist()
+    except (pa.ArrowException, OSError) as exc:
+        raise ConfigError(f"{path} is not a readable parquet file ({exc})") from exc

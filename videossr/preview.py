@@ -1,0 +1,130 @@
+"""Contact sheets of data rows: every frame the model sees, in order, with what was done marked.
+
+A sheet shows the question and the ground truth, then the frames as thumbnails labelled with
+their position and their time on the model's clock (``i / sample_fps``). Grounding marks the
+perturbed span in red; counting outlines every drawn shape; jigsaw shows one row per clip, labelled
+with its position and the original clip it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cv2
+import numpy as np
+
+from videossr.tasks import COUNTING, GROUNDING, JIGSAW
+from videossr.tasks.counting import shape_polygon
+
+THUMB_WIDTH = 176
+COLUMNS = 8
+PAD = 6
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+TEXT_SCALE = 0.45
+LABEL_SCALE = 0.38
+WHITE, BLACK, RED, YELLOW, GREEN = (255, 255, 255), (0, 0, 0), (40, 40, 230), (0, 220, 255), (60, 200, 60)
+
+
+def _wrap(text: str, width_px: int, scale: float = TEXT_SCALE) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}".strip()
+            if cv2.getTextSize(candidate, FONT, scale, 1)[0][0] > width_px and line:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return lines
+
+
+def _text_block(lines: list[str], width: int, color=WHITE, scale: float = TEXT_SCALE) -> np.ndarray:
+    line_height = int(26 * scale / 0.45)
+    block = np.zeros((line_height * len(lines) + PAD, width, 3), np.uint8)
+    for k, line in enumerate(lines):
+        cv2.putText(block, line, (PAD, line_height * (k + 1) - 6), FONT, scale, color, 1, cv2.LINE_AA)
+    return block
+
+
+def _load_thumb(path: str, thumb_size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        thumb = np.full((thumb_size[1], thumb_size[0], 3), 64, np.uint8)
+        cv2.putText(thumb, "missing", (8, thumb_size[1] // 2), FONT, LABEL_SCALE, RED, 1, cv2.LINE_AA)
+        return thumb, 1.0
+    scale = thumb_size[0] / image.shape[1]
+    return cv2.resize(image, thumb_size, interpolation=cv2.INTER_AREA), scale
+
+
+def _label(thumb: np.ndarray, text: str, color=WHITE) -> None:
+    (w, h), _ = cv2.getTextSize(text, FONT, LABEL_SCALE, 1)
+    cv2.rectangle(thumb, (0, 0), (w + 6, h + 8), BLACK, -1)
+    cv2.putText(thumb, text, (3, h + 4), FONT, LABEL_SCALE, color, 1, cv2.LINE_AA)
+
+
+def _outline_shapes(thumb: np.ndarray, shape: str, instances: list[dict[str, Any]], scale: float) -> None:
+    for instance in instances:
+        center = (round(instance["center"][0] * scale), round(instance["center"][1] * scale))
+        size = max(2, round(instance["size"] * scale))
+        polygon = shape_polygon(shape, center, size, instance["angle_deg"])
+        if polygon is None:
+            cv2.circle(thumb, center, size // 2 + 2, YELLOW, 2, cv2.LINE_AA)
+        else:
+            cv2.polylines(thumb, [polygon], True, YELLOW, 2, cv2.LINE_AA)
+
+
+def render_contact_sheet(row: dict[str, Any]) -> np.ndarray:
+    """A BGR image of ``row`` (a data-file row as a dict) for eyeballing."""
+    extra = row["extra_info"]
+    task = row["data_source"]
+    params = json.loads(extra.get("params") or "{}")
+    first_frame = cv2.imread(row["videos"][0]["video"][0], cv2.IMREAD_COLOR)
+    aspect = first_frame.shape[0] / first_frame.shape[1] if first_frame is not None else 9 / 16
+    thumb_size = (THUMB_WIDTH, max(8, round(THUMB_WIDTH * aspect)))
+    sheet_width = COLUMNS * (THUMB_WIDTH + PAD) + PAD
+    fps = float(row["videos"][0]["sample_fps"])
+
+    variant = extra.get("perturbation") or extra.get("difficulty") or f"{extra.get('num_clips')} clips"
+    header = [f"{task}  |  video {extra['video_id']}  |  {variant}  |  seed {extra['seed']}  |  sample_fps {fps:.3f}"]
+    header += _wrap("Q: " + extra["question"], sheet_width - 2 * PAD)
+    blocks = [_text_block(header, sheet_width), _text_block(
+        [f"Ground truth: {row['reward_model']['ground_truth']}"], sheet_width, GREEN)]  # fmt: skip
+
+    span = range(0)
+    if task == GROUNDING:
+        span = range(extra["start_frame_idx"], extra["start_frame_idx"] + extra["num_perturbed_frames"])
+    shapes = {e["frame_idx"]: e["shape"] for e in (extra.get("shape_frames") or [])} if task == COUNTING else {}
+    instances = params.get("instances", {})
+
+    for video_pos, video in enumerate(row["videos"]):
+        if task == JIGSAW:
+            original = extra["clip_order"][video_pos]
+            blocks.append(_text_block([f"Clip {video_pos + 1} (original clip {original + 1})"], sheet_width, YELLOW))
+        thumbs = []
+        for position, path in enumerate(video["video"]):
+            thumb, scale = _load_thumb(path, thumb_size)
+            color = WHITE
+            if position in span:
+                cv2.rectangle(thumb, (0, 0), (thumb.shape[1] - 1, thumb.shape[0] - 1), RED, 4)
+                color = RED
+            if position in shapes:
+                _outline_shapes(thumb, shapes[position], instances.get(str(position), []), scale)
+                cv2.rectangle(thumb, (0, 0), (thumb.shape[1] - 1, thumb.shape[0] - 1), YELLOW, 3)
+                color = YELLOW
+            _label(thumb, f"#{position} {position / fps:.1f}s", color)
+            thumbs.append(thumb)
+        blocks.append(_grid(thumbs, thumb_size, sheet_width))
+    return np.vstack(blocks)
+
+
+def _grid(thumbs: list[np.ndarray], thumb_size: tuple[int, int], width: int) -> np.ndarray:
+    rows = (len(thumbs) + COLUMNS - 1) // COLUMNS
+    grid = np.zeros((rows * (thumb_size[1] + PAD) + PAD, width, 3), np.uint8)
+    for k, thumb in enumerate(thumbs):
+        r, c = divmod(k, COLUMNS)
+        y, x = PAD + r * (thumb_size[1] + PAD), PAD + c * (thumb_size[0] + PAD)
+        grid[y : y + thumb_size[1], x : x + thumb_size[0]] = thumb
+    return grid

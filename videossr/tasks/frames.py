@@ -1,0 +1,77 @@
+"""Read access to one sampled video of a frames folder (made by ``pretext_tasks/sample_frames.py``).
+
+Frames are loaded lazily and cached, so a generator that touches 12 of 48 frames decodes 12
+JPEGs. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from videossr.errors import VideoError
+
+
+@dataclass
+class VideoFrames:
+    """The sampled frames of one video, with its ``index.jsonl`` record.
+
+    Attributes:
+        frames_dir: the frames folder (absolute), holding ``<video_id>/<i>.jpg``.
+        record: the video's record from ``index.jsonl``.
+    """
+
+    frames_dir: Path
+    record: dict[str, Any]
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def video_id(self) -> str:
+        return self.record["video_id"]
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.record["num_frames"])
+
+    @property
+    def sample_fps(self) -> float:
+        return float(self.record["sample_fps"])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the stored frames."""
+        return int(self.record["width"]), int(self.record["height"])
+
+    def path(self, position: int) -> Path:
+        """Absolute path of the ``position``-th frame (0-based)."""
+        if not 0 <= position < self.num_frames:
+            raise IndexError(f"frame position {position} outside 0..{self.num_frames - 1} of {self.video_id}")
+        return self.frames_dir / self.video_id / f"{position}.jpg"
+
+    def load(self, position: int) -> np.ndarray:
+        """The ``position``-th frame as a ``(H, W, 3)`` uint8 BGR array (do not modify it in place)."""
+        image = self._cache.get(position)
+        if image is None:
+            path = self.path(position)
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                reason = "missing" if not path.exists() else "not a readable JPEG"
+                raise VideoError(f"frame {path.name} of {self.video_id} is {reason}: re-run sample_frames.py")
+            if (image.shape[1], image.shape[0]) != self.size:
+                raise VideoError(
+                    f"frame {path.name} of {self.video_id} is {image.shape[1]}x{image.shape[0]}, "
+                    f"its record says {self.size[0]}x{self.size[1]}"
+                )
+            image.setflags(write=False)
+            self._cache[position] = image
+        return image
+
+    def check_complete(self) -> None:
+        """Raise :class:`VideoError` if any frame file is missing (cheap: no decoding)."""
+        missing = [i for i in range(self.num_frames) if not self.path(i).is_file()]
+        if missing:
+            raise VideoError(f"{len(missing)} frame files of {self.video_id} are missing (e.g. {missing[0]}.jpg)")
