@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from media import SAMPLE_VIDEO_DIR, build_catalogue
+from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,26 @@ def sample_videos() -> list[Path]:
     videos = sorted(SAMPLE_VIDEO_DIR.glob("*.mp4"))
     assert len(videos) == 4, f"expected the 4 bundled sample clips in {SAMPLE_VIDEO_DIR}"
     return videos
+
+
+@pytest.fixture(scope="session")
+def frames_dir(tmp_path_factory, catalogue, sample_videos) -> Path:
+    """A frames folder (read-only) of 7 real videos: the bundled clips and synthetic test patterns.
+
+    ``pattern_*`` videos are FFmpeg's moving ``testsrc2`` (320x240, colourful, asymmetric, with a
+    frame counter): every frame differs from every other, so pixel checks are exact. ``vfr`` has
+    sampling step 1 (Slow cannot be built from it).
+    """
+    videos = tmp_path_factory.mktemp("frames_input")
+    for video in sample_videos:
+        shutil.copy(video, videos / video.name)
+    shutil.copy(catalogue["h264_bframes"], videos / "pattern_a.mp4")
+    shutil.copy(catalogue["h264_open_gop"], videos / "pattern_b.mp4")
+    shutil.copy(catalogue["vfr_mp4"], videos / "vfr.mp4")
+    out = tmp_path_factory.mktemp("frames") / "frames"
+    summary = run_frame_sampling(FrameSamplingConfig(output_dir=out, video_dir=[videos], workers=2))
+    assert summary.sampled == 7, summary.failures
+    return out
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+"""Contact sheets render every task and the CLI writes a PNG."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from media import REPO_ROOT
+from videossr.frame_sampling import load_index
+from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
+from videossr.preview import render_contact_sheet
+
+
+@pytest.fixture(scope="module")
+def data(frames_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("preview_data")
+    ids = [r["video_id"] for r in load_index(frames_dir)][:2]
+    specs = [OutputSpec.grounding("Rotate90"), OutputSpec.counting("hard"), OutputSpec.jigsaw(8)]
+    generate(frames_dir, out, [(s, ids) for s in specs], GenerationSettings())
+    return out
+
+
+@pytest.mark.parametrize("stem, blocks", [("rotate90", 1), ("counting_hard", 1), ("jigsaw8", 8)])
+def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks):
+    row = read_rows(data / f"{stem}.parquet")[0]
+    sheet = render_contact_sheet(row)
+    assert sheet.ndim == 3 and sheet.shape[1] > 1000
+    red = (sheet[..., 2] > 200) & (sheet[..., 1] < 60) & (sheet[..., 0] < 60)
+    yellow = (sheet[..., 2] > 200) & (sheet[..., 1] > 200) & (sheet[..., 0] < 40)
+    if stem == "rotate90":
+        assert red.sum() > 1000  # the perturbed span's red borders
+    if stem == "counting_hard":
+        assert yellow.sum() > 1000  # shape outlines and frame borders
+    # 48 thumbnails in rows of 8 (jigsaw: one block of 6 per clip) below the text.
+    assert sheet.shape[0] > 6 * 100
+
+
+def test_cli_writes_a_png_and_rejects_a_bad_index(data, tmp_path):
+    script = REPO_ROOT / "pretext_tasks" / "preview.py"
+    target = tmp_path / "sheet.png"
+    result = subprocess.run([sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "1",
+                             "--output", str(target)], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert cv2.imread(str(target)) is not None
+    result = subprocess.run([sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "9"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "outside 0..1" in result.stderr
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "none.parquet")], capture_output=True, text=True)
+    assert result.returncode == 2 and "not found" in result.stderr
