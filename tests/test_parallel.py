@@ -37,3 +37,12 @@ def test_a_crashing_worker_is_reported_for_its_item_and_the_rest_complete():
 def test_exceptions_raised_by_the_function_propagate():
     with pytest.raises(ValueError, match="seven"):
         list(map_unordered(raise_on_seven, range(10), 2))
+
+
+def always_die(item: int) -> int:
+    os._exit(3)
+
+
+def test_workers_that_always_die_stop_the_run_with_an_explanation():
+    with pytest.raises(RuntimeError, match="worker processes in a row died"):
+        list(map_unordered(always_die, range(10), 2))

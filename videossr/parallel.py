@@ -22,6 +22,9 @@ from typing import Any, TypeVar
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
+#: Isolated re-runs that may crash in a row before the pool gives up on the environment.
+MAX_CONSECUTIVE_CRASHES = 3
+
 _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -106,8 +109,19 @@ def map_unordered(
                     break
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        consecutive_crashes = 0
         for item in unfinished:
-            yield item, _run_isolated(fn, item)
+            result = _run_isolated(fn, item)
+            consecutive_crashes = consecutive_crashes + 1 if isinstance(result, WorkerCrash) else 0
+            if consecutive_crashes >= MAX_CONSECUTIVE_CRASHES:
+                # One bad input kills one worker; several in a row point at the environment
+                # (an import error in the workers, memory exhausted), not at the items.
+                raise RuntimeError(
+                    f"{consecutive_crashes} worker processes in a row died, each on its own item; "
+                    "the workers cannot run here (check that the function's module imports in a fresh "
+                    "process, and the machine's free memory)"
+                )
+            yield item, result
 
 
 def _run_isolated(fn: Callable[[ItemT], ResultT], item: ItemT) -> ResultT | WorkerCrash:

@@ -6,6 +6,7 @@ JPEGs. Nothing here writes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,15 @@ class VideoFrames:
         """``(width, height)`` of the stored frames."""
         return int(self.record["width"]), int(self.record["height"])
 
+    @property
+    def folder(self) -> Path:
+        return self.frames_dir / self.video_id
+
     def path(self, position: int) -> Path:
         """Absolute path of the ``position``-th frame (0-based)."""
         if not 0 <= position < self.num_frames:
             raise IndexError(f"frame position {position} outside 0..{self.num_frames - 1} of {self.video_id}")
-        return self.frames_dir / self.video_id / f"{position}.jpg"
+        return self.folder / f"{position}.jpg"
 
     def load(self, position: int) -> np.ndarray:
         """The ``position``-th frame as a ``(H, W, 3)`` uint8 BGR array (do not modify it in place)."""
@@ -71,7 +76,11 @@ class VideoFrames:
         return image
 
     def check_complete(self) -> None:
-        """Raise :class:`VideoError` if any frame file is missing (cheap: no decoding)."""
-        missing = [i for i in range(self.num_frames) if not self.path(i).is_file()]
+        """Raise :class:`VideoError` if any frame file is missing (one directory listing, no decoding)."""
+        try:
+            present = set(os.listdir(self.folder))
+        except FileNotFoundError:
+            raise VideoError(f"the frames of {self.video_id} are missing: no folder {self.folder}") from None
+        missing = [i for i in range(self.num_frames) if f"{i}.jpg" not in present]
         if missing:
             raise VideoError(f"{len(missing)} frame files of {self.video_id} are missing (e.g. {missing[0]}.jpg)")
