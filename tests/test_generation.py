@@ -174,3 +174,17 @@ def test_cli_selects_a_video_range(frames_dir, tmp_path):
     assert [r["extra_info"]["video_id"] for r in rows] == all_ids(frames_dir)[2:5]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["files"]["jigsaw8"]["config"]["num_clips"] == 8
+
+
+def test_a_finished_file_is_left_alone_until_its_settings_or_videos_change(frames_dir, tmp_path):
+    ids = all_ids(frames_dir)
+    spec = OutputSpec.grounding("Grayscale")
+    generate(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
+    stamp = (tmp_path / "grayscale.parquet").stat().st_mtime_ns
+    (again,) = generate(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
+    assert again.up_to_date and again.num_rows == 7 and "up to date" in again.one_line()
+    assert (tmp_path / "grayscale.parquet").stat().st_mtime_ns == stamp
+    (fewer,) = generate(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=4))
+    assert not fewer.up_to_date and fewer.num_rows == 3
+    (reseeded,) = generate(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=5))
+    assert not reseeded.up_to_date

@@ -11,7 +11,8 @@ parallel, and writes for each spec::
     OUT/manifest.json                  per file: config, counts, skipped videos with reasons;
                                        updated last
 
-The frames folder is only read. A sample's randomness comes from
+A file whose manifest entry matches the settings and the video list is left as it is. The frames
+folder is only read. A sample's randomness comes from
 ``derive_seed(seed, task, variant, video_id)``, so outputs are byte-identical for any worker count
 and order, and one row can be regenerated alone (:func:`regenerate_sample`). Progress is
 journalled per video; a re-run after a crash skips what the journal holds and produces the same
@@ -21,6 +22,7 @@ files.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import time
@@ -128,8 +130,11 @@ class FileSummary:
     resumed: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     wall_s: float = 0.0
+    up_to_date: bool = False
 
     def one_line(self) -> str:
+        if self.up_to_date:
+            return f"{self.stem}: up to date, {self.num_rows} samples, {len(self.skipped)} videos skipped -> {self.path}"
         return (
             f"{self.stem}: {self.num_rows} samples ({self.generated} new, {self.resumed} resumed), "
             f"{len(self.skipped)} videos skipped -> {self.path}"
@@ -337,14 +342,29 @@ def generate(
     all_ids = sorted(records)
     output_dir.mkdir(parents=True, exist_ok=True)
 
+    stems = [spec.stem for spec, _ in assignments]
+    if len(set(stems)) != len(stems):
+        raise ConfigError(f"two outputs share a file name: {stems}")
+    manifest_path = output_dir / MANIFEST_NAME
+    done_before = read_json(manifest_path).get("files", {}) if manifest_path.exists() else {}
     journals: dict[str, _Journal] = {}
     jobs: list[_Job] = []
+    up_to_date: dict[str, FileSummary] = {}
     for spec, video_ids in assignments:
         unknown = [v for v in video_ids if v not in records]
         if unknown:
             raise ConfigError(f"video ids not in {frames_dir}/index.jsonl: {unknown[:3]}")
-        if spec.stem in journals:
-            raise ConfigError(f"two outputs share the file name {spec.stem!r}")
+        previous = done_before.get(spec.stem, {})
+        if (
+            previous.get("settings") == settings.fingerprint(spec, frames_dir)
+            and previous.get("videos_sha256") == _ids_digest(video_ids)
+            and (output_dir / f"{spec.stem}.parquet").is_file()
+        ):
+            up_to_date[spec.stem] = FileSummary(
+                stem=spec.stem, path=output_dir / f"{spec.stem}.parquet", num_rows=previous["num_rows"],
+                resumed=previous["num_rows"] + len(previous["skipped"]), skipped=previous["skipped"], up_to_date=True,
+            )  # fmt: skip
+            continue
         journal = _Journal(output_dir / JOURNAL_DIR / f"{spec.stem}.jsonl", settings.fingerprint(spec, frames_dir))
         journals[spec.stem] = journal
         for video_id in sorted(video_ids):
@@ -369,13 +389,20 @@ def generate(
 
     summaries = []
     for spec, video_ids in assignments:
+        if spec.stem in up_to_date:
+            summaries.append(up_to_date[spec.stem])
+            continue
         entries = [journals[spec.stem].entries[v] for v in sorted(video_ids)]
         summary = _write_outputs(spec, entries, output_dir)
         summary.resumed = resumed[spec.stem]
         summary.generated = len(entries) - summary.resumed
         summary.wall_s = time.perf_counter() - started
         summaries.append(summary)
-    _update_manifest(output_dir, summaries, assignments, settings, frames_dir, config_for_manifest)
+    made = [k for k, summary in enumerate(summaries) if not summary.up_to_date]
+    if made:
+        made_summaries = [summaries[k] for k in made]
+        made_assignments = [assignments[k] for k in made]
+        _update_manifest(output_dir, made_summaries, made_assignments, settings, frames_dir, config_for_manifest)
     for spec, _ in assignments:
         (output_dir / JOURNAL_DIR / f"{spec.stem}.jsonl").unlink(missing_ok=True)
     return summaries
@@ -398,6 +425,10 @@ def _write_outputs(spec: OutputSpec, entries: list[dict[str, Any]], output_dir: 
     write_jsonl_atomic(output_dir / f"{spec.stem}.jsonl", rows)
     skipped = [{"video_id": e["video_id"], "reason": e["skip_reason"]} for e in entries if "skip_reason" in e]
     return FileSummary(stem=spec.stem, path=parquet_path, num_rows=len(rows), skipped=skipped)
+
+
+def _ids_digest(video_ids: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(video_ids)).encode("utf-8")).hexdigest()
 
 
 @contextmanager
@@ -431,6 +462,7 @@ def _update_manifest(
                 "jsonl": f"{summary.stem}.jsonl",
                 "num_rows": summary.num_rows,
                 "num_videos": len(video_ids),
+                "videos_sha256": _ids_digest(video_ids),
                 "skipped": summary.skipped,
                 "settings": settings.fingerprint(spec, frames_dir),
                 "config": config or {},
