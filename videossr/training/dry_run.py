@@ -1,0 +1,189 @@
+"""``bash train/train.sh --dry-run``: compose the exact training configuration and validate it.
+
+Runs on a machine without GPUs and checks, in order:
+
+1. verl's own config system: Hydra composes ``verl/trainer/config/ppo_trainer.yaml`` with the
+   launcher's overrides (an unknown key or a bad value fails exactly as it would on the cluster);
+2. verl's own validation, as ``verl.trainer.main_ppo`` runs it (``validate_config``), and the typed
+   rollout and algorithm configs built from the composed config;
+3. the reward: loaded by verl's ``get_custom_reward_fn`` from ``reward.custom_reward_function.*``
+   with its ``reward_kwargs``, and every task's ground truth, given as the response, scores 1;
+4. the data: every ``data.train_files`` / ``data.val_files`` file exists, has verl's columns, its
+   ``data_source`` values all have a reward, and its first row's frames exist on this machine;
+5. the model, when ``actor_rollout_ref.model.path`` is a local folder: its model type is a
+   Qwen-VL family whose patch size matches ``data.image_patch_size`` (16 Qwen3-VL, 14 Qwen2.5-VL).
+
+Exit status 0 when all pass; 1 with the first problem on one line otherwise.
+
+Usage: python -m videossr.training.dry_run [--print-config] OVERRIDE [OVERRIDE ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+PATCH_SIZE_OF_MODEL_TYPE = {"qwen3_vl": 16, "qwen3_vl_moe": 16, "qwen2_5_vl": 14, "qwen2_vl": 14}
+REQUIRED_COLUMNS = ("data_source", "prompt", "videos", "reward_model", "extra_info")
+
+
+class DryRunError(Exception):
+    """A configuration problem, explained in one line."""
+
+
+def compose_config(overrides: list[str]):
+    """verl's PPO trainer config with ``overrides`` applied, as ``main_ppo`` composes it."""
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_module(config_module="verl.trainer.config", version_base=None):
+            return compose(config_name="ppo_trainer", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise DryRunError(f"verl rejected the overrides: {exc}".replace("\n", " ")) from exc
+
+
+def validate_with_verl(config) -> None:
+    """verl's own checks: ``validate_config`` and its typed rollout/algorithm configs."""
+    from omegaconf import OmegaConf
+
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import omega_conf_to_dataclass, validate_config
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Disabled critic" is expected for GRPO
+            validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+        OmegaConf.resolve(config)
+        omega_conf_to_dataclass(config.actor_rollout_ref.rollout)
+        omega_conf_to_dataclass(config.algorithm)
+    except (AssertionError, ValueError, TypeError, KeyError) as exc:
+        raise DryRunError(f"verl's validation failed: {exc}".replace("\n", " ")) from exc
+    except Exception as exc:  # noqa: BLE001 - Hydra wraps dataclass errors in its own types
+        raise DryRunError(f"verl's validation failed: {type(exc).__name__}: {exc}".replace("\n", " ")) from exc
+
+
+def check_reward(config) -> list[str]:
+    """Load the reward as verl does and score each task's ground truth as the response."""
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    section = config.reward.custom_reward_function
+    if not section.get("path"):
+        raise DryRunError("reward.custom_reward_function.path is not set: verl would use its default rewards")
+    try:
+        reward_fn = get_custom_reward_fn(config)
+    except (FileNotFoundError, RuntimeError, AttributeError, ImportError) as exc:
+        raise DryRunError(f"cannot load the reward from {section.path}: {exc}") from exc
+    lines = []
+    for task, truth in (("grounding", "12.3-20.1"), ("counting", "3,1,4"), ("jigsaw", "341562")):
+        try:
+            result = reward_fn(data_source=task, solution_str=truth, ground_truth=truth, extra_info={})
+        except (ValueError, TypeError) as exc:
+            raise DryRunError(f"the reward rejects its settings: {exc}") from exc
+        score = result["score"] if isinstance(result, dict) else result
+        if score != 1.0:
+            raise DryRunError(f"the reward scores the exact {task} answer {score}, not 1.0: check reward_kwargs")
+        lines.append(f"{task} ok")
+    kwargs = dict(section.get("reward_kwargs") or {})
+    return [f"reward {section.path}:{section.name} {kwargs or ''}".rstrip() + f" ({', '.join(lines)})"]
+
+
+def _as_list(value) -> list[str]:
+    from omegaconf import ListConfig
+
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, ListConfig)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def check_data(config) -> list[str]:
+    """Each data file exists and every row can be scored by our reward."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from videossr.rewards.scoring import get_scorer
+
+    lines = []
+    files = [("train", f) for f in _as_list(config.data.train_files)] + [("val", f) for f in _as_list(config.data.val_files)]
+    if not files:
+        raise DryRunError("data.train_files is empty")
+    for split, name in files:
+        path = Path(name)
+        if not path.is_file():
+            raise DryRunError(f"data file not found: {path} (set DATA_DIR, or build it with pretext_tasks/build_mix.py)")
+        table = pq.read_table(path, columns=[c for c in REQUIRED_COLUMNS if c in pq.read_schema(path).names])
+        missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+        if missing:
+            raise DryRunError(f"{path} lacks verl columns {missing}")
+        if table.num_rows == 0:
+            raise DryRunError(f"{path} has no rows")
+        sources = pc.value_counts(table["data_source"]).to_pylist()
+        for entry in sources:
+            try:
+                get_scorer(entry["values"])
+            except ValueError as exc:
+                raise DryRunError(f"{path}: {exc}") from exc
+        first = table.slice(0, 1).to_pylist()[0]
+        absent = [f for video in first["videos"] for f in video["video"] if not Path(f).is_file()]
+        if absent:
+            raise DryRunError(f"{path}: frames of its first row are missing on this machine, e.g. {absent[0]}")
+        counts = ", ".join(f"{e['values']} {e['counts']}" for e in sources)
+        lines.append(f"{split} {path.name}: {table.num_rows} rows ({counts})")
+    return lines
+
+
+def check_model(config) -> list[str]:
+    """Patch size of a local model vs ``data.image_patch_size`` (hub ids are not fetched)."""
+    model_path = Path(str(config.actor_rollout_ref.model.path))
+    config_file = model_path / "config.json"
+    if not config_file.is_file():
+        return [f"model {model_path}: not a local folder, not checked (it must exist on every node)"]
+    model_type = json.loads(config_file.read_text()).get("model_type", "")
+    expected = PATCH_SIZE_OF_MODEL_TYPE.get(model_type)
+    if expected is None:
+        raise DryRunError(f"model {model_path} has model_type {model_type!r}; VideoSSR trains Qwen-VL models "
+                          f"({', '.join(PATCH_SIZE_OF_MODEL_TYPE)})")  # fmt: skip
+    if int(config.data.image_patch_size) != expected:
+        raise DryRunError(f"data.image_patch_size is {config.data.image_patch_size} but {model_type} uses {expected}: "
+                          "set MODEL_FAMILY, or pass data.image_patch_size=" + str(expected))  # fmt: skip
+    return [f"model {model_path.name}: {model_type}, patch size {expected}"]
+
+
+def dry_run(overrides: list[str]) -> tuple[Any, list[str]]:
+    """Compose and check; returns the resolved config and a report, or raises DryRunError."""
+    config = compose_config(overrides)
+    validate_with_verl(config)
+    report = ["verl config composed and validated (validate_config, RolloutConfig, AlgoConfig)"]
+    report += check_reward(config)
+    report += check_data(config)
+    report += check_model(config)
+    return config, report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    print_config = "--print-config" in args
+    overrides = [a for a in args if a != "--print-config"]
+    try:
+        config, report = dry_run(overrides)
+    except DryRunError as exc:
+        print(f"train.sh --dry-run: error: {exc}", file=sys.stderr)
+        return 1
+    if print_config:
+        from omegaconf import OmegaConf
+
+        print(OmegaConf.to_yaml(config))
+    for line in report:
+        print(f"  {line}")
+    print("dry run OK: the same overrides start training with `bash train/train.sh` on GPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
