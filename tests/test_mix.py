@@ -42,6 +42,11 @@ def test_each_video_serves_one_part_and_validation_is_held_out():
     assert assign_videos(ids, get_recipe("videossr-30k"), seed=1, val_fraction=0.05) != assignment
 
 
+def test_no_part_is_left_empty_when_there_are_enough_videos():
+    assignment = assign_videos([f"v{k}" for k in range(7)], get_recipe("videossr-30k"), seed=0, val_fraction=0.01)
+    assert [len(part) for _, part in assignment.train] == [1, 1, 1, 1, 1, 1]
+
+
 def test_too_few_videos_is_an_error_that_names_the_way_out():
     with pytest.raises(ConfigError, match="--reuse-videos"):
         assign_videos(["a", "b", "c"], get_recipe("videossr-30k"), seed=0)

@@ -165,6 +165,11 @@ if [ "$ROLLOUT_ENGINE" = "vllm" ]; then
     args+=(+actor_rollout_ref.rollout.engine_kwargs.vllm.mm_processor_cache_gb=0)
 fi
 
+if [ "${PRINT_OVERRIDES:-0}" = "1" ]; then
+    # For tools and tests that build the very same configuration: one override per line.
+    printf '%s\n' "${args[@]}" "$@"
+    exit 0
+fi
 if [ "$DRY_RUN" = "1" ]; then
     exec "$PYTHON" -m videossr.training.dry_run "${args[@]}" "$@"
 fi

@@ -137,6 +137,12 @@ def assign_videos(
 
 def _split(ids: list[str], specs: list[OutputSpec], weights: list[float]) -> list[tuple[OutputSpec, list[str]]]:
     sizes = split_by_weights(len(ids), weights)
+    if len(ids) >= len(specs):
+        # Small corpora: no part may end up empty (train.sh reads every file); the largest part
+        # gives one video to each empty one.
+        while 0 in sizes:
+            sizes[sizes.index(max(sizes))] -= 1
+            sizes[sizes.index(0)] += 1
     bounds = np.cumsum([0, *sizes])
     return [(spec, sorted(ids[bounds[k] : bounds[k + 1]])) for k, spec in enumerate(specs)]
 
