@@ -74,6 +74,15 @@ def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field, field_
     parser.add_argument(flag, **kwargs)
 
 
+def _build(config_cls: type, namespace: dict[str, Any]) -> Any:
+    """The config of parsed flags; repeatable flags given zero times get their default."""
+    hints = typing.get_type_hints(config_cls)
+    for field in dataclasses.fields(config_cls):
+        if typing.get_origin(_unwrap_optional(hints[field.name])) is list and namespace.get(field.name) is None:
+            namespace[field.name] = field.default_factory() if field.default_factory is not dataclasses.MISSING else []
+    return config_cls(**namespace)
+
+
 def build_parser(config_cls: type, description: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
     """An argument parser with one flag per field of ``config_cls``."""
     parser = OneLineErrorParser(
@@ -93,12 +102,7 @@ def parse_config(
 ) -> ConfigT:
     """Parse ``argv`` into a validated ``config_cls``; exits with status 2 on a bad value."""
     parser = build_parser(config_cls, description, prog)
-    namespace = vars(parser.parse_args(argv))
-    hints = typing.get_type_hints(config_cls)
-    for field in dataclasses.fields(config_cls):
-        if typing.get_origin(_unwrap_optional(hints[field.name])) is list and namespace.get(field.name) is None:
-            namespace[field.name] = field.default_factory() if field.default_factory is not dataclasses.MISSING else []
-    config = config_cls(**namespace)
+    config = _build(config_cls, vars(parser.parse_args(argv)))
     try:
         validate = getattr(config, "validate", None)
         if validate is not None:
@@ -139,3 +143,29 @@ def progress_bar(desc: str, unit: str):
                 yield result
 
     return wrap
+
+
+def parse_subcommand(
+    commands: dict[str, tuple[type, str]], argv: list[str] | None = None, description: str | None = None,
+    prog: str | None = None,
+) -> tuple[str, Any]:
+    """``prog COMMAND --flags``: one config dataclass per command; returns ``(command, config)``."""
+    parser = OneLineErrorParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
+    for name, (config_cls, help_text) in commands.items():
+        child = sub.add_parser(name, help=help_text, description=help_text,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+        hints = typing.get_type_hints(config_cls)
+        for field in dataclasses.fields(config_cls):
+            if field.init:
+                _add_field(child, field, hints[field.name])
+    namespace = vars(parser.parse_args(argv))
+    command = namespace.pop("command")
+    config = _build(commands[command][0], namespace)
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except ConfigError as exc:
+            parser.error(f"{command}: {exc}")
+    return command, config

@@ -282,6 +282,9 @@ class _Journal:
                         entry = json.loads(line)
                     except json.JSONDecodeError:
                         break  # the line a crash cut short, and nothing after it
+                    if entry.get("retry_on_resume"):
+                        self.entries.pop(entry["video_id"], None)
+                        continue
                     self.entries[entry["video_id"]] = entry
             else:
                 logger.warning("%s was written with other settings; starting this file afresh", path)
@@ -411,7 +414,9 @@ def generate(
 def _run_jobs(jobs: list[_Job], workers: int) -> Iterator[tuple[str, dict[str, Any]]]:
     for job, result in map_unordered(_run_job, jobs, min(workers, max(1, len(jobs)))):
         if isinstance(result, WorkerCrash):
-            result = {"video_id": job.record["video_id"], "skip_reason": f"worker crashed: {result.message}"}
+            # Environmental, not a property of the video: a resumed run tries it again.
+            result = {"video_id": job.record["video_id"], "skip_reason": f"worker crashed: {result.message}",
+                      "retry_on_resume": True}  # fmt: skip
         yield job.spec.stem, result
 
 

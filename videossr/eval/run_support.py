@@ -1,0 +1,111 @@
+"""What every evaluation script shares: backend flags, the answering loop, the run folder.
+
+A run folder ``R`` holds ``responses.jsonl`` (appended as answers arrive; the run resumes from
+it), ``summary.json`` (metrics, config, model, versions; written by scoring) and ``config.json``
+(the resolved flags of the first run; later runs must use the same model and backend).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videossr.cli import config_to_dict, progress_bar
+from videossr.errors import ConfigError
+from videossr.eval.backends import BACKEND_NAMES, make_backend
+from videossr.eval.backends.base import Request
+from videossr.eval.responses import ResponseLog
+from videossr.eval.runner import RunStats, run
+from videossr.io import read_json, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+RESPONSES_NAME = "responses.jsonl"
+SUMMARY_NAME = "summary.json"
+RUN_CONFIG_NAME = "config.json"
+
+
+@dataclass
+class BackendConfig:
+    """Flags of the model backend (shared by eval/viubench.py run, eval/vqa.py, eval/vtg.py)."""
+
+    backend: str = field(default="transformers", metadata={"help": "model backend", "choices": list(BACKEND_NAMES)})
+    model: str | None = field(default=None, metadata={"help": "model folder or hub id (not needed for random)"})
+    batch_size: int = field(default=4, metadata={"help": "requests per generate call"})
+    device: str = field(default="auto", metadata={"help": "transformers: auto, cpu, cuda, cuda:1, ..."})
+    dtype: str = field(default="auto", metadata={"help": "transformers: auto (bf16 on GPU, fp32 on CPU) or a torch dtype"})
+    data_parallel: int | None = field(default=None, metadata={"help": "vllm: engines, one per GPU group (default: all GPUs)"})
+    tensor_parallel: int = field(default=1, metadata={"help": "vllm: GPUs per engine"})
+    gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vllm: share of GPU memory per engine"})
+    max_model_len: int = field(default=32768, metadata={"help": "vllm: context length"})
+    seed: int = field(default=0, metadata={"help": "seed of the random baseline and of vLLM"})
+    retry_errors: bool = field(default=False, metadata={"help": "re-run items whose earlier attempt failed"})
+    limit: int | None = field(default=None, metadata={"help": "answer only the first N items (smoke runs)"})
+
+    def validate_backend(self) -> None:
+        if self.backend != "random" and not self.model:
+            raise ConfigError(f"--model is required for the {self.backend} backend (a folder or hub id)")
+        if self.model and self.backend != "random" and not Path(self.model).exists() and "/" not in self.model:
+            raise ConfigError(f"--model {self.model}: no such folder (and not a hub id like Qwen/Qwen3-VL-8B-Instruct)")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"--limit must be >= 1, got {self.limit}")
+
+    def backend_options(self) -> dict[str, Any]:
+        if self.backend == "random":
+            return {"seed": self.seed}
+        if self.backend == "transformers":
+            return {"model_path": self.model, "device": self.device, "dtype": self.dtype}
+        return {
+            "model_path": self.model,
+            "data_parallel_size": self.data_parallel,
+            "tensor_parallel_size": self.tensor_parallel,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "max_model_len": self.max_model_len,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
+
+
+def _identity(config: BackendConfig) -> dict[str, Any]:
+    return {"backend": config.backend, "model": config.model}
+
+
+def check_run_folder(output_dir: Path, config: BackendConfig, config_dict: dict[str, Any]) -> None:
+    """Refuse to mix two models' answers in one responses file."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / RUN_CONFIG_NAME
+    if path.exists():
+        previous = read_json(path)
+        if {k: previous.get(k) for k in ("backend", "model")} != _identity(config):
+            raise ConfigError(
+                f"{output_dir} holds answers of backend {previous.get('backend')} / model {previous.get('model')}; "
+                "pass a new --output-dir for another model"
+            )
+    else:
+        write_json_atomic(path, config_dict)
+
+
+def answer_items(
+    item_ids: Sequence[str],
+    make_request: Callable[[str], Request],
+    config: BackendConfig,
+    output_dir: Path,
+    config_dict: dict[str, Any] | None = None,
+) -> RunStats:
+    """Answer every item not yet in ``output_dir/responses.jsonl`` with the configured backend."""
+    check_run_folder(output_dir, config, config_dict or config_to_dict(config))
+    ids = list(item_ids)[: config.limit] if config.limit else list(item_ids)
+    with ResponseLog(output_dir / RESPONSES_NAME, retry_errors=config.retry_errors) as log:
+        if all(i in log.done for i in ids):
+            return RunStats(total=len(ids), skipped=len(ids))
+        backend = make_backend(config.backend, **config.backend_options())
+        try:
+            return run(ids, make_request, backend, log, batch_size=config.batch_size,
+                       progress=progress_bar("answering", "item"))  # fmt: skip
+        finally:
+            backend.close()

@@ -1,0 +1,303 @@
+"""VIUBench: the paper's 2,700-question benchmark of the three pretext tasks, built and scored.
+
+Nine subtypes (300 questions each in the paper): Object Counting easy/hard; Anomaly Grounding with
+ChannelSwap, Rotate180, ZoomOut, Mirror, Shuffle; Temporal Jigsaw with 6 (easy) and 8 (hard)
+clips. Frames are shown at up to 512x512 pixels. Each video is used by one question only.
+
+Scoring follows VIUBench, not the training rewards: grounding = mean IoU; counting = per-shape
+exact match averaged over the three shapes; jigsaw = 1 only for the identical order. Answers are
+parsed by the same parsers as the rewards (the format each prompt asks for). The report is the
+paper's Table 1 row: 9 subtype scores, 3 task averages and Overall = mean of the 9, in percent.
+
+The benchmark file (``viubench.json``) is a JSON list of records::
+
+    {"id": "counting_easy/<video_id>", "task": "counting", "subtype": "counting_easy",
+     "video_id": ..., "system": "Based on this video, ...", "prompt": "<video>\\nCount ...",
+     "question": "Count ...", "answer": "2,6,5",
+     "videos": [{"video": [frame paths], "sample_fps": 6.25, "max_pixels": 262144, "min_pixels": 16384}],
+     "hints": {...}, "extra_info": {...}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from videossr.errors import ConfigError
+from videossr.eval.backends.base import Request, VideoInput
+from videossr.eval.metrics import ItemScore, mean_percent
+from videossr.frame_sampling import load_index
+from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
+from videossr.io import read_json, write_json_atomic
+from videossr.provenance import package_versions, utc_now
+from videossr.rewards import counting as counting_reward
+from videossr.rewards import grounding as grounding_reward
+from videossr.rewards import jigsaw as jigsaw_reward
+from videossr.tasks import COUNTING, GROUNDING, JIGSAW
+from videossr.tasks.counting import DIFFICULTIES
+from videossr.tasks.prompts import SYSTEM_PROMPT
+from videossr.tasks.rows import TRAIN_MIN_PIXELS
+from videossr.tasks.seeds import derive_seed, rng_for
+
+VIUBENCH_MAX_PIXELS = 512 * 512
+DEFAULT_PER_SUBTYPE = 300
+BENCHMARK_NAME = "viubench.json"
+PARTS_DIR = "parts"
+MAX_NEW_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class Subtype:
+    name: str
+    spec: OutputSpec
+    label: str  # column title of the report
+
+
+SUBTYPES: dict[str, Subtype] = {}
+
+
+def _register(name: str, task: str, variant: str, label: str) -> None:
+    if name in SUBTYPES:
+        raise ValueError(f"subtype {name!r} is already registered")
+    SUBTYPES[name] = Subtype(name, OutputSpec(task, variant, name), label)
+
+
+_register("counting_easy", COUNTING, "easy", "Cnt-E")
+_register("counting_hard", COUNTING, "hard", "Cnt-H")
+_register("grounding_channelswap", GROUNDING, "ChannelSwap", "G-Swap")
+_register("grounding_rotate180", GROUNDING, "Rotate180", "G-Rot")
+_register("grounding_zoomout", GROUNDING, "ZoomOut", "G-Zoom")
+_register("grounding_mirror", GROUNDING, "Mirror", "G-Mir")
+_register("grounding_shuffle", GROUNDING, "Shuffle", "G-Shuf")
+_register("jigsaw_easy", JIGSAW, "6", "Jig-E")
+_register("jigsaw_hard", JIGSAW, "8", "Jig-H")
+
+TASK_ORDER = (COUNTING, GROUNDING, JIGSAW)
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def assign_benchmark_videos(
+    video_ids: Sequence[str], per_subtype: int, seed: int, reuse_videos: bool = False
+) -> dict[str, list[str]]:
+    """Video ids per subtype: a seeded shuffle dealt out so that each video serves once.
+
+    Raises:
+        ConfigError: too few videos for ``9 x per_subtype`` (without ``reuse_videos``).
+    """
+    if per_subtype < 1:
+        raise ConfigError(f"--per-subtype must be >= 1, got {per_subtype}")
+    ids = sorted(set(video_ids))
+    shuffled = [ids[k] for k in rng_for(derive_seed(seed, "viubench")).permutation(len(ids))]
+    if reuse_videos:
+        return {name: sorted(shuffled[:per_subtype]) for name in SUBTYPES}
+    needed = per_subtype * len(SUBTYPES)
+    if len(shuffled) < needed:
+        raise ConfigError(
+            f"VIUBench with {per_subtype} questions per subtype needs {needed} videos, the frames folder "
+            f"has {len(shuffled)}: pass --per-subtype {max(1, len(shuffled) // len(SUBTYPES))}, or "
+            "--reuse-videos (tiny corpora only)"
+        )
+    return {name: sorted(shuffled[k * per_subtype : (k + 1) * per_subtype]) for k, name in enumerate(SUBTYPES)}
+
+
+def _hints(subtype: Subtype, row: dict[str, Any]) -> dict[str, Any]:
+    task = subtype.spec.task
+    if task == COUNTING:
+        limits = DIFFICULTIES[subtype.spec.variant]
+        return {"task": task, "max_count": limits.max_frames_per_shape * limits.max_instances_per_frame}
+    if task == JIGSAW:
+        return {"task": task, "num_clips": int(subtype.spec.variant)}
+    video = row["videos"][0]
+    return {"task": task, "duration_s": len(video["video"]) / video["sample_fps"]}
+
+
+def record_of(subtype: Subtype, row: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark record of a generated row."""
+    extra = row["extra_info"]
+    return {
+        "id": f"{subtype.name}/{extra['video_id']}",
+        "task": subtype.spec.task,
+        "subtype": subtype.name,
+        "video_id": extra["video_id"],
+        "system": row["prompt"][0]["content"],
+        "prompt": row["prompt"][1]["content"],
+        "question": extra["question"],
+        "answer": row["reward_model"]["ground_truth"],
+        "videos": row["videos"],
+        "hints": _hints(subtype, row),
+        "extra_info": {k: v for k, v in extra.items() if v is not None and k not in ("index", "split")},
+    }
+
+
+def build_viubench(
+    frames_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    per_subtype: int = DEFAULT_PER_SUBTYPE,
+    seed: int = 0,
+    reuse_videos: bool = False,
+    workers: int = 1,
+    progress=None,
+) -> Path:
+    """Build the 9 subtypes from a frames folder into ``OUT/viubench.json``; returns its path."""
+    output_dir = Path(output_dir).expanduser().resolve()
+    ids = [r["video_id"] for r in load_index(frames_dir)]
+    assignment = assign_benchmark_videos(ids, per_subtype, seed, reuse_videos)
+    settings = GenerationSettings(seed=seed, split="test", max_pixels=VIUBENCH_MAX_PIXELS, min_pixels=TRAIN_MIN_PIXELS)
+    summaries = generate(
+        frames_dir,
+        output_dir / PARTS_DIR,
+        [(SUBTYPES[name].spec, video_ids) for name, video_ids in assignment.items()],
+        settings,
+        workers=workers,
+        progress=progress,
+    )
+    records = []
+    skipped = {}
+    for summary in summaries:
+        subtype = SUBTYPES[summary.stem]
+        records.extend(record_of(subtype, row) for row in read_rows(summary.path))
+        skipped[summary.stem] = summary.skipped
+    if not records:
+        raise ConfigError(f"no VIUBench question could be made from {frames_dir}")
+    path = output_dir / BENCHMARK_NAME
+    write_json_atomic(path, records)
+    write_json_atomic(
+        output_dir / "manifest.json",
+        {
+            "benchmark": BENCHMARK_NAME,
+            "frames_dir": str(Path(frames_dir).resolve()),
+            "seed": seed,
+            "per_subtype": per_subtype,
+            "reuse_videos": reuse_videos,
+            "questions": {name: sum(r["subtype"] == name for r in records) for name in SUBTYPES},
+            "skipped": skipped,
+            "finished_at": utc_now(),
+            "versions": package_versions(),
+        },
+    )
+    return path
+
+
+# ----------------------------------------------------------------------------- loading, requests
+
+
+def load_benchmark(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a VIUBench file; clear errors for a missing, empty or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"benchmark file not found: {path} (build it with: python eval/viubench.py build ...)")
+    try:
+        records = read_json(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if not isinstance(records, list) or not records:
+        raise ConfigError(f"{path} holds no benchmark records")
+    for record in records:
+        missing = {"id", "subtype", "prompt", "answer", "videos"} - set(record)
+        if missing:
+            raise ConfigError(f"{path}: record {record.get('id', '?')} lacks {sorted(missing)}")
+        if record["subtype"] not in SUBTYPES:
+            raise ConfigError(f"{path}: unknown subtype {record['subtype']!r}; known: {', '.join(SUBTYPES)}")
+    return records
+
+
+def request_of(record: dict[str, Any], max_new_tokens: int = MAX_NEW_TOKENS) -> Request:
+    """The model request of a record: the training prompt and frames, at VIUBench's budget."""
+    videos = tuple(
+        VideoInput(tuple(v["video"]), float(v["sample_fps"]), int(v["max_pixels"]), int(v["min_pixels"]))
+        for v in record["videos"]
+    )
+    return Request(
+        id=record["id"],
+        user_text=record["prompt"],
+        videos=videos,
+        system=record.get("system") or SYSTEM_PROMPT,
+        max_new_tokens=max_new_tokens,
+        hints=dict(record.get("hints") or {}),
+    )
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def score_response(record: dict[str, Any], response: str) -> tuple[float, bool]:
+    """``(score in [0, 1], parsed)`` of one response under VIUBench's rule for its task."""
+    task = SUBTYPES[record["subtype"]].spec.task
+    truth = record["answer"]
+    if task == GROUNDING:
+        interval = grounding_reward.parse_interval(response)
+        if interval is None:
+            return 0.0, False
+        return grounding_reward.interval_iou(interval, grounding_reward.parse_ground_truth_interval(truth)), True
+    if task == COUNTING:
+        counts = counting_reward.parse_counts(response)
+        if counts is None:
+            return 0.0, False
+        return counting_reward.per_shape_exact(counts, counting_reward.parse_ground_truth_counts(truth)), True
+    order = jigsaw_reward.parse_order(response, len(truth))
+    if order is None:
+        return 0.0, False
+    return (1.0 if order == jigsaw_reward.parse_ground_truth_order(truth) else 0.0), True
+
+
+def score_benchmark(records: list[dict[str, Any]], responses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The Table 1 row (percent) plus counts: every record counts, unanswered ones as 0."""
+    items: list[ItemScore] = []
+    for record in records:
+        entry = responses.get(record["id"])
+        if entry is None:
+            items.append(ItemScore(record["id"], 0.0, "missing", record["subtype"]))
+        elif entry.get("error"):
+            items.append(ItemScore(record["id"], 0.0, "error", record["subtype"]))
+        else:
+            score, parsed = score_response(record, str(entry.get("response", "")))
+            items.append(ItemScore(record["id"], score, "ok" if parsed else "unparsed", record["subtype"]))
+    subtypes = {
+        name: mean_percent(i.score for i in items if i.category == name)
+        for name in SUBTYPES
+        if any(i.category == name for i in items)
+    }
+    tasks = {
+        task: mean_percent(v / 100 for k, v in subtypes.items() if SUBTYPES[k].spec.task == task)
+        for task in TASK_ORDER
+        if any(SUBTYPES[k].spec.task == task for k in subtypes)
+    }
+    return {
+        "subtypes": subtypes,
+        "tasks": tasks,
+        "overall": mean_percent(v / 100 for v in subtypes.values()),
+        "num_items": len(items),
+        "num_unparsed": sum(i.status == "unparsed" for i in items),
+        "num_errors": sum(i.status == "error" for i in items),
+        "num_missing": sum(i.status == "missing" for i in items),
+        "per_subtype_counts": {
+            name: {
+                "items": sum(i.category == name for i in items),
+                "unparsed": sum(i.category == name and i.status == "unparsed" for i in items),
+                "errors": sum(i.category == name and i.status == "error" for i in items),
+            }
+            for name in subtypes
+        },
+    }
+
+
+def format_table(summary: dict[str, Any], label: str = "") -> str:
+    """The report as the paper's Table 1 row (percent, one decimal)."""
+    names = [n for n in SUBTYPES if n in summary["subtypes"]]
+    header = f"{'':<22}" + "".join(f"{SUBTYPES[n].label:>8}" for n in names) + f"{'Overall':>9}"
+    row = f"{label[:22]:<22}" + "".join(f"{summary['subtypes'][n]:>8.1f}" for n in names)
+    row += f"{summary['overall']:>9.1f}"
+    tasks = "  ".join(f"{task} {value:.1f}" for task, value in summary["tasks"].items())
+    counts = (f"{summary['num_items']} items, {summary['num_unparsed']} unparsed, "
+              f"{summary['num_errors']} errors, {summary['num_missing']} missing")  # fmt: skip
+    return "\n".join([header, row, f"task averages: {tasks}", counts])
+
+
+def write_summary(path: str | Path, summary: dict[str, Any], **details: Any) -> None:
+    write_json_atomic(path, {**summary, **details, "finished_at": utc_now(), "versions": package_versions()})
+
