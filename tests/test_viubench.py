@@ -1,0 +1,214 @@
+"""VIUBench: building, VIUBench's scoring rules, the random-guess row, and runs that resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media import REPO_ROOT
+from videossr.errors import ConfigError
+from videossr.eval.backends.random_backend import RandomBackend
+from videossr.eval.viubench import (
+    SUBTYPES, assign_benchmark_videos, build_viubench, load_benchmark, request_of, score_benchmark,
+)  # fmt: skip
+from videossr.tasks.counting import DIFFICULTIES, choose_shape_frames
+from videossr.tasks.seeds import rng_for
+
+SCRIPT = REPO_ROOT / "eval" / "viubench.py"
+
+
+@pytest.fixture(scope="module")
+def benchmark(frames_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("viubench")
+    return build_viubench(frames_dir, out, per_subtype=2, seed=0, reuse_videos=True, workers=2)
+
+
+def test_the_nine_subtypes_are_the_papers():
+    assert list(SUBTYPES) == [
+        "counting_easy", "counting_hard", "grounding_channelswap", "grounding_rotate180", "grounding_zoomout",
+        "grounding_mirror", "grounding_shuffle", "jigsaw_easy", "jigsaw_hard",
+    ]  # fmt: skip
+
+
+def test_each_video_serves_one_question_across_the_benchmark():
+    ids = [f"v{k:04d}" for k in range(2700)]
+    assignment = assign_benchmark_videos(ids, 300, seed=0)
+    used = [v for videos in assignment.values() for v in videos]
+    assert len(used) == len(set(used)) == 2700 and all(len(v) == 300 for v in assignment.values())
+    with pytest.raises(ConfigError, match=r"needs 2700 videos.*--per-subtype 299"):
+        assign_benchmark_videos(ids[:2699], 300, seed=0)
+
+
+def test_built_records_carry_prompt_frames_at_512_and_a_stable_id(benchmark):
+    records = load_benchmark(benchmark)
+    assert {r["subtype"] for r in records} == set(SUBTYPES)
+    assert len({r["id"] for r in records}) == len(records) == 18
+    for record in records:
+        assert record["id"] == f"{record['subtype']}/{record['video_id']}"
+        assert record["prompt"].count("<video>") == len(record["videos"])
+        assert all(v["max_pixels"] == 512 * 512 and Path(v["video"][0]).is_file() for v in record["videos"])
+        request = request_of(record)
+        assert request.system == "Based on this video, provide the answer directly."
+    jigsaw_hard = [r for r in records if r["subtype"] == "jigsaw_hard"]
+    assert all(len(r["videos"]) == 8 and len(r["answer"]) == 8 for r in jigsaw_hard)
+
+
+def _record(subtype: str, answer: str, num_clips: int = 6) -> dict:
+    return {"id": f"{subtype}/x", "subtype": subtype, "answer": answer, "prompt": "<video>\nq",
+            "videos": [{"video": ["f.jpg"], "sample_fps": 1.0, "max_pixels": 1, "min_pixels": 1}]}  # fmt: skip
+
+
+def test_scoring_follows_viubench_rules_not_the_training_rewards():
+    records = [
+        {**_record("grounding_mirror", "2.0-4.0"), "id": "g1"},
+        {**_record("grounding_mirror", "2.0-4.0"), "id": "g2"},
+        {**_record("counting_easy", "3,1,4"), "id": "c1"},
+        {**_record("counting_easy", "3,1,4"), "id": "c2"},
+        {**_record("jigsaw_easy", "123456"), "id": "j1"},
+        {**_record("jigsaw_easy", "123456"), "id": "j2"},
+    ]
+    responses = {
+        "g1": {"id": "g1", "response": "3.0-4.0"},  # IoU 0.5
+        "g2": {"id": "g2", "response": "about 2 to 4"},  # not the asked format: 0, unparsed
+        "c1": {"id": "c1", "response": "3,2,4"},  # two of three shapes exact: 2/3 (the reward would give 2/3 too)
+        "c2": {"id": "c2", "response": "3,1,5"},  # 2/3 exact; the smooth reward would give (1+1+0.75)/3
+        "j1": {"id": "j1", "response": "213456"},  # one swap: 0 (the smooth reward would give 0.89)
+        # j2 unanswered: counts as 0 and as missing
+    }
+    summary = score_benchmark(records, responses)
+    assert summary["subtypes"]["grounding_mirror"] == pytest.approx(25.0)
+    assert summary["subtypes"]["counting_easy"] == pytest.approx(200 / 3)
+    assert summary["subtypes"]["jigsaw_easy"] == 0.0
+    assert summary["tasks"] == pytest.approx({"counting": 200 / 3, "grounding": 25.0, "jigsaw": 0.0})
+    assert summary["overall"] == pytest.approx((25.0 + 200 / 3 + 0.0) / 3)
+    assert (summary["num_unparsed"], summary["num_missing"], summary["num_errors"]) == (1, 1, 0)
+
+
+def test_the_random_baseline_reproduces_the_papers_random_guess_row():
+    backend = RandomBackend(seed=0)
+    rng = rng_for(1)
+    records, responses = [], {}
+    for k in range(3000):
+        for subtype, difficulty in (("counting_easy", "easy"), ("counting_hard", "hard")):
+            shapes = choose_shape_frames(48, DIFFICULTIES[difficulty], rng)
+            counts = [sum(e["num_instances"] for e in shapes if e["shape"] == s) for s in ("circle", "square", "triangle")]
+            limits = DIFFICULTIES[difficulty]
+            records.append({**_record(subtype, ",".join(map(str, counts))), "id": f"{subtype}/{k}",
+                            "hints": {"task": "counting", "max_count": limits.max_frames_per_shape * limits.max_instances_per_frame}})  # fmt: skip
+        length = int(rng.integers(8, 17))
+        start = int(rng.integers(0, 48 - length + 1))
+        records.append({**_record("grounding_shuffle", f"{start / 4.8:.1f}-{(start + length) / 4.8:.1f}"),
+                        "id": f"grounding_shuffle/{k}", "hints": {"task": "grounding", "duration_s": 10.0}})  # fmt: skip
+        order = "".join(str(int(i) + 1) for i in rng.permutation(6))
+        records.append({**_record("jigsaw_easy", order), "id": f"jigsaw_easy/{k}", "hints": {"task": "jigsaw", "num_clips": 6}})
+    for generation in backend.generate([request_of(r) for r in records]):
+        responses[generation.id] = {"id": generation.id, "response": generation.response}
+    summary = score_benchmark(records, responses)["subtypes"]
+    assert summary["counting_easy"] == pytest.approx(11.1, abs=1.0)  # the paper: 11.1
+    assert summary["counting_hard"] == pytest.approx(6.3, abs=1.0)  # the paper: 6.3
+    assert summary["grounding_shuffle"] == pytest.approx(25.5, abs=1.0)  # the paper: 25.2-25.9
+    assert summary["jigsaw_easy"] < 0.5  # the paper: 0.1
+
+
+def test_random_baseline_answers_repeat_for_a_seed_and_differ_across_seeds():
+    request = request_of({**_record("jigsaw_easy", "123456"), "hints": {"task": "jigsaw", "num_clips": 6}})
+    first = RandomBackend(0).generate([request])[0].response
+    assert first == RandomBackend(0).generate([request])[0].response
+    assert len({RandomBackend(seed).generate([request])[0].response for seed in range(20)}) > 10
+
+
+def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, **kwargs)
+
+
+def test_cli_build_run_and_score_with_the_random_baseline(frames_dir, tmp_path):
+    built = _run("build", "--frames-dir", str(frames_dir), "--output-dir", str(tmp_path / "bench"),
+                 "--per-subtype", "1", "--reuse-videos", "--workers", "1")  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    bench = tmp_path / "bench" / "viubench.json"
+    ran = _run("run", "--benchmark", str(bench), "--backend", "random", "--output-dir", str(tmp_path / "r"))
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert set(summary["subtypes"]) == set(SUBTYPES) and summary["num_items"] == 9
+    assert "Overall" in ran.stdout and "Cnt-E" in ran.stdout
+    rescored = _run("score", "--benchmark", str(bench), "--responses", str(tmp_path / "r" / "responses.jsonl"),
+                    "--output-dir", str(tmp_path / "s"))  # fmt: skip
+    assert rescored.returncode == 0
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["overall"] == summary["overall"]
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    for args, message in (
+        (["run", "--benchmark", str(tmp_path / "none.json"), "--backend", "random", "--output-dir", str(tmp_path)],
+         "benchmark file not found"),
+        (["run", "--benchmark", str(tmp_path / "none.json"), "--output-dir", str(tmp_path)], "--model is required"),
+        (["score", "--benchmark", str(tmp_path / "none.json"), "--responses", str(tmp_path / "r.jsonl")],
+         "benchmark file not found"),
+    ):  # fmt: skip
+        result = _run(*args)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    (tmp_path / "empty.json").write_text("[]")
+    result = _run("score", "--benchmark", str(tmp_path / "empty.json"), "--responses", str(tmp_path / "r.jsonl"))
+    assert result.returncode == 2 and "holds no benchmark records" in result.stderr
+
+
+def test_scoring_a_hand_written_file_rejects_ids_not_in_the_benchmark(benchmark, tmp_path):
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text(json.dumps({"id": "no/such", "response": "1"}) + "\n")
+    result = _run("score", "--benchmark", str(benchmark), "--responses", str(responses))
+    assert result.returncode == 2 and "not in" in result.stderr
+
+
+def test_a_killed_model_run_resumes_to_the_same_answers(benchmark, tmp_path):
+    from videossr.tiny_models import tiny_model_dir
+
+    model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
+    args = ["run", "--benchmark", str(benchmark), "--model", str(model), "--batch-size", "1", "--max-new-tokens", "4"]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, str(SCRIPT), *args, "--output-dir", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    responses = killed / "responses.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and (not responses.exists() or responses.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    answered_before = responses.read_text().count("\n")
+    assert 3 <= answered_before < 18
+    resumed = _run(*args, "--output-dir", str(killed))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed past {answered_before}" in resumed.stdout
+    fresh = _run(*args, "--output-dir", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0
+    read = lambda p: {json.loads(l)["id"]: json.loads(l)["response"] for l in p.read_text().splitlines()}  # noqa: E731
+    assert read(responses) == read(tmp_path / "fresh" / "responses.jsonl")
+    assert len(read(responses)) == 18 == len(responses.read_text().splitlines())
+    assert np.isfinite(json.loads((killed / "summary.json").read_text())["overall"])
+
+
+def test_a_run_folder_refuses_answers_of_another_model(benchmark, tmp_path):
+    first = _run("run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path), "--limit", "2")
+    assert first.returncode == 0
+    other = _run("run", "--benchmark", str(benchmark), "--model", str(tmp_path / "m"), "--output-dir", str(tmp_path))
+    assert other.returncode == 2
+
+
+def test_truncated_last_line_of_responses_is_repaired_on_resume(benchmark, tmp_path):
+    first = _run("run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path), "--limit", "4")
+    assert first.returncode == 0
+    path = tmp_path / "responses.jsonl"
+    path.write_text(path.read_text() + '{"id": "counting_hard/bik')  # a crash mid-write
+    again = _run("run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    lines = path.read_text().splitlines()
+    assert len(lines) == 18 and all(json.loads(line)["id"] for line in lines)
