@@ -72,7 +72,8 @@ def _score(benchmark: Path, responses_path: Path, output_dir: Path, strict: bool
     backends = sorted({str(e.get("backend")) for e in responses.values() if e.get("backend")})
     write_summary(output_dir / "summary.json", summary, benchmark=str(benchmark), responses=str(responses_path),
                   backends=backends, **details)  # fmt: skip
-    print(format_table(summary, label=details.get("model") or ",".join(backends) or "responses"))
+    label = Path(details["model"]).name if details.get("model") else ",".join(backends) or "responses"
+    print(format_table(summary, label=label))
     print(f"summary -> {output_dir / 'summary.json'}")
 
 

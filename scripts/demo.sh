@@ -8,27 +8,33 @@ bash scripts/setup.sh
 OUT="${OUT:-outputs/demo}"
 PY=.venv/bin/python
 
-echo "== 1/5 sampling 48 frames per video from data/videos"
+echo "== 1/6 sampling 48 frames per video from data/videos"
 $PY pretext_tasks/sample_frames.py --video-dir data/videos --output-dir "$OUT/frames"
 
-echo "== 2/5 pretext-task data: all 17 grounding perturbations, counting easy+hard, jigsaw 6+8"
+echo "== 2/6 pretext-task data: all 17 grounding perturbations, counting easy+hard, jigsaw 6+8"
 $PY pretext_tasks/grounding.py --frames-dir "$OUT/frames" --output-dir "$OUT/data" --perturbation all
 $PY pretext_tasks/counting.py --frames-dir "$OUT/frames" --output-dir "$OUT/data" --difficulty easy
 $PY pretext_tasks/counting.py --frames-dir "$OUT/frames" --output-dir "$OUT/data" --difficulty hard
 $PY pretext_tasks/jigsaw.py --frames-dir "$OUT/frames" --output-dir "$OUT/data" --num-clips 6
 $PY pretext_tasks/jigsaw.py --frames-dir "$OUT/frames" --output-dir "$OUT/data" --num-clips 8
 
-echo "== 3/5 the VideoSSR-30K training mix (4 clips < 6 parts, so every part reuses every clip)"
+echo "== 3/6 the VideoSSR-30K training mix (4 clips < 6 parts, so every part reuses every clip)"
 $PY pretext_tasks/build_mix.py --frames-dir "$OUT/frames" --output-dir "$OUT/mix" --reuse-videos
 
-echo "== 4/5 contact sheets of one sample per task"
+echo "== 4/6 contact sheets of one sample per task"
 for file in channelswap shuffle counting jigsaw6; do
     $PY pretext_tasks/preview.py "$OUT/data/$file.parquet" --index 1
 done
 
-echo "== 5/5 training configuration check (verl's own config validation; no GPU needed)"
+echo "== 5/6 training configuration check (verl's own config validation; no GPU needed)"
 TINY=$($PY scripts/make_tiny_models.py --output-dir outputs/tiny_models --family qwen3_vl)
 PYTHON=$PY DATA_DIR="$OUT/mix" MODEL_PATH="$TINY" bash train/train.sh --dry-run | grep -v "^\[validate_config\]"
+
+echo "== 6/6 a mini VIUBench (2 questions per subtype), scored for the random baseline and a tiny model"
+$PY eval/viubench.py build --frames-dir "$OUT/frames" --output-dir "$OUT/viubench" --per-subtype 2 --reuse-videos
+$PY eval/viubench.py run --benchmark "$OUT/viubench/viubench.json" --backend random --output-dir "$OUT/results/random"
+$PY eval/viubench.py run --benchmark "$OUT/viubench/viubench.json" --model "$TINY" --max-new-tokens 8 \
+    --output-dir "$OUT/results/tiny_qwen3_vl"
 
 cat <<EOT
 
@@ -39,7 +45,9 @@ Done. Outputs under $OUT/:
   data/previews/*.png                 contact sheets: open one to see a sample
   mix/*.parquet, mix/val.parquet      the training files train/train.sh reads (DATA_DIR=$OUT/mix)
   */manifest.json                     settings, counts, skipped videos with reasons
-  outputs/tiny_models/qwen3_vl        a tiny random Qwen3-VL (offline) used for the dry run
+  viubench/viubench.json              the mini VIUBench (eval/viubench.py build)
+  results/<model>/summary.json        its scores (random baseline, tiny random model)
+  outputs/tiny_models/qwen3_vl        a tiny random Qwen3-VL (offline) used for the dry run and eval
 
 On a GPU cluster: MODEL_PATH=/models/Qwen3-VL-8B-Instruct DATA_DIR=/data/videossr30k bash train/train.sh
 EOT

@@ -212,3 +212,32 @@ def test_truncated_last_line_of_responses_is_repaired_on_resume(benchmark, tmp_p
     assert again.returncode == 0, again.stderr
     lines = path.read_text().splitlines()
     assert len(lines) == 18 and all(json.loads(line)["id"] for line in lines)
+
+
+@pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
+def test_batched_answers_equal_one_at_a_time_answers(benchmark, family, tmp_path_factory):
+    from videossr.eval.backends.transformers_backend import TransformersBackend
+    from videossr.tiny_models import tiny_model_dir
+
+    backend = TransformersBackend(str(tiny_model_dir(family, tmp_path_factory.mktemp("m"))), device="cpu")
+    requests = [request_of(r, max_new_tokens=5) for r in load_benchmark(benchmark)[::2]]
+    single = [backend.generate([r])[0] for r in requests]
+    batched = backend.generate(requests)
+    assert [g.id for g in batched] == [r.id for r in requests]
+    assert [g.response for g in batched] == [g.response for g in single]
+    assert all(g.error is None for g in batched)
+
+
+def test_one_broken_request_in_a_batch_costs_only_itself(benchmark, tmp_path_factory):
+    from dataclasses import replace
+
+    from videossr.eval.backends.transformers_backend import TransformersBackend
+    from videossr.tiny_models import tiny_model_dir
+
+    backend = TransformersBackend(str(tiny_model_dir("qwen3_vl", tmp_path_factory.mktemp("m"))), device="cpu")
+    requests = [request_of(r, max_new_tokens=3) for r in load_benchmark(benchmark)[:3]]
+    broken_video = replace(requests[1].videos[0], frames=("/nonexistent/0.jpg",) * 4)
+    requests[1] = replace(requests[1], videos=(broken_video,))
+    generations = backend.generate(requests)
+    assert [g.error is None for g in generations] == [True, False, True]
+    assert "nonexistent" in generations[1].error
