@@ -16,16 +16,22 @@ The visible GPUs (``CUDA_VISIBLE_DEVICES``, else the NVML / torch device count) 
 ``data_parallel_size`` groups of ``tensor_parallel_size`` GPUs. Each group gets its own worker
 process, started with the ``spawn`` context, which sets ``CUDA_VISIBLE_DEVICES`` to its group
 *before* it imports vLLM, then builds one ``vllm.LLM``. The parent never imports vLLM and never
-initialises CUDA, so it can hold any number of engines and survive their crashes.
+initialises CUDA, so it can hold any number of engines and survive their crashes. (As with any
+``spawn`` start, a script that builds the backend must do so under ``if __name__ ==
+"__main__":``.) The workers are not daemons, because vLLM starts processes of its own; ``close``
+(also run at exit and on garbage collection) stops them, and a worker whose parent vanished
+stops by itself.
 
 ``generate`` cuts the requests into chunks of ``batch_size`` and keeps up to
 :data:`MAX_CHUNKS_IN_FLIGHT` chunks queued per worker, giving the next chunk to whichever worker
 finishes first (videos make prompts uneven, so static round-robin would leave GPUs idle). Each
 chunk travels with a batch id and the requests' positions, so answers are put back in input order
-whatever worker produced them. The parent polls the workers' exit codes while it waits: the
-chunks of a worker that died (segfault, CUDA error, OOM killer) become
+whatever worker produced them. Each worker answers through its own pipe, and the parent waits
+on those pipes and on the worker processes' sentinels together, so a worker's exit wakes it at
+once: the chunks of a worker that died (segfault, CUDA error, OOM killer) become
 ``Generation(error=...)`` and the other workers carry on; with no worker left, every remaining
-request is answered with an error at once. Nothing ever waits on a dead process.
+request is answered with an error at once. Nothing ever waits on a dead process, and a worker
+dying mid-message can only tear its own pipe.
 
 At start-up every worker reports ``ready`` or the reason it failed (for example "vllm is not
 installed: pip install -r requirements-gpu.txt"); the backend starts if at least one worker is
@@ -88,11 +94,14 @@ the grid), and it is the very call verl makes in training, so frames match eithe
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.util  # noqa: F401  (its atexit hook must be registered before ours)
 import os
+import pickle
 import queue
 import time
 import traceback
@@ -111,8 +120,8 @@ logger = logging.getLogger(__name__)
 INSTALL_HINT = "pip install -r requirements-gpu.txt"
 #: Chunks queued per worker: one running, one ready to start the moment it finishes.
 MAX_CHUNKS_IN_FLIGHT = 2
-#: Seconds between checks of the workers' exit codes while waiting for results.
-POLL_SECONDS = 0.5
+#: Longest single wait for the workers; a message or a worker's exit ends it sooner.
+WAIT_SECONDS = 5.0
 #: ``video_backend`` label of the metadata (informational: neither vLLM nor transformers read it).
 VIDEO_BACKEND_LABEL = "qwen_vl_utils"
 #: The vision placeholder Qwen chat templates emit for one video.
@@ -169,7 +178,9 @@ def _device_count() -> int:
     return int(torch.cuda.device_count())
 
 
-def gpu_groups(gpu_ids: Sequence[str], data_parallel_size: int | None, tensor_parallel_size: int) -> list[list[str] | None]:
+def gpu_groups(
+    gpu_ids: Sequence[str], data_parallel_size: int | None, tensor_parallel_size: int
+) -> list[list[str] | None]:
     """The GPUs of each engine: ``data_parallel_size`` groups of ``tensor_parallel_size``.
 
     ``data_parallel_size`` None means as many groups as the GPUs allow (at least one). With no
@@ -251,7 +262,9 @@ def prepare_vllm_prompt(request: Request, processor, patch_size: int | None = No
 
     _, videos = vision_inputs(messages, patch_size)
     if videos is None or len(videos) != len(request.videos):
-        raise ValueError(f"request {request.id}: qwen-vl-utils returned {len(videos or [])} videos for {len(request.videos)}")
+        raise ValueError(
+            f"request {request.id}: qwen-vl-utils returned {len(videos or [])} videos for {len(request.videos)}"
+        )
     items = []
     for tensor, source in videos:
         # [T, C, H, W] float of whole numbers 0..255 -> [T, H, W, C] uint8 (lossless, see above).
@@ -375,7 +388,8 @@ class VLLMEngine:
         for position, output in zip(positions, outputs):
             request = requests[position]
             if isinstance(output, BaseException):
-                generations[position] = Generation(request.id, error=_one_line(f"vllm: {type(output).__name__}: {output}"))
+                message = _one_line(f"vllm: {type(output).__name__}: {output}")
+                generations[position] = Generation(request.id, error=message)
                 continue
             completion = output.outputs[0]
             generations[position] = Generation(
@@ -402,7 +416,9 @@ class VLLMEngine:
                 raise EngineDead(f"{type(exc).__name__}: {exc}") from exc
             if len(prompts) == 1:
                 return [exc]
-            logger.warning("a batch of %d prompts failed (%s); retrying them one by one", len(prompts), _one_line(str(exc)))
+            logger.warning(
+                "a batch of %d prompts failed (%s); retrying them one by one", len(prompts), _one_line(str(exc))
+            )
         outputs: list = []
         for prompt, param in zip(prompts, params):
             try:
@@ -444,7 +460,12 @@ def _startup_error(exc: BaseException) -> str:
 
 
 def _worker_main(index, gpu_ids, options, factory_path, tasks, results, log_level) -> None:
-    """Body of worker ``index``: pin GPUs, build the engine, answer batches until told to stop."""
+    """Body of worker ``index``: pin GPUs, build the engine, answer batches until told to stop.
+
+    ``tasks`` is this worker's queue of ``(batch_id, requests)`` (None: stop); ``results`` the
+    sending end of its own pipe to the parent: ``("ready", info)``, ``("fatal", message)`` or
+    ``("result", batch_id, generations)``.
+    """
     # Before anything can import vLLM or touch CUDA: this process only ever sees its own GPUs.
     if gpu_ids is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
@@ -457,9 +478,9 @@ def _worker_main(index, gpu_ids, options, factory_path, tasks, results, log_leve
     # Any start-up failure (no vLLM, bad model path, CUDA OOM...) must reach the parent as text.
     except Exception as exc:
         logger.debug("worker %d failed to start:\n%s", index, traceback.format_exc())
-        results.put(("fatal", index, _startup_error(exc)))
+        results.send(("fatal", _startup_error(exc)))
         raise SystemExit(1) from None
-    results.put(("ready", index, {"pid": os.getpid(), "gpus": gpu_ids}))
+    results.send(("ready", {"pid": os.getpid(), "gpus": gpu_ids}))
     parent = multiprocessing.parent_process()
     while True:
         try:
@@ -474,19 +495,19 @@ def _worker_main(index, gpu_ids, options, factory_path, tasks, results, log_leve
         try:
             generations = engine.generate(batch)
         except EngineDead as exc:
-            message = f"vLLM engine of worker {index} died: {exc}"
-            results.put(("result", index, batch_id, [Generation(r.id, error=_one_line(message)) for r in batch]))
-            results.put(("fatal", index, message))
+            message = _one_line(f"vLLM engine of worker {index} died: {exc}")
+            results.send(("result", batch_id, [Generation(r.id, error=message) for r in batch]))
+            results.send(("fatal", message))
             raise SystemExit(1) from None
         # A bug outside vLLM's per-request handling: this batch fails, the engine keeps serving.
         except Exception as exc:
             logger.exception("worker %d: a batch of %d requests failed", index, len(batch))
             message = _one_line(f"{type(exc).__name__} in vLLM worker {index}: {exc}")
-            results.put(("result", index, batch_id, [Generation(r.id, error=message) for r in batch]))
+            results.send(("result", batch_id, [Generation(r.id, error=message) for r in batch]))
             continue
         for generation in generations:
             generation.meta.setdefault("worker", index)
-        results.put(("result", index, batch_id, generations))
+        results.send(("result", batch_id, generations))
     try:
         engine.close()
     except Exception:  # shutting down anyway; a failing close must not turn a clean exit into a crash
@@ -503,9 +524,11 @@ class _Worker:
     index: int
     gpus: list[str] | None
     process: Any
-    tasks: Any
+    tasks: Any  # multiprocessing Queue: parent -> worker
+    results: Any  # receiving end of the worker's own pipe: worker -> parent
     ready: bool = False
     alive: bool = True
+    pipe_open: bool = True
     error: str | None = None
     in_flight: dict[int, list[int]] = field(default_factory=dict)
 
@@ -514,7 +537,14 @@ class _Worker:
         return f"vLLM worker {self.index} ({where})"
 
 
-def _shutdown(workers: list[_Worker], results_queue, timeout: float) -> None:
+def _silent_exit(worker: _Worker) -> str:
+    return (
+        f"exited with code {worker.process.exitcode} before reporting (see its stderr; note that a script "
+        "creating the backend must do so under `if __name__ == '__main__':`, as spawned workers re-import it)"
+    )
+
+
+def _shutdown(workers: list[_Worker], timeout: float) -> None:
     """Stop ``workers``: sentinel, join, then terminate/kill what is left. Safe to call twice."""
     for worker in workers:
         if worker.process.is_alive():
@@ -534,10 +564,10 @@ def _shutdown(workers: list[_Worker], results_queue, timeout: float) -> None:
             worker.process.kill()
             worker.process.join(5.0)
         worker.alive = False
-    for q in [w.tasks for w in workers] + [results_queue]:
         # Never block on a feeder thread whose reader is gone.
-        q.cancel_join_thread()
-        q.close()
+        worker.tasks.cancel_join_thread()
+        worker.tasks.close()
+        worker.results.close()
 
 
 class VLLMBackend:
@@ -606,23 +636,15 @@ class VLLMBackend:
             engine_kwargs=dict(engine_kwargs or {}),
         )
         self._batch_ids = itertools.count()
-        context = multiprocessing.get_context("spawn")
-        self._results = context.Queue()
         self._workers: list[_Worker] = []
-        self._closer = weakref.finalize(self, _shutdown, self._workers, self._results, shutdown_timeout)
-        log_level = logging.getLogger().getEffectiveLevel()
-        for index, group in enumerate(groups):
-            tasks = context.Queue()
-            process = context.Process(
-                target=_worker_main,
-                args=(index, group, self.options, engine_factory, tasks, self._results, log_level),
-                name=f"videossr-vllm-{index}",
-                # Not a daemon: vLLM starts its own engine-core processes, which daemons may not.
-                daemon=False,
-            )
-            process.start()
-            self._workers.append(_Worker(index=index, gpus=group, process=process, tasks=tasks))
+        # The finaliser holds the workers, not self: it runs on close(), on garbage collection,
+        # and at exit. It is registered with atexit after multiprocessing.util (imported at the top
+        # of this module) registered its own exit hook, so it runs first: multiprocessing joins
+        # non-daemon children at exit, and workers left running would make the interpreter wait.
+        self._closer = weakref.finalize(self, _shutdown, self._workers, shutdown_timeout)
+        atexit.register(self._closer)
         try:
+            self._start_workers(groups, engine_factory)
             self._wait_until_ready(startup_timeout)
         except BaseException:
             self.close()
@@ -630,20 +652,40 @@ class VLLMBackend:
 
     # -- start-up ------------------------------------------------------------------------------
 
+    def _start_workers(self, groups: list[list[str] | None], engine_factory: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        log_level = logging.getLogger().getEffectiveLevel()
+        for index, group in enumerate(groups):
+            tasks = context.Queue()
+            # One pipe per worker: a worker dying mid-send can only corrupt its own channel.
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker_main,
+                args=(index, group, self.options, engine_factory, tasks, sender, log_level),
+                name=f"videossr-vllm-{index}",
+                # Not a daemon: vLLM starts its own engine-core processes, which daemons may not.
+                daemon=False,
+            )
+            worker = _Worker(index=index, gpus=group, process=process, tasks=tasks, results=receiver)
+            process.start()
+            self._workers.append(worker)
+            sender.close()  # the worker holds the only sending end: its death reads as EOF here
+
     def _wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while any(w.alive and not w.ready for w in self._workers):
-            self._receive(timeout=POLL_SECONDS, results=None, requests=None)
-            self._reap(results=None, requests=None)
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 for worker in self._workers:
                     if worker.alive and not worker.ready:
                         worker.error = f"not ready after {timeout:.0f} s"
                         worker.alive = False
                         worker.process.terminate()
-        failed = [w for w in self._workers if not w.ready or not w.alive]
+                break
+            self._wait(min(remaining, WAIT_SECONDS), results=None, requests=None)
+        failed = [w for w in self._workers if not (w.ready and w.alive)]
         ready = [w for w in self._workers if w.ready and w.alive]
-        reasons = "; ".join(f"{w.describe()}: {w.error or 'exited'}" for w in failed)
+        reasons = "; ".join(f"{w.describe()}: {w.error or _silent_exit(w)}" for w in failed)
         if not ready:
             raise RuntimeError(f"the vLLM backend could not start any engine: {reasons}")
         if failed:
@@ -652,31 +694,46 @@ class VLLMBackend:
 
     # -- messages and dead workers --------------------------------------------------------------
 
-    def _receive(self, timeout: float | None, results, requests) -> bool:
-        """Handle one message from the workers; False when none came within ``timeout``."""
+    def _wait(self, timeout: float, results, requests) -> None:
+        """Wait up to ``timeout`` for a message or a worker exit; handle whatever arrived."""
+        from multiprocessing.connection import wait
+
+        watched = {}
+        for worker in self._workers:
+            if worker.alive:
+                watched[worker.process.sentinel] = worker
+                if worker.pipe_open:
+                    watched[worker.results] = worker
+        if watched:
+            for ready in wait(list(watched), timeout):
+                worker = watched[ready]
+                if ready is worker.results:
+                    self._read(worker, results, requests)
+        self._reap(results, requests)
+
+    def _read(self, worker: _Worker, results, requests) -> None:
+        """Handle one message of ``worker`` (whose pipe is readable)."""
         try:
-            message = self._results.get(timeout=timeout) if timeout else self._results.get_nowait()
-        except queue.Empty:
-            return False
-        kind, index = message[0], message[1]
-        worker = self._workers[index]
+            message = worker.results.recv()
+        # EOF: the worker is gone (or going); a torn message reads as EOF or an unpickling error.
+        except (EOFError, OSError, pickle.UnpicklingError):
+            worker.pipe_open = False
+            return
+        kind = message[0]
         if kind == "ready":
             worker.ready = True
         elif kind == "fatal":
-            worker.error = message[2]
+            worker.error = message[1]
         elif kind == "result":
-            batch_id, generations = message[2], message[3]
+            batch_id, generations = message[1], message[2]
             positions = worker.in_flight.pop(batch_id, None)
             if positions is None or results is None:
-                return True  # from an interrupted earlier call: nobody waits for it
+                return  # from an interrupted earlier call: nobody waits for it
             if len(generations) != len(positions):
-                generations = [
-                    Generation(requests[p].id, error=f"{worker.describe()} returned {len(generations)} answers for {len(positions)}")
-                    for p in positions
-                ]
+                message = f"{worker.describe()} returned {len(generations)} answers for {len(positions)} requests"
+                generations = [Generation(requests[p].id, error=message) for p in positions]
             for position, generation in zip(positions, generations):
                 results[position] = generation
-        return True
 
     def _reap(self, results, requests) -> None:
         """Mark workers that exited as dead; their in-flight requests become errors."""
@@ -684,16 +741,16 @@ class VLLMBackend:
             if not worker.alive or worker.process.exitcode is None:
                 continue
             # Take what it managed to send before dying (its last answers, its fatal message).
-            while self._receive(timeout=None, results=results, requests=requests):
-                pass
+            while worker.pipe_open and worker.results.poll():
+                self._read(worker, results, requests)
             worker.alive = False
             reason = f"{worker.describe()} exited with code {worker.process.exitcode}"
             if worker.error:
                 reason += f": {worker.error}"
             if worker.ready:
                 logger.error("%s", reason)
-            for positions in worker.in_flight.values():
-                if results is not None:
+            if results is not None:
+                for positions in worker.in_flight.values():
                     for position in positions:
                         results[position] = Generation(requests[position].id, error=_one_line(reason))
             worker.in_flight.clear()
@@ -709,18 +766,21 @@ class VLLMBackend:
         """One generation per request, in input order; failures become ``Generation.error``."""
         requests = list(requests)
         results: list[Generation | None] = [None] * len(requests)
-        chunks = deque(list(range(start, min(start + self.batch_size, len(requests)))) for start in range(0, len(requests), self.batch_size))
+        size = self.batch_size
+        chunks = deque(list(range(start, min(start + size, len(requests)))) for start in range(0, len(requests), size))
         mine: set[int] = set()
         try:
+            self._reap(results, requests)
             while True:
-                self._reap(results, requests)
                 live = [w for w in self._workers if w.alive and w.ready]
                 if not live:
                     reason = "no vLLM worker is alive"
                     errors = "; ".join(f"{w.describe()}: {w.error}" for w in self._workers if w.error)
+                    if errors:
+                        reason += f" ({errors})"
                     for positions in chunks:
                         for position in positions:
-                            results[position] = Generation(requests[position].id, error=_one_line(f"{reason} ({errors})" if errors else reason))
+                            results[position] = Generation(requests[position].id, error=_one_line(reason))
                     chunks.clear()
                     break
                 for worker in live:
@@ -732,7 +792,7 @@ class VLLMBackend:
                         mine.add(batch_id)
                 if not any(batch_id in w.in_flight for w in self._workers for batch_id in mine):
                     break
-                self._receive(timeout=POLL_SECONDS, results=results, requests=requests)
+                self._wait(WAIT_SECONDS, results, requests)
         finally:
             # After an interruption, forget our batches: their late answers are dropped on arrival,
             # and the workers count as free again.
@@ -747,6 +807,7 @@ class VLLMBackend:
     def close(self) -> None:
         """Stop the workers (sentinel, join with timeout, then terminate). Idempotent."""
         self._closer()
+        atexit.unregister(self._closer)
 
     def __enter__(self) -> VLLMBackend:
         return self
