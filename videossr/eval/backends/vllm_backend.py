@@ -79,10 +79,18 @@ vLLM PR #47736, after 0.24). So the metadata also goes in ``mm_processor_kwargs[
 (forwarded verbatim to the HF processor call, ``processing/context.py`` ``call_hf_processor``; it
 is a per-call ``videos_kwargs`` key, filtered out of processor construction in
 ``transformers_utils/processor.py``), giving ``second_per_grid_ts = temporal_patch_size /
-sample_fps``, the value verl's actor uses for M-RoPE. That kwarg is a list over *all* videos of
-the prompt, while vLLM's processor cache re-runs the HF processor on cache-missing videos only
+sample_fps``: vLLM's M-RoPE then spaces temporal patch ``k`` at ``floor(k * second_per_grid_ts *
+tokens_per_second)`` (``Qwen2_5_VLForConditionalGeneration.get_mrope_input_positions``), the
+model's own time scale. That kwarg is a list over *all* videos of the prompt, while vLLM's
+processor cache re-runs the HF processor on cache-missing videos only
 (``_cached_apply_hf_processor``), which would misalign the list; so for this family the engine is
-built with ``mm_processor_cache_gb=0`` (``registry.py``: no cache, one HF call per prompt).
+built with ``mm_processor_cache_gb=0`` (``vllm/multimodal/registry.py``: no cache, one HF call per
+prompt). Caveat, outside this module: the verl 0.9.1 stack is not consistent for Qwen2.5-VL video
+time. Its agent loop computes the actor's position ids with transformers'
+``Qwen2_5_VLModel.get_rope_index`` without ``second_per_grid_ts`` (so 1 s per temporal patch,
+whatever ``sample_fps``), its vLLM 0.24 rollouts get the 2/24 s fallback above, and
+transformers 5's ``get_rope_index`` truncates ``second_per_grid_ts`` to an int. Qwen3-VL has
+none of this: its time is the timestamp text in the prompt.
 
 Both families: ``mm_processor_kwargs["do_sample_frames"] = False`` (no re-sampling). The HF video
 processor still runs its ``smart_resize``; on frames that are already multiples of
