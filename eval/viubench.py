@@ -35,6 +35,8 @@ class BuildConfig:
     seed: int = field(default=0, metadata={"help": "seed of the video assignment and of every sample"})
     reuse_videos: bool = field(default=False, metadata={"help": "let subtypes share videos (tiny corpora only)"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+    ray: bool = field(default=False, metadata={"help": "build on the Ray cluster this machine belongs to"})
+    ray_address: str | None = field(default=None, metadata={"help": "build on the Ray cluster at this address"})
 
 
 def _backend_config_cls():
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
             path = build_viubench(config.frames_dir, config.output_dir, per_subtype=config.per_subtype,
                                   seed=config.seed, reuse_videos=config.reuse_videos, workers=config.workers,
+                                  ray_address=config.ray_address or ("auto" if config.ray else None),
                                   progress=progress_bar("building", "question"))  # fmt: skip
             print(f"VIUBench -> {path}")
         elif command == "run":
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             output_dir = config.output_dir or config.responses.parent
             _score(config.benchmark, config.responses, output_dir, strict=True, details={})
-    except ConfigError as exc:
+    except (ConfigError, ConnectionError) as exc:
         fail(str(exc), PROG)
     return 0
 

@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             val_fraction=config.val_fraction,
             reuse_videos=config.reuse_videos,
             workers=config.workers,
+            ray_address=config.ray_target(),
             config_for_manifest=config_to_dict(config),
             progress=progress_bar("generating", "sample"),
         )
-    except ConfigError as exc:
+    except (ConfigError, ConnectionError) as exc:
         fail(str(exc), prog)
     for part in summary.train:
         print(part.one_line())

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = run_frame_sampling(config, progress=progress)
-    except ConfigError as exc:
+    except (ConfigError, ConnectionError) as exc:
         fail(str(exc), prog=Path(__file__).name)
     if summary.num_videos == 0:
         fail("no video files found in the given inputs (looked for .mp4, .mkv, .webm, .avi, .mov, ...)",

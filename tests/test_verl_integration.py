@@ -192,7 +192,8 @@ def test_verls_ray_reward_loop_scores_our_rows(mix_dir, tiny_qwen3):
     rows = _all_rows(mix_dir)
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen3)
     batch = _response_batch(tokenizer, rows, [r["reward_model"]["ground_truth"] for r in rows])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    # A loopback node address keeps this local Ray off the machine's network address.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.2",
              runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}})  # fmt: skip
     try:
         worker = ray.remote(RewardLoopWorker).remote(config)

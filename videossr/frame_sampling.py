@@ -72,6 +72,12 @@ class FrameSamplingConfig:
     )
     jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of stored frames (1-100)"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+    ray: bool = field(default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"})
+    ray_address: str | None = field(default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"})
+
+    def ray_target(self) -> str | None:
+        """The Ray address to run on, or None for local worker processes."""
+        return self.ray_address or ("auto" if self.ray else None)
 
     def validate(self) -> None:
         """Check values that need no file system access; raises :class:`ConfigError`."""
@@ -301,11 +307,12 @@ def run_frame_sampling(
     summary = SamplingSummary(output_dir=output_dir, num_videos=len(sources))
     todo = [s for s in sources if not video_record_path(output_dir, s.video_id).exists()]
     summary.skipped = len(sources) - len(todo)
+    ray_target = config.ray_target()
     workers = min(config.workers, max(1, len(todo)))
-    # Spare cores (fewer videos than CPUs) go to the decoders as frame threads.
-    threads = max(1, available_cpus() // workers)
+    # Spare cores (fewer videos than CPUs) go to the decoders as frame threads; a Ray task owns one CPU.
+    threads = 1 if ray_target else max(1, available_cpus() // workers)
     tasks = [_Task(s, output_dir, config.num_frames, config.max_pixels, config.jpeg_quality, threads) for s in todo]
-    outcomes = _run_tasks(tasks, workers)
+    outcomes = _run_tasks(tasks, 0 if ray_target else workers, ray_target)
     if progress is not None:
         outcomes = progress(outcomes, len(tasks))
     failures = []
@@ -327,8 +334,8 @@ def run_frame_sampling(
     return summary
 
 
-def _run_tasks(tasks: list[_Task], workers: int) -> Iterator[VideoOutcome]:
-    for task, result in map_unordered(sample_video, tasks, workers):
+def _run_tasks(tasks: list[_Task], workers: int, ray_address: str | None = None) -> Iterator[VideoOutcome]:
+    for task, result in map_unordered(sample_video, tasks, workers, ray_address=ray_address):
         if isinstance(result, WorkerCrash):
             result = VideoOutcome(task.source.video_id, str(task.source.path), 0, f"decoder crashed: {result.message}")
         yield result

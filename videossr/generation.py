@@ -321,6 +321,7 @@ def generate(
     settings: GenerationSettings,
     *,
     workers: int = 1,
+    ray_address: str | None = None,
     config_for_manifest: dict[str, Any] | None = None,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
 ) -> list[FileSummary]:
@@ -332,6 +333,7 @@ def generate(
         assignments: ``(spec, video_ids)`` pairs; ids must be in the frames index.
         settings: seed, split and pixel budgets.
         workers: worker processes.
+        ray_address: run the samples as Ray tasks on this cluster ("auto": this machine's) instead.
         config_for_manifest: the script's resolved config, recorded in the manifest.
         progress: optional wrapper of the stream of finished jobs (a progress bar).
     """
@@ -380,7 +382,7 @@ def generate(
             jobs.append(_Job(spec, frames_dir, output_dir, records[video_id], partner, settings))
     resumed = {stem: len(j.entries) for stem, j in journals.items()}
 
-    results = _run_jobs(jobs, workers)
+    results = _run_jobs(jobs, workers, ray_address)
     if progress is not None:
         results = progress(results, len(jobs))
     try:
@@ -411,8 +413,9 @@ def generate(
     return summaries
 
 
-def _run_jobs(jobs: list[_Job], workers: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    for job, result in map_unordered(_run_job, jobs, min(workers, max(1, len(jobs)))):
+def _run_jobs(jobs: list[_Job], workers: int, ray_address: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    in_flight = 0 if ray_address else min(workers, max(1, len(jobs)))
+    for job, result in map_unordered(_run_job, jobs, in_flight, ray_address=ray_address):
         if isinstance(result, WorkerCrash):
             # Environmental, not a property of the video: a resumed run tries it again.
             result = {"video_id": job.record["video_id"], "skip_reason": f"worker crashed: {result.message}",

@@ -37,6 +37,12 @@ class GeneratorConfig:
     min_pixels: int = field(default=TRAIN_MIN_PIXELS, metadata={"help": "Qwen-VL min pixels per frame, stored in each row"})
     jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of changed frames"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+    ray: bool = field(default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"})
+    ray_address: str | None = field(default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"})
+
+    def ray_target(self) -> str | None:
+        """The Ray address to run on, or None for local worker processes."""
+        return self.ray_address or ("auto" if self.ray else None)
 
     def validate(self) -> None:
         if self.frames_dir is None or self.output_dir is None:
@@ -75,10 +81,11 @@ def run_generator_script(config: GeneratorConfig, specs: list[OutputSpec], prog:
             [(spec, video_ids) for spec in specs],
             config.settings(),
             workers=config.workers,
+            ray_address=config.ray_target(),
             config_for_manifest=config_to_dict(config),
             progress=progress_bar("generating", "sample"),
         )
-    except ConfigError as exc:
+    except (ConfigError, ConnectionError) as exc:
         fail(str(exc), prog)
     for summary in summaries:
         print(summary.one_line())

@@ -164,6 +164,7 @@ def build_mix(
     val_fraction: float = 0.01,
     reuse_videos: bool = False,
     workers: int = 1,
+    ray_address: str | None = None,
     config_for_manifest: dict[str, Any] | None = None,
     progress=None,
 ) -> MixSummary:
@@ -177,7 +178,7 @@ def build_mix(
     video_ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_videos(video_ids, recipe, settings.seed, val_fraction=val_fraction, reuse_videos=reuse_videos)
     train = generate(frames_dir, output_dir, assignment.train, replace(settings, split="train"), workers=workers,
-                     config_for_manifest=config_for_manifest, progress=progress)  # fmt: skip
+                     ray_address=ray_address, config_for_manifest=config_for_manifest, progress=progress)  # fmt: skip
     val_rows: list[dict[str, Any]] = []
     val_path = None
     val_assignment = [(spec, ids) for spec, ids in assignment.val if ids]
@@ -185,7 +186,8 @@ def build_mix(
         # With reused videos, a different seed keeps validation samples from repeating training ones.
         val_settings = replace(settings, split="val", seed=settings.seed + 1 if reuse_videos else settings.seed)
         val_parts = generate(frames_dir, output_dir / VAL_PARTS_DIR, val_assignment, val_settings, workers=workers,
-                             config_for_manifest=config_for_manifest, progress=progress)  # fmt: skip
+                             ray_address=ray_address, config_for_manifest=config_for_manifest,
+                             progress=progress)  # fmt: skip
         for part in val_parts:
             val_rows.extend(read_rows(part.path))
         for index, row in enumerate(val_rows):

@@ -1,4 +1,4 @@
-"""Run a function over many items in worker processes, surviving worker crashes.
+"""Run a function over many items in worker processes or on a Ray cluster, surviving crashes.
 
 Used by every per-video stage. Results come back in completion order; callers that need a
 deterministic output order sort what they collect (outputs never depend on which worker did what).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,6 +22,9 @@ from typing import Any, TypeVar
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
+
+#: Seconds to wait for a Ray head to accept a TCP connection before giving up.
+RAY_PROBE_TIMEOUT_S = 5.0
 
 #: Isolated re-runs that may crash in a row before the pool gives up on the environment.
 MAX_CONSECUTIVE_CRASHES = 3
@@ -69,14 +73,19 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def map_unordered(
-    fn: Callable[[ItemT], ResultT], items: Iterable[ItemT], workers: int
+    fn: Callable[[ItemT], ResultT], items: Iterable[ItemT], workers: int, *, ray_address: str | None = None
 ) -> Iterator[tuple[ItemT, ResultT | WorkerCrash]]:
     """Yield ``(item, fn(item))`` for every item, in completion order.
 
     ``fn`` must be a picklable module-level function and safe to run twice on the same item (an
     item in flight when another worker crashes is re-run). Exceptions raised by ``fn`` propagate.
-    With ``workers <= 1`` everything runs in this process, in order.
+    With ``workers <= 1`` everything runs in this process, in order. With ``ray_address`` (an
+    address, or ``"auto"`` for the cluster this machine belongs to) items run as Ray tasks on the
+    cluster instead, ``workers`` tasks in flight at most (0: twice the cluster's CPUs).
     """
+    if ray_address is not None:
+        yield from _ray_map_unordered(fn, items, ray_address, workers)
+        return
     if workers <= 1:
         for item in items:
             yield item, fn(item)
@@ -135,3 +144,73 @@ def _run_isolated(fn: Callable[[ItemT], ResultT], item: ItemT) -> ResultT | Work
 
 
 _END = object()
+
+
+# ----------------------------------------------------------------------------- Ray
+
+
+def connect_ray(address: str):
+    """Join the Ray cluster at ``address`` ("auto": the one this machine belongs to).
+
+    A cluster on a loopback address (``127.0.0.2:6379``, e.g. a test cluster) keeps this driver on
+    that address too: Ray would otherwise advertise the machine's network address.
+    """
+    import ray
+
+    kwargs = {"address": address, "log_to_driver": False, "ignore_reinit_error": True}
+    host, _, port = address.rpartition(":")
+    if host.startswith("127."):
+        kwargs["_node_ip_address"] = host
+    if address != "auto" and port.isdigit():
+        # ray.init retries an unreachable address for minutes; a plain TCP probe fails in seconds.
+        try:
+            socket.create_connection((host, int(port)), timeout=RAY_PROBE_TIMEOUT_S).close()
+        except OSError as exc:
+            raise ConnectionError(
+                f"cannot join the Ray cluster at {address}: nothing answers there ({exc.strerror or exc}); "
+                "start it with `ray start --head` (see the README) or fix --ray-address"
+            ) from exc
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:
+        raise ConnectionError(
+            f"cannot join the Ray cluster at {address}: start it with `ray start --head` (see the README) "
+            f"or pass its address with --ray-address ({exc})"
+        ) from exc
+    return ray
+
+
+def _ray_call(fn, item):
+    limit_threads_in_this_process()
+    return fn(item)
+
+
+def _ray_map_unordered(fn, items, address: str, max_in_flight: int):
+    ray = connect_ray(address)
+    from ray.exceptions import NodeDiedError, OutOfMemoryError, WorkerCrashedError
+
+    try:
+        if max_in_flight <= 0:
+            max_in_flight = max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        # Retries cover a node that dies mid-task: the task is re-run elsewhere (fn is idempotent).
+        remote_call = ray.remote(num_cpus=1, max_retries=3)(_ray_call)
+        pending = iter(items)
+        in_flight: dict[Any, Any] = {}
+        exhausted = False
+        while True:
+            while not exhausted and len(in_flight) < max_in_flight:
+                item = next(pending, _END)
+                if item is _END:
+                    exhausted = True
+                else:
+                    in_flight[remote_call.remote(fn, item)] = item
+            if not in_flight:
+                return
+            (ready,), _ = ray.wait(list(in_flight), num_returns=1)
+            item = in_flight.pop(ready)
+            try:
+                yield item, ray.get(ready)
+            except (WorkerCrashedError, NodeDiedError, OutOfMemoryError) as exc:
+                yield item, WorkerCrash(f"the Ray worker died while handling this item ({type(exc).__name__})")
+    finally:
+        ray.shutdown()  # disconnects this driver; the cluster keeps running

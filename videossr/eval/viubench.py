@@ -141,6 +141,7 @@ def build_viubench(
     seed: int = 0,
     reuse_videos: bool = False,
     workers: int = 1,
+    ray_address: str | None = None,
     progress=None,
 ) -> Path:
     """Build the 9 subtypes from a frames folder into ``OUT/viubench.json``; returns its path."""
@@ -154,6 +155,7 @@ def build_viubench(
         [(SUBTYPES[name].spec, video_ids) for name, video_ids in assignment.items()],
         settings,
         workers=workers,
+        ray_address=ray_address,
         progress=progress,
     )
     records = []
