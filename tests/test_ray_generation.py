@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from media import REPO_ROOT
-from ray_cluster import local_ray_cluster, ray_env
+from videossr.local_ray import local_ray_cluster, ray_env
 from videossr.generation import read_rows
 
 pytestmark = pytest.mark.slow

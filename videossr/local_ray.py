@@ -1,4 +1,5 @@
-"""A real two-node Ray cluster on this machine, on loopback addresses, for tests and benchmarks.
+"""A real multi-node Ray cluster on one machine, on loopback addresses: for tests, benchmarks and
+trying the ``--ray`` route without a cluster.
 
 The head (127.0.0.2) and a worker node (127.0.0.3) are started with ``ray start`` as separate
 processes, each with its own CPU share, and stopped with ``ray stop`` at the end. Loopback
