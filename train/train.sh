@@ -31,7 +31,11 @@ MODEL_FAMILY="${MODEL_FAMILY:-}"            # qwen3_vl | qwen2_5_vl; guessed fro
 DATA_DIR="${DATA_DIR:-$REPO/outputs/videossr30k}"
 TRAIN_FILES="${TRAIN_FILES:-channelswap mirror zoomout rotate180 jigsaw6 counting}"  # build_mix.py's files
 VAL_FILE="${VAL_FILE:-$DATA_DIR/val.parquet}"
-ONLINE="${ONLINE:-0}"                       # reserved: 1 = generate pretext tasks online (not available yet)
+ONLINE="${ONLINE:-0}"                       # 1: pretext tasks generated in the dataloader from FRAMES_DIRS
+FRAMES_DIRS="${FRAMES_DIRS:-}"              # ONLINE=1: frames folders (sample_frames.py), space separated
+ONLINE_MIX="${ONLINE_MIX:-}"                # ONLINE=1: e.g. "grounding/ChannelSwap=1;jigsaw/6=4;counting/easy=2"
+ONLINE_CACHE_DIR="${ONLINE_CACHE_DIR:-}"    # ONLINE=1: where changed frames go (shared by all nodes)
+SEED="${SEED:-0}"
 
 # ---------------------------------------------------------------- cluster
 NNODES="${NNODES:-1}"
@@ -67,9 +71,6 @@ PYTHON="${PYTHON:-python3}"
 
 die() { echo "train.sh: error: $*" >&2; exit 2; }
 
-if [ "$ONLINE" != "0" ]; then
-    die "ONLINE=1 (pretext tasks generated in the dataloader) is not available in this version; build data with pretext_tasks/build_mix.py"
-fi
 
 # Qwen3-VL cuts 16-pixel patches, Qwen2.5-VL 14: verl's data.image_patch_size must match the model.
 if [ -z "$MODEL_FAMILY" ]; then
@@ -96,11 +97,21 @@ case "$ROLLOUT_ENGINE" in
     *) die "ROLLOUT_ENGINE '$ROLLOUT_ENGINE' is not supported: use vllm or sglang" ;;
 esac
 
+case "$ONLINE" in
+    0) TRAINER_EPOCHS="$TOTAL_EPOCHS" ;;
+    1) TRAINER_EPOCHS=1 ;;   # the online dataset spans all TOTAL_EPOCHS itself (see below)
+    *) die "ONLINE must be 0 or 1, got '$ONLINE'" ;;
+esac
 train_files=""
-for name in $TRAIN_FILES; do
-    case "$name" in /*|*.parquet) file="$name" ;; *) file="$DATA_DIR/$name.parquet" ;; esac
-    train_files="${train_files:+$train_files,}'$file'"
-done
+if [ "$ONLINE" = "1" ]; then
+    [ -n "$FRAMES_DIRS" ] || die "ONLINE=1 needs FRAMES_DIRS: the frames folders made by pretext_tasks/sample_frames.py"
+    for dir in $FRAMES_DIRS; do train_files="${train_files:+$train_files,}'$dir'"; done
+else
+    for name in $TRAIN_FILES; do
+        case "$name" in /*|*.parquet) file="$name" ;; *) file="$DATA_DIR/$name.parquet" ;; esac
+        train_files="${train_files:+$train_files,}'$file'"
+    done
+fi
 MAX_MODEL_LEN=$((MAX_PROMPT_LENGTH + MAX_RESPONSE_LENGTH))
 
 args=(
@@ -157,8 +168,19 @@ args=(
     trainer.project_name="$PROJECT_NAME"
     trainer.experiment_name="$EXPERIMENT_NAME"
     trainer.default_local_dir="$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME"
-    trainer.total_epochs="$TOTAL_EPOCHS"
+    trainer.total_epochs="$TRAINER_EPOCHS"
 )
+if [ "$ONLINE" = "1" ]; then
+    # verl walks all epochs' items in one pass: each (video, epoch) is drawn once, with fresh samples.
+    args+=(
+        data.custom_cls.path=pkg://videossr.training.online_dataset
+        data.custom_cls.name=OnlinePretextDataset
+        +data.online.seed="$SEED"
+        +data.online.epochs="$TOTAL_EPOCHS"
+        +data.online.cache_dir="${ONLINE_CACHE_DIR:-$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME/online_cache}"
+    )
+    [ -z "$ONLINE_MIX" ] || args+=("+data.online.mix='$ONLINE_MIX'")
+fi
 if [ "$ROLLOUT_ENGINE" = "vllm" ]; then
     # vLLM's multimodal preprocessor cache keys on content hashes of the frames; 0 GB turns it off
     # (the released launcher's disable_mm_preprocessor_cache flag no longer exists).

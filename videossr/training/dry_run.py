@@ -26,6 +26,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from videossr.errors import ConfigError, VideoError
+from videossr.rewards.scoring import get_scorer
+
 PATCH_SIZE_OF_MODEL_TYPE = {"qwen3_vl": 16, "qwen3_vl_moe": 16, "qwen2_5_vl": 14, "qwen2_vl": 14}
 REQUIRED_COLUMNS = ("data_source", "prompt", "videos", "reward_model", "extra_info")
 
@@ -102,16 +105,55 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
+def check_online(config) -> list[str]:
+    """The online dataset loads through verl and makes a sample of every task of its mix."""
+    import tempfile
+
+    from omegaconf import OmegaConf, open_dict
+
+    from verl.utils.dataset.rl_dataset import get_dataset_class
+
+    try:
+        dataset_cls = get_dataset_class(config.data)
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise DryRunError(f"verl cannot load data.custom_cls: {exc}") from exc
+    data_config = OmegaConf.create(OmegaConf.to_container(config.data, resolve=True))
+    with tempfile.TemporaryDirectory(prefix="videossr-dry-run-") as cache, open_dict(data_config):
+        data_config.online.cache_dir = cache  # the dry run writes its probe samples here only
+        try:
+            dataset = dataset_cls(data_files=_as_list(config.data.train_files), tokenizer=None, config=data_config)
+        except (ConfigError, VideoError, OSError, ValueError) as exc:
+            raise DryRunError(f"the online dataset rejects its configuration: {exc}") from exc
+        specs = {spec.stem for spec, _ in dataset.mix}
+        made: set[str] = set()
+        for index in range(min(len(dataset), 64)):
+            epoch, position = divmod(index, len(dataset.videos))
+            stem = dataset.spec_for(epoch, position).stem
+            if stem in made:
+                continue
+            try:
+                row = dataset.sample_row(index)
+            except VideoError as exc:
+                raise DryRunError(f"the online dataset cannot make item {index} ({stem}): {exc}") from exc
+            get_scorer(row["data_source"])
+            made.add(stem)
+    mix = ", ".join(f"{spec.stem} {weight:g}" for spec, weight in dataset.mix)
+    return [f"online {dataset_cls.__name__}: {len(dataset.videos)} videos x {dataset.epochs} epochs = {len(dataset)} "
+            f"items; mix {mix}; sampled {', '.join(sorted(made))} (of {len(specs)} parts)"]  # fmt: skip
+
+
 def check_data(config) -> list[str]:
     """Each data file exists and every row can be scored by our reward."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from videossr.rewards.scoring import get_scorer
-
     lines = []
-    files = [("train", f) for f in _as_list(config.data.train_files)] + [("val", f) for f in _as_list(config.data.val_files)]
-    if not files:
+    online = bool(config.data.get("custom_cls", {}).get("path"))
+    if online:
+        lines += check_online(config)
+    files = [("train", f) for f in _as_list(config.data.train_files) if not online]
+    files += [("val", f) for f in _as_list(config.data.val_files)]
+    if not files and not online:
         raise DryRunError("data.train_files is empty")
     for split, name in files:
         path = Path(name)
