@@ -22,21 +22,19 @@ from pathlib import Path
 
 from videossr.cli import config_to_dict, fail, parse_subcommand, progress_bar
 from videossr.errors import ConfigError
-from videossr.parallel import available_cpus
+from videossr.parallel import RayOptions, available_cpus
 
 PROG = Path(__file__).name
 
 
 @dataclass
-class BuildConfig:
+class BuildConfig(RayOptions):
     frames_dir: Path | None = field(default=None, metadata={"help": "frames folder made by sample_frames.py", "required": True})
     output_dir: Path | None = field(default=None, metadata={"help": "folder for viubench.json and its frames", "required": True})
     per_subtype: int = field(default=300, metadata={"help": "questions per subtype (the paper: 300, 2,700 in all)"})
     seed: int = field(default=0, metadata={"help": "seed of the video assignment and of every sample"})
     reuse_videos: bool = field(default=False, metadata={"help": "let subtypes share videos (tiny corpora only)"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
-    ray: bool = field(default=False, metadata={"help": "build on the Ray cluster this machine belongs to"})
-    ray_address: str | None = field(default=None, metadata={"help": "build on the Ray cluster at this address"})
 
 
 def _backend_config_cls():
@@ -96,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
             path = build_viubench(config.frames_dir, config.output_dir, per_subtype=config.per_subtype,
                                   seed=config.seed, reuse_videos=config.reuse_videos, workers=config.workers,
-                                  ray_address=config.ray_address or ("auto" if config.ray else None),
+                                  ray_address=config.ray_target(),
                                   progress=progress_bar("building", "question"))  # fmt: skip
             print(f"VIUBench -> {path}")
         elif command == "run":

@@ -1,7 +1,9 @@
-"""Self-checks of generated rows against the frames they were made from (offline and online alike)."""
+"""Self-checks of generated rows against the frames they were made from (offline and online alike),
+and a comparable view of whole output folders."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -83,3 +85,25 @@ def check_row(row: dict, frames_dir: Path) -> None:
     {"grounding": check_grounding_row, "counting": check_counting_row, "jigsaw": check_jigsaw_row}[row["data_source"]](
         row, frames_dir
     )
+
+
+def output_tree(folder: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, object]:
+    """Every output file's content, with the output folder's own path replaced by ``OUT``.
+
+    Rows hold absolute frame paths, so two runs into different folders differ by that prefix
+    only; parquet files are compared by their rows, text by text, the rest byte for byte.
+    """
+    from videossr.generation import read_rows
+
+    contents: dict[str, object] = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.name in skip or ".journal" in path.parts:
+            continue
+        key = str(path.relative_to(folder))
+        if path.suffix == ".parquet":
+            contents[key] = json.dumps(read_rows(path)).replace(str(folder), "OUT")
+        elif path.suffix in (".jsonl", ".json"):
+            contents[key] = path.read_text().replace(str(folder), "OUT")
+        else:
+            contents[key] = path.read_bytes()
+    return contents

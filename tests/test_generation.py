@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from media import REPO_ROOT
+from row_checks import output_tree
 from videossr.errors import ConfigError
 from videossr.frame_sampling import load_index
 from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
@@ -21,25 +22,6 @@ from videossr.io import read_json, write_jsonl_atomic
 from videossr.tasks.rows import ROW_SCHEMA
 
 SPECS = [OutputSpec.grounding("ZoomOut"), OutputSpec.grounding("Swap"), OutputSpec.counting(), OutputSpec.jigsaw(6)]
-
-
-def tree_bytes(folder: Path, skip=("manifest.json",)) -> dict[str, object]:
-    """Every output file's content, with the output folder's own path replaced by ``OUT``.
-
-    Rows hold absolute frame paths, so two runs into different folders differ by that prefix
-    only; parquet files are compared by their rows, everything else byte for byte.
-    """
-    contents: dict[str, object] = {}
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.name in skip or ".journal" in path.parts:
-            continue
-        if path.suffix == ".parquet":
-            contents[str(path.relative_to(folder))] = json.dumps(read_rows(path)).replace(str(folder), "OUT")
-        elif path.suffix == ".jsonl":
-            contents[str(path.relative_to(folder))] = path.read_text().replace(str(folder), "OUT")
-        else:
-            contents[str(path.relative_to(folder))] = path.read_bytes()
-    return contents
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -55,7 +37,7 @@ def test_outputs_are_byte_identical_for_any_worker_count(frames_dir, tmp_path):
     ids = all_ids(frames_dir)
     for workers, name in ((1, "one"), (2, "two")):
         generate(frames_dir, tmp_path / name, [(s, ids) for s in SPECS], GenerationSettings(seed=5), workers=workers)
-    assert tree_bytes(tmp_path / "one") == tree_bytes(tmp_path / "two")
+    assert output_tree(tmp_path / "one") == output_tree(tmp_path / "two")
     assert snapshot(frames_dir) == before, "the frames folder must not be touched"
 
 
@@ -143,7 +125,7 @@ def test_killed_generation_resumes_to_identical_files(frames_dir, tmp_path):
     assert f"{done} resumed" in resumed.stdout or f"{done + 1} resumed" in resumed.stdout
     fresh = subprocess.run([*args, "--output-dir", str(tmp_path / "fresh")], capture_output=True, text=True)
     assert fresh.returncode == 0
-    assert tree_bytes(out) == tree_bytes(tmp_path / "fresh")
+    assert output_tree(out) == output_tree(tmp_path / "fresh")
     assert not journal.exists(), "the journal is removed once the file is written"
 
 

@@ -7,13 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from media import REPO_ROOT
+from row_checks import output_tree
 from videossr.local_ray import local_ray_cluster, ray_env
-from videossr.generation import read_rows
 
 pytestmark = pytest.mark.slow
 
@@ -29,21 +28,6 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=ray_env())  # fmt: skip
 
 
-def _files(folder: Path) -> dict[str, object]:
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.name == "manifest.json" or ".journal" in path.parts:
-            continue
-        key = str(path.relative_to(folder))
-        if path.suffix == ".parquet":
-            out[key] = json.dumps(read_rows(path)).replace(str(folder), "OUT")
-        elif path.suffix in (".jsonl", ".json"):
-            out[key] = path.read_text().replace(str(folder), "OUT")
-        else:
-            out[key] = path.read_bytes()
-    return out
-
-
 def test_frame_sampling_on_ray_equals_a_local_run(ray_address, sample_video_dir, tmp_path):
     local = _run("sample_frames.py", "--video-dir", str(sample_video_dir), "--output-dir", str(tmp_path / "local"),
                  "--workers", "2")  # fmt: skip
@@ -51,7 +35,7 @@ def test_frame_sampling_on_ray_equals_a_local_run(ray_address, sample_video_dir,
                   "--ray-address", ray_address)  # fmt: skip
     assert local.returncode == 0 and on_ray.returncode == 0, on_ray.stderr[-2000:]
     assert on_ray.stdout.startswith("sampled 4, failed 0")
-    assert _files(tmp_path / "local") == _files(tmp_path / "ray")
+    assert output_tree(tmp_path / "local") == output_tree(tmp_path / "ray")
 
 
 def test_generators_on_ray_equal_a_local_run_and_failures_reach_the_driver(ray_address, frames_dir, tmp_path):
@@ -62,12 +46,12 @@ def test_generators_on_ray_equal_a_local_run_and_failures_reach_the_driver(ray_a
     local = _run("grounding.py", *args, "--output-dir", str(tmp_path / "local"), "--workers", "2")
     on_ray = _run("grounding.py", *args, "--output-dir", str(tmp_path / "ray"), "--ray-address", ray_address)
     assert local.returncode == 0 and on_ray.returncode == 0, on_ray.stderr[-2000:]
-    assert _files(tmp_path / "local") == _files(tmp_path / "ray")
+    assert output_tree(tmp_path / "local") == output_tree(tmp_path / "ray")
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert [s["video_id"] for s in manifest["files"]["blur"]["skipped"]] == ["bikes"]
 
 
-def test_a_killed_ray_driver_resumes_to_the_same_files(ray_address, frames_dir, tmp_path):
+def test_a_killed_ray_driver_resumes_to_the_sameoutput_tree(ray_address, frames_dir, tmp_path):
     big = tmp_path / "frames"
     big.mkdir()
     from videossr.frame_sampling import load_index
@@ -100,7 +84,7 @@ def test_a_killed_ray_driver_resumes_to_the_same_files(ray_address, frames_dir, 
     assert "resumed)" in resumed.stdout
     fresh = subprocess.run([*args, "--output-dir", str(tmp_path / "fresh")], capture_output=True, text=True, env=ray_env())
     assert fresh.returncode == 0
-    assert _files(out) == _files(tmp_path / "fresh")
+    assert output_tree(out) == output_tree(tmp_path / "fresh")
 
 
 def test_an_unreachable_cluster_is_a_one_line_error(sample_video_dir, tmp_path):

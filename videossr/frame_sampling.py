@@ -28,7 +28,7 @@ from videossr.cli import config_to_dict
 from videossr.errors import ConfigError, VideoError
 from videossr.imaging import DEFAULT_JPEG_QUALITY, encode_jpeg
 from videossr.io import iter_jsonl, read_json, write_json_atomic, write_jsonl_atomic
-from videossr.parallel import WorkerCrash, available_cpus, map_unordered
+from videossr.parallel import RayOptions, WorkerCrash, available_cpus, map_unordered
 from videossr.provenance import package_versions, utc_now
 from videossr.sampling import DEFAULT_NUM_FRAMES, plan_central_sampling, sample_fps_of
 from videossr.video.discovery import VideoSource, find_videos, read_video_list
@@ -51,7 +51,7 @@ FORMAT_VERSION = 1
 
 
 @dataclass
-class FrameSamplingConfig:
+class FrameSamplingConfig(RayOptions):
     """Settings of ``pretext_tasks/sample_frames.py``."""
 
     output_dir: Path | None = field(
@@ -72,13 +72,6 @@ class FrameSamplingConfig:
     )
     jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of stored frames (1-100)"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
-    ray: bool = field(default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"})
-    ray_address: str | None = field(default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"})
-
-    def ray_target(self) -> str | None:
-        """The Ray address to run on, or None for local worker processes."""
-        return self.ray_address or ("auto" if self.ray else None)
-
     def validate(self) -> None:
         """Check values that need no file system access; raises :class:`ConfigError`."""
         if self.output_dir is None:

@@ -214,14 +214,12 @@ def decode_source_frames(video: VideoFrames, frame_indices: list[int], size: tup
     return images
 
 
-def new_frame_path(output_dir: Path, stem: str, video_id: str, video_pos: int, num_videos: int, position: int) -> Path:
-    """Where a changed frame is written: ``frames/<stem>/<video_id>/[<video>_]<position>.jpg``."""
-    name = f"{position}.jpg" if num_videos == 1 else f"{video_pos}_{position}.jpg"
-    return output_dir / "frames" / stem / video_id / name
+def materialise(sample: Sample, sample_dir: Path, jpeg_quality: int = DEFAULT_JPEG_QUALITY) -> list[list[str]]:
+    """Write the sample's new frames as JPEG into ``sample_dir``; return every frame's path.
 
-
-def materialise(sample: Sample, output_dir: Path, stem: str, jpeg_quality: int) -> list[list[str]]:
-    """Write the sample's new frames as JPEG; return every frame's absolute path."""
+    A new frame is ``<position>.jpg`` (``<video>_<position>.jpg`` when the prompt has several
+    videos); reused frames keep their own paths.
+    """
     paths: list[list[str]] = []
     for video_pos, frames in enumerate(sample.videos):
         video_paths = []
@@ -229,10 +227,10 @@ def materialise(sample: Sample, output_dir: Path, stem: str, jpeg_quality: int) 
             if isinstance(frame, Path):
                 video_paths.append(str(frame))
                 continue
-            target = new_frame_path(output_dir, stem, sample.video_id, video_pos, len(sample.videos), position)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(encode_jpeg(frame, jpeg_quality))
-            video_paths.append(str(target))
+            name = f"{position}.jpg" if len(sample.videos) == 1 else f"{video_pos}_{position}.jpg"
+            sample_dir.mkdir(parents=True, exist_ok=True)
+            (sample_dir / name).write_bytes(encode_jpeg(frame, jpeg_quality))
+            video_paths.append(str(sample_dir / name))
         paths.append(video_paths)
     return paths
 
@@ -246,7 +244,8 @@ def _run_job(job: _Job) -> dict[str, Any]:
         video.check_complete()
         partner = VideoFrames(job.frames_dir, job.partner_record) if job.partner_record else None
         sample = make_sample(job.spec, video, seed, partner)
-        paths = materialise(sample, job.output_dir, job.spec.stem, job.settings.jpeg_quality)
+        sample_dir = job.output_dir / "frames" / job.spec.stem / video_id
+        paths = materialise(sample, sample_dir, job.settings.jpeg_quality)
         row = build_row(
             sample,
             paths,
@@ -423,14 +422,20 @@ def _run_jobs(jobs: list[_Job], workers: int, ray_address: str | None = None) ->
         yield job.spec.stem, result
 
 
+def write_data_file(output_dir: Path, stem: str, rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` to ``<stem>.parquet`` (the row schema) and ``<stem>.jsonl``, atomically."""
+    parquet_path = output_dir / f"{stem}.parquet"
+    with atomic_open(parquet_path, "wb") as handle:
+        pq.write_table(rows_to_table(rows), handle, compression="zstd")
+    write_jsonl_atomic(output_dir / f"{stem}.jsonl", rows)
+    return parquet_path
+
+
 def _write_outputs(spec: OutputSpec, entries: list[dict[str, Any]], output_dir: Path) -> FileSummary:
     rows = [e["row"] for e in entries if "row" in e]
     for index, row in enumerate(rows):
         row["extra_info"]["index"] = index
-    parquet_path = output_dir / f"{spec.stem}.parquet"
-    with atomic_open(parquet_path, "wb") as handle:
-        pq.write_table(rows_to_table(rows), handle, compression="zstd")
-    write_jsonl_atomic(output_dir / f"{spec.stem}.jsonl", rows)
+    parquet_path = write_data_file(output_dir, spec.stem, rows)
     skipped = [{"video_id": e["video_id"], "reason": e["skip_reason"]} for e in entries if "skip_reason" in e]
     return FileSummary(stem=spec.stem, path=parquet_path, num_rows=len(rows), skipped=skipped)
 

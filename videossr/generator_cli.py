@@ -16,12 +16,12 @@ from videossr.errors import ConfigError
 from videossr.frame_sampling import load_index
 from videossr.generation import GenerationSettings, OutputSpec, generate, select_records
 from videossr.imaging import DEFAULT_JPEG_QUALITY
-from videossr.parallel import available_cpus
+from videossr.parallel import RayOptions, available_cpus
 from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 
 
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(RayOptions):
     """Flags every generator script takes."""
 
     frames_dir: Path | None = field(
@@ -37,13 +37,6 @@ class GeneratorConfig:
     min_pixels: int = field(default=TRAIN_MIN_PIXELS, metadata={"help": "Qwen-VL min pixels per frame, stored in each row"})
     jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of changed frames"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
-    ray: bool = field(default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"})
-    ray_address: str | None = field(default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"})
-
-    def ray_target(self) -> str | None:
-        """The Ray address to run on, or None for local worker processes."""
-        return self.ray_address or ("auto" if self.ray else None)
-
     def validate(self) -> None:
         if self.frames_dir is None or self.output_dir is None:
             raise ConfigError("--frames-dir and --output-dir are required")

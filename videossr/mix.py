@@ -19,10 +19,9 @@ import numpy as np
 
 from videossr.errors import ConfigError
 from videossr.frame_sampling import load_index
-from videossr.generation import FileSummary, GenerationSettings, OutputSpec, generate, read_rows
-from videossr.io import write_json_atomic, write_jsonl_atomic, atomic_open
+from videossr.generation import FileSummary, GenerationSettings, OutputSpec, generate, read_rows, write_data_file
+from videossr.io import write_json_atomic
 from videossr.provenance import utc_now
-from videossr.tasks.rows import rows_to_table
 from videossr.tasks.seeds import derive_seed, rng_for
 
 VAL_STEM = "val"
@@ -192,12 +191,7 @@ def build_mix(
             val_rows.extend(read_rows(part.path))
         for index, row in enumerate(val_rows):
             row["extra_info"]["index"] = index
-        val_path = output_dir / f"{VAL_STEM}.parquet"
-        import pyarrow.parquet as pq
-
-        with atomic_open(val_path, "wb") as handle:
-            pq.write_table(rows_to_table(val_rows), handle, compression="zstd")
-        write_jsonl_atomic(output_dir / f"{VAL_STEM}.jsonl", val_rows)
+        val_path = write_data_file(output_dir, VAL_STEM, val_rows)
     manifest_path = output_dir / MIX_MANIFEST
     write_json_atomic(
         manifest_path,

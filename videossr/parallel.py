@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 ItemT = TypeVar("ItemT")
@@ -30,6 +30,18 @@ RAY_PROBE_TIMEOUT_S = 5.0
 MAX_CONSECUTIVE_CRASHES = 3
 
 _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@dataclass
+class RayOptions:
+    """The ``--ray`` / ``--ray-address`` flags of every stage that can run on a Ray cluster."""
+
+    ray: bool = field(default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"})
+    ray_address: str | None = field(default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"})
+
+    def ray_target(self) -> str | None:
+        """The Ray address to run on, or None for local worker processes."""
+        return self.ray_address or ("auto" if self.ray else None)
 
 
 @dataclass(frozen=True)

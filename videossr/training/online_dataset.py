@@ -36,8 +36,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from videossr.errors import ConfigError, VideoError
 from videossr.frame_sampling import INDEX_NAME, load_index
-from videossr.generation import OutputSpec, make_sample, partner_for
-from videossr.imaging import encode_jpeg
+from videossr.generation import OutputSpec, make_sample, materialise, partner_for
 from videossr.mix import get_recipe
 from videossr.tasks.frames import VideoFrames
 from videossr.tasks.perturbations import get_perturbation
@@ -243,19 +242,7 @@ class OnlinePretextDataset(RLHFDataset):
             partner_id = partner_for(seed, record["video_id"], self.ids_by_folder[folder])
             partner = VideoFrames(folder, self.records_by_folder[folder][partner_id]) if partner_id else None
         sample = make_sample(spec, video, seed, partner)
-        sample_dir = self.cache.new_sample_dir(f"item{index}")
-        paths = []
-        for video_pos, frames in enumerate(sample.videos):
-            video_paths = []
-            for frame_pos, frame in enumerate(frames):
-                if isinstance(frame, Path):
-                    video_paths.append(str(frame))
-                    continue
-                sample_dir.mkdir(parents=True, exist_ok=True)
-                target = sample_dir / f"{video_pos}_{frame_pos}.jpg"
-                target.write_bytes(encode_jpeg(frame))
-                video_paths.append(str(target))
-            paths.append(video_paths)
+        paths = materialise(sample, self.cache.new_sample_dir(f"item{index}"))
         row = build_row(sample, paths, seed=seed, split="train", frames_dir=folder,
                         max_pixels=self.max_pixels, min_pixels=self.min_pixels)  # fmt: skip
         row["extra_info"]["index"] = index
