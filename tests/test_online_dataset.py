@@ -104,6 +104,14 @@ def test_the_frame_cache_stays_bounded(frames_dir, tmp_path):
         dataset.sample_row(index)
     (worker_dir,) = list(cache.iterdir())
     assert len(list(worker_dir.iterdir())) <= 3
+    # A folder left by a process that has ended is removed when the next process starts its own.
+    import socket
+
+    stale = cache / f"{socket.gethostname()}-999999999"
+    (stale / "item0").mkdir(parents=True)
+    dataset.cache._folder = None
+    dataset.sample_row(0)
+    assert not stale.exists()
 
 
 def test_validation_parquet_files_load_as_verls_own_dataset(frames_dir, tmp_path):

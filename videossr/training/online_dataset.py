@@ -16,8 +16,9 @@ offline files (same prompts, ground truth and ``extra_info``), from seeds derive
 epoch, video index): a run is reproducible, and ``extra_info.seed`` regenerates any sample.
 
 Frames a sample changes are written as JPEG to ``cache_dir`` (one sub-folder per worker process,
-the oldest samples deleted beyond ``cache_samples_per_worker``; on several nodes, put it on a
-shared file system); rows carry frame paths, so no pixels travel through Ray. Files that are not
+the oldest samples deleted beyond ``cache_samples_per_worker``, folders of processes that have
+ended removed when a new one starts; on several nodes, put it on a shared file system); rows carry
+frame paths, so no pixels travel through Ray. Files that are not
 frames folders (``.parquet``, e.g. the validation set) are read as verl's own ``RLHFDataset`` does.
 """
 
@@ -109,6 +110,16 @@ def frames_folder_of(path: str | Path) -> Path | None:
     return None
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class _SampleCache:
     """Per-process folder of changed frames, keeping the newest ``capacity`` samples."""
 
@@ -126,7 +137,16 @@ class _SampleCache:
             self._samples.clear()
             shutil.rmtree(pid_folder, ignore_errors=True)
             pid_folder.mkdir(parents=True, exist_ok=True)
+            self._remove_stale_folders()
         return pid_folder
+
+    def _remove_stale_folders(self) -> None:
+        """Delete the folders of this host's processes that no longer exist (earlier runs, dead workers)."""
+        prefix = f"{socket.gethostname()}-"
+        for folder in self.root.iterdir():
+            pid = folder.name[len(prefix):] if folder.name.startswith(prefix) else ""
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def new_sample_dir(self, name: str) -> Path:
         sample_dir = self.folder() / name
