@@ -107,3 +107,24 @@ def output_tree(folder: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dic
         else:
             contents[key] = path.read_bytes()
     return contents
+
+
+def replicate_frames(frames_dir: Path, target: Path, copies: int) -> Path:
+    """A frames folder holding ``copies`` copies of every video of ``frames_dir`` (ids ``c<k>/<id>``).
+
+    Long enough for a test to kill a run midway.
+    """
+    import shutil
+
+    from videossr.frame_sampling import load_index
+    from videossr.io import write_jsonl_atomic
+
+    target.mkdir(parents=True)
+    records = []
+    for copy in range(copies):
+        for record in load_index(frames_dir):
+            video_id = f"c{copy}/{record['video_id']}"
+            shutil.copytree(frames_dir / record["video_id"], target / video_id)
+            records.append({**record, "video_id": video_id})
+    write_jsonl_atomic(target / "index.jsonl", sorted(records, key=lambda r: r["video_id"]))
+    return target

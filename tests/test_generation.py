@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from media import REPO_ROOT
-from row_checks import output_tree
+from row_checks import output_tree, replicate_frames
 from videossr.errors import ConfigError
 from videossr.frame_sampling import load_index
 from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
@@ -97,16 +97,7 @@ def test_videos_with_missing_or_too_few_frames_are_skipped_with_reasons(frames_d
 
 
 def test_killed_generation_resumes_to_identical_files(frames_dir, tmp_path):
-    # 40 videos (copies of the 7) so that the kill lands mid-run.
-    big = tmp_path / "frames"
-    big.mkdir()
-    records = []
-    for copy in range(6):
-        for record in load_index(frames_dir):
-            video_id = f"c{copy}/{record['video_id']}"
-            shutil.copytree(frames_dir / record["video_id"], big / video_id)
-            records.append({**record, "video_id": video_id})
-    write_jsonl_atomic(big / "index.jsonl", sorted(records, key=lambda r: r["video_id"]))
+    big = replicate_frames(frames_dir, tmp_path / "frames", copies=6)  # 42 videos: the kill lands mid-run
     script = REPO_ROOT / "pretext_tasks" / "grounding.py"
     args = [sys.executable, str(script), "--frames-dir", str(big), "--perturbation", "Blur", "--workers", "1"]
     out = tmp_path / "killed"

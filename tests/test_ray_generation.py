@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from media import REPO_ROOT
-from row_checks import output_tree
+from row_checks import output_tree, replicate_frames
 from videossr.local_ray import local_ray_cluster, ray_env
 
 pytestmark = pytest.mark.slow
@@ -51,19 +51,8 @@ def test_generators_on_ray_equal_a_local_run_and_failures_reach_the_driver(ray_a
     assert [s["video_id"] for s in manifest["files"]["blur"]["skipped"]] == ["bikes"]
 
 
-def test_a_killed_ray_driver_resumes_to_the_sameoutput_tree(ray_address, frames_dir, tmp_path):
-    big = tmp_path / "frames"
-    big.mkdir()
-    from videossr.frame_sampling import load_index
-    from videossr.io import write_jsonl_atomic
-
-    records = []
-    for copy in range(5):
-        for record in load_index(frames_dir):
-            video_id = f"c{copy}/{record['video_id']}"
-            shutil.copytree(frames_dir / record["video_id"], big / video_id)
-            records.append({**record, "video_id": video_id})
-    write_jsonl_atomic(big / "index.jsonl", sorted(records, key=lambda r: r["video_id"]))
+def test_a_killed_ray_driver_resumes_to_the_same_files(ray_address, frames_dir, tmp_path):
+    big = replicate_frames(frames_dir, tmp_path / "frames", copies=5)
     args = [sys.executable, str(REPO_ROOT / "pretext_tasks" / "counting.py"), "--frames-dir", str(big),
             "--ray-address", ray_address]  # fmt: skip
     out = tmp_path / "killed"
