@@ -22,6 +22,7 @@ files.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -489,6 +490,12 @@ def _update_manifest(
 # ----------------------------------------------------------------------------- checking
 
 
+@functools.lru_cache(maxsize=8)
+def _records_by_id(frames_dir: str, index_mtime_ns: int) -> dict[str, dict[str, Any]]:
+    """A frames folder's index by video id, read once per folder and index version."""
+    return {r["video_id"]: r for r in load_index(frames_dir)}
+
+
 def regenerate_sample(row: dict[str, Any], spec: OutputSpec | None = None) -> Sample:
     """Rebuild the sample of a row from its frames folder and seed (nothing is written).
 
@@ -496,7 +503,11 @@ def regenerate_sample(row: dict[str, Any], spec: OutputSpec | None = None) -> Sa
     """
     extra = row["extra_info"]
     frames_dir = Path(extra["frames_dir"])
-    records = {r["video_id"]: r for r in load_index(frames_dir)}
+    index = frames_dir / "index.jsonl"
+    records = _records_by_id(str(frames_dir), index.stat().st_mtime_ns if index.exists() else 0)
+    missing = [v for v in (extra["video_id"], json.loads(extra["params"] or "{}").get("partner_video_id")) if v and v not in records]
+    if missing:
+        raise VideoError(f"{frames_dir} no longer holds video {missing[0]!r}")
     if spec is None:
         variant = {GROUNDING: extra["perturbation"], COUNTING: extra["difficulty"], JIGSAW: str(extra["num_clips"])}
         spec = OutputSpec(extra["task"], variant[extra["task"]], "")

@@ -50,10 +50,3 @@ def encode_jpeg(frame_bgr: np.ndarray, quality: int = DEFAULT_JPEG_QUALITY) -> b
         raise ValueError(f"JPEG encoding failed for an array of shape {frame_bgr.shape}")
     return buffer.tobytes()
 
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """``(H, W, 3)`` uint8 BGR array of JPEG bytes; raises ``ValueError`` on undecodable data."""
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise ValueError("not a decodable JPEG image")
-    return frame

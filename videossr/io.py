@@ -39,12 +39,6 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
-
-
 def dump_json(obj: Any) -> str:
     """Canonical one-line JSON: UTF-8 text kept as is, so outputs are byte-stable."""
     return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))

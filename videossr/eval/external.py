@@ -134,25 +134,21 @@ def options_of(question: str) -> str:
     return "".join(dict.fromkeys(letters)) or "ABCD"
 
 
-def vqa_request(record: dict[str, Any], lookup: VideoLookup, protocol: Protocol) -> Request:
-    video, _ = video_input(lookup.find(record["video"]), protocol)
-    return Request(
-        id=record["id"],
-        user_text="<video>" + VQA_PROMPT.format(question=record["question"]),
-        videos=(video,),
-        max_new_tokens=protocol.max_new_tokens,
-        hints={"task": "vqa", "options": options_of(record["question"])},
-    )
-
-
-def vtg_request(record: dict[str, Any], lookup: VideoLookup, protocol: Protocol) -> Request:
+def make_request(kind: str, record: dict[str, Any], lookup: VideoLookup, protocol: Protocol) -> Request:
+    """The request of one record: ``kind`` is ``vqa`` (multiple choice) or ``vtg`` (grounding)."""
     video, duration = video_input(lookup.find(record["video"]), protocol)
+    if kind == "vqa":
+        prompt = VQA_PROMPT.format(question=record["question"])
+        hints = {"task": "vqa", "options": options_of(record["question"])}
+    else:
+        prompt = VTG_PROMPT.format(question=record["question"])
+        hints = {"task": "vtg", "duration_s": float(record.get("duration") or duration)}
     return Request(
         id=record["id"],
-        user_text="<video>" + VTG_PROMPT.format(question=record["question"]),
+        user_text="<video>" + prompt,
         videos=(video,),
         max_new_tokens=protocol.max_new_tokens,
-        hints={"task": "vtg", "duration_s": float(record.get("duration") or duration)},
+        hints=hints,
     )
 
 

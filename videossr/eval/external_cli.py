@@ -59,8 +59,7 @@ def main(kind: str, doc: str, argv: list[str] | None = None) -> int:
         if not config.score_only:
             lookup = external.VideoLookup(config.video_dir)
             by_id = {r["id"]: r for r in records}
-            make = external.vqa_request if kind == "vqa" else external.vtg_request
-            stats = answer_items(list(by_id), lambda i: make(by_id[i], lookup, protocol), config,
+            stats = answer_items(list(by_id), lambda i: external.make_request(kind, by_id[i], lookup, protocol), config,
                                  config.output_dir, config_to_dict(config))  # fmt: skip
             print(f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
                   f"{stats.items_per_s:.2f} items/s")  # fmt: skip

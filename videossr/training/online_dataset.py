@@ -211,14 +211,13 @@ class OnlinePretextDataset(RLHFDataset):
                                   int(online.get("cache_samples_per_worker", DEFAULT_CACHE_SAMPLES_PER_WORKER)))  # fmt: skip
 
         self.videos: list[tuple[Path, dict[str, Any]]] = []
-        self.ids_by_folder: dict[Path, list[str]] = {}
+        self.records_by_folder: dict[Path, dict[str, dict[str, Any]]] = {}
         for folder in dict.fromkeys(folders):
             records = load_index(folder)
-            self.ids_by_folder[folder] = [r["video_id"] for r in records]
+            self.records_by_folder[folder] = {r["video_id"]: r for r in records}
             self.videos.extend((folder, r) for r in records)
         if not self.videos:
             raise ConfigError(f"the frames folders {folders} hold no sampled video")
-        self.records_by_folder = {folder: {r["video_id"]: r for f, r in self.videos if f == folder} for folder in self.ids_by_folder}
         self.length = len(self.videos) * self.epochs
         if max_samples and 0 < max_samples < self.length:
             self.length = max_samples
@@ -259,7 +258,7 @@ class OnlinePretextDataset(RLHFDataset):
         video.check_complete()
         partner = None
         if spec.task == "grounding" and get_perturbation(spec.variant).needs_partner:
-            partner_id = partner_for(seed, record["video_id"], self.ids_by_folder[folder])
+            partner_id = partner_for(seed, record["video_id"], list(self.records_by_folder[folder]))
             partner = VideoFrames(folder, self.records_by_folder[folder][partner_id]) if partner_id else None
         sample = make_sample(spec, video, seed, partner)
         paths = materialise(sample, self.cache.new_sample_dir(f"item{index}"))
