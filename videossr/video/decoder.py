@@ -40,9 +40,42 @@ from videossr.imaging import fit_to_pixel_budget
 
 logger = logging.getLogger(__name__)
 
-# FFmpeg prints decoder complaints about damaged streams straight to stderr; we report damage
-# ourselves (a missing target frame becomes a VideoError), so keep its own log quiet.
-av.logging.set_level(av.logging.PANIC)
+_quiet_ffmpeg_done = False
+_python_log_warned = False
+
+
+def _quiet_ffmpeg() -> None:
+    """Keep FFmpeg's own stderr log quiet, once per process, without routing it through Python.
+
+    FFmpeg prints complaints about damaged streams straight to stderr; we report damage ourselves
+    (a missing target frame becomes a :class:`VideoError`), so its log would only be noise.
+    ``av.logging.set_libav_level`` changes FFmpeg's level alone. ``av.logging.set_level`` must
+    never be used here: it installs PyAV's Python log callback, which FFmpeg's frame threads then
+    call, and each call needs the GIL — held by the decoding thread while it waits for those same
+    threads in ``avcodec_free_context``. That is PyAV's logging deadlock (PyAV #751, #909, #367).
+    """
+    global _quiet_ffmpeg_done
+    if not _quiet_ffmpeg_done:
+        av.logging.set_libav_level(av.logging.PANIC)
+        _quiet_ffmpeg_done = True
+
+
+def _safe_thread_count(threads: int) -> int:
+    """``threads``, or 1 when PyAV's Python log callback is on (frame threads could deadlock).
+
+    Somebody else in the process (an application, another library) may have called
+    ``av.logging.set_level``; then FFmpeg logs through Python and frame threads are unsafe.
+    """
+    global _python_log_warned
+    if threads > 1 and av.logging.get_level() is not None:
+        if not _python_log_warned:
+            logger.warning(
+                "PyAV's Python log callback is on (av.logging.set_level was called), which can deadlock "
+                "FFmpeg's frame threads; decoding with one thread instead (see av.logging.restore_default_callback)"
+            )
+            _python_log_warned = True
+        return 1
+    return threads
 
 
 @dataclass(frozen=True)
@@ -124,6 +157,7 @@ def _open(path: str | Path) -> av.container.InputContainer:
         raise VideoError(f"is a directory, not a video file: {path}")
     if path.stat().st_size == 0:
         raise VideoError("empty file (0 bytes)")
+    _quiet_ffmpeg()
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -281,6 +315,7 @@ def _decoded(position: int, frame_idx: int, frame: av.VideoFrame, convert_frame)
 
 def _prepare_decoder(stream: av.video.stream.VideoStream, threads: int) -> None:
     ctx = stream.codec_context
+    threads = _safe_thread_count(threads)
     ctx.thread_count = max(1, threads)
     ctx.thread_type = "FRAME" if threads > 1 else "SLICE"
 
