@@ -35,6 +35,13 @@ class BuildConfig(RayOptions):
     seed: int = field(default=0, metadata={"help": "seed of the video assignment and of every sample"})
     reuse_videos: bool = field(default=False, metadata={"help": "let subtypes share videos (tiny corpora only)"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+    # The choices are videossr.tasks.counting.PLACEMENTS, spelled out so --help stays instant (no
+    # OpenCV import); build_viubench validates the value again.
+    placement: str = field(
+        default="separate",
+        metadata={"help": "counting shapes: separate (never overlap; the default) or released (the released "
+                  "code's rule, overlaps included)", "choices": ["separate", "released"]},
+    )  # fmt: skip
 
 
 def _backend_config_cls():
@@ -94,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
             path = build_viubench(config.frames_dir, config.output_dir, per_subtype=config.per_subtype,
                                   seed=config.seed, reuse_videos=config.reuse_videos, workers=config.workers,
+                                  counting_placement=config.placement,
                                   ray_address=config.ray_target(),
                                   progress=progress_bar("building", "question"))  # fmt: skip
             print(f"VIUBench -> {path}")

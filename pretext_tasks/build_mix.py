@@ -19,12 +19,12 @@ from pathlib import Path
 
 from videossr.cli import config_to_dict, fail, parse_config, progress_bar
 from videossr.errors import ConfigError
-from videossr.generator_cli import GeneratorConfig
+from videossr.generator_cli import GeneratorConfig, PlacementOption
 from videossr.mix import RECIPES, build_mix, get_recipe
 
 
 @dataclass
-class MixConfig(GeneratorConfig):
+class MixConfig(PlacementOption, GeneratorConfig):
     recipe: str = field(default="videossr-30k", metadata={"help": "training mix", "choices": list(RECIPES)})
     val_fraction: float = field(default=0.01, metadata={"help": "share of videos held out for val.parquet"})
     reuse_videos: bool = field(

@@ -1,10 +1,13 @@
 """Object Counting data: draw circles, squares and triangles on some frames; count each shape.
 
 Writes ``OUT/counting.parquet`` (easy, the training setting) or ``OUT/counting_hard.parquet``.
+By default no two shapes of a frame overlap (``--placement separate``); ``--placement released``
+reproduces the released code's placement exactly, overlaps included.
 
 Examples:
     python pretext_tasks/counting.py --frames-dir outputs/frames --output-dir outputs/data
     python pretext_tasks/counting.py --frames-dir outputs/frames --output-dir outputs/data --difficulty hard
+    python pretext_tasks/counting.py --frames-dir outputs/frames --output-dir outputs/released --placement released
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from pathlib import Path
 
 from videossr.cli import parse_config
 from videossr.generation import OutputSpec
-from videossr.generator_cli import GeneratorConfig, run_generator_script
+from videossr.generator_cli import GeneratorConfig, PlacementOption, run_generator_script
 from videossr.tasks.counting import DIFFICULTIES
 
 
 @dataclass
-class CountingConfig(GeneratorConfig):
+class CountingConfig(PlacementOption, GeneratorConfig):
     difficulty: str = field(
         default="easy",
         metadata={"help": "easy: 1-3 frames per shape, 1-3 instances; hard: 1-4 and 1-4", "choices": list(DIFFICULTIES)},

@@ -43,7 +43,7 @@ from videossr.io import atomic_open, dump_json, read_json, write_json_atomic, wr
 from videossr.parallel import WorkerCrash, map_unordered
 from videossr.provenance import package_versions, utc_now
 from videossr.tasks import COUNTING, GROUNDING, JIGSAW
-from videossr.tasks.counting import get_difficulty, make_counting_sample
+from videossr.tasks.counting import DEFAULT_PLACEMENT, UNRECORDED_PLACEMENT, check_placement, get_difficulty, make_counting_sample
 from videossr.tasks.frames import VideoFrames
 from videossr.tasks.grounding import make_grounding_sample
 from videossr.tasks.jigsaw import make_jigsaw_sample
@@ -96,6 +96,7 @@ class GenerationSettings:
     max_pixels: int = TRAIN_MAX_PIXELS
     min_pixels: int = TRAIN_MIN_PIXELS
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    counting_placement: str = DEFAULT_PLACEMENT  # counting only: "separate" or "released"
 
     def validate(self) -> None:
         if self.min_pixels < 1 or self.max_pixels < self.min_pixels:
@@ -104,10 +105,11 @@ class GenerationSettings:
             raise ConfigError(f"--jpeg-quality must be in 1..100, got {self.jpeg_quality}")
         if not self.split:
             raise ConfigError("--split must not be empty")
+        check_placement(self.counting_placement)
 
     def fingerprint(self, spec: OutputSpec, frames_dir: Path) -> dict[str, Any]:
         """What determines the bytes of a spec's outputs (a journal is reused only if it matches)."""
-        return {
+        fingerprint = {
             "format_version": FORMAT_VERSION,
             "task": spec.task,
             "variant": spec.variant,
@@ -118,6 +120,9 @@ class GenerationSettings:
             "min_pixels": self.min_pixels,
             "jpeg_quality": self.jpeg_quality,
         }
+        if spec.task == COUNTING:  # only counting's bytes depend on it: other files stay up to date
+            fingerprint["counting_placement"] = self.counting_placement
+        return fingerprint
 
 
 @dataclass
@@ -173,8 +178,14 @@ def make_sample(
     video: VideoFrames,
     seed: int,
     partner: VideoFrames | None = None,
+    *,
+    counting_placement: str = DEFAULT_PLACEMENT,
 ) -> Sample:
-    """The sample of ``spec`` for ``video``; pure given the frames (and source video for Slow/Fast)."""
+    """The sample of ``spec`` for ``video``; pure given the frames (and source video for Slow/Fast).
+
+    ``counting_placement`` is the counting placement rule (``separate`` or ``released``); other
+    tasks ignore it.
+    """
     rng = rng_for(seed)
     if spec.task == GROUNDING:
         perturbation = get_perturbation(spec.variant)
@@ -186,7 +197,7 @@ def make_sample(
             decode_source=decode_source_frames if perturbation.needs_source else None,
         )
     if spec.task == COUNTING:
-        return make_counting_sample(video, get_difficulty(spec.variant), rng)
+        return make_counting_sample(video, get_difficulty(spec.variant), rng, placement=counting_placement)
     if spec.task == JIGSAW:
         return make_jigsaw_sample(video, int(spec.variant), rng)
     raise ConfigError(f"unknown task {spec.task!r}")
@@ -244,7 +255,7 @@ def _run_job(job: _Job) -> dict[str, Any]:
         video = VideoFrames(job.frames_dir, job.record)
         video.check_complete()
         partner = VideoFrames(job.frames_dir, job.partner_record) if job.partner_record else None
-        sample = make_sample(job.spec, video, seed, partner)
+        sample = make_sample(job.spec, video, seed, partner, counting_placement=job.settings.counting_placement)
         sample_dir = job.output_dir / "frames" / job.spec.stem / video_id
         paths = materialise(sample, sample_dir, job.settings.jpeg_quality)
         row = build_row(
@@ -499,6 +510,9 @@ def _records_by_id(frames_dir: str, index_mtime_ns: int) -> dict[str, dict[str, 
 def regenerate_sample(row: dict[str, Any], spec: OutputSpec | None = None) -> Sample:
     """Rebuild the sample of a row from its frames folder and seed (nothing is written).
 
+    A counting row is rebuilt with the placement rule its params record (rows written before it
+    was recorded used the released rule).
+
     Raises :class:`VideoError` if the frames folder no longer holds the video.
     """
     extra = row["extra_info"]
@@ -516,7 +530,8 @@ def regenerate_sample(row: dict[str, Any], spec: OutputSpec | None = None) -> Sa
     params = json.loads(extra["params"] or "{}")
     if "partner_video_id" in params:
         partner = VideoFrames(frames_dir, records[params["partner_video_id"]])
-    return make_sample(spec, video, int(extra["seed"]), partner)
+    placement = params.get("placement", UNRECORDED_PLACEMENT) if spec.task == COUNTING else DEFAULT_PLACEMENT
+    return make_sample(spec, video, int(extra["seed"]), partner, counting_placement=placement)
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:

@@ -1,14 +1,15 @@
 """What the pretext-task scripts share: their common flags, video selection, and the summary.
 
 ``pretext_tasks/{grounding,counting,jigsaw}.py`` each add their own flag (perturbation,
-difficulty, number of clips) to :class:`GeneratorConfig` and call :func:`run_generator_script`.
+difficulty, number of clips) to :class:`GeneratorConfig` and call :func:`run_generator_script`;
+the scripts that make counting data add ``--placement`` with :class:`PlacementOption`.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from videossr.cli import config_to_dict, fail, progress_bar
@@ -17,7 +18,30 @@ from videossr.frame_sampling import load_index
 from videossr.generation import GenerationSettings, OutputSpec, generate, select_records
 from videossr.imaging import DEFAULT_JPEG_QUALITY
 from videossr.parallel import RayOptions, available_cpus
+from videossr.tasks.counting import DEFAULT_PLACEMENT, PLACEMENTS
 from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
+
+
+def placement_field():
+    """The ``--placement`` flag of the scripts that make counting data."""
+    return field(
+        default=DEFAULT_PLACEMENT,
+        metadata={
+            "help": "counting shapes: separate (never overlap; the default) or released (the released "
+            "code's rule, overlaps included, for exact reproduction)",
+            "choices": list(PLACEMENTS),
+        },
+    )
+
+
+@dataclass
+class PlacementOption:
+    """Mixin of a :class:`GeneratorConfig` that makes counting data: adds ``--placement``."""
+
+    placement: str = placement_field()
+
+    def settings(self) -> GenerationSettings:
+        return replace(super().settings(), counting_placement=self.placement)  # type: ignore[misc]
 
 
 @dataclass

@@ -36,7 +36,7 @@ from videossr.rewards import counting as counting_reward
 from videossr.rewards import grounding as grounding_reward
 from videossr.rewards import jigsaw as jigsaw_reward
 from videossr.tasks import COUNTING, GROUNDING, JIGSAW
-from videossr.tasks.counting import DIFFICULTIES
+from videossr.tasks.counting import DEFAULT_PLACEMENT, DIFFICULTIES
 from videossr.tasks.prompts import SYSTEM_PROMPT
 from videossr.tasks.rows import TRAIN_MIN_PIXELS
 from videossr.tasks.seeds import derive_seed, rng_for
@@ -143,12 +143,18 @@ def build_viubench(
     workers: int = 1,
     ray_address: str | None = None,
     progress=None,
+    counting_placement: str = DEFAULT_PLACEMENT,
 ) -> Path:
-    """Build the 9 subtypes from a frames folder into ``OUT/viubench.json``; returns its path."""
+    """Build the 9 subtypes from a frames folder into ``OUT/viubench.json``; returns its path.
+
+    ``counting_placement``: ``separate`` (no two shapes overlap, so every counting answer is what
+    the pixels show) or ``released`` (the released placement rule, overlaps included).
+    """
     output_dir = Path(output_dir).expanduser().resolve()
     ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_benchmark_videos(ids, per_subtype, seed, reuse_videos)
-    settings = GenerationSettings(seed=seed, split="test", max_pixels=VIUBENCH_MAX_PIXELS, min_pixels=TRAIN_MIN_PIXELS)
+    settings = GenerationSettings(seed=seed, split="test", max_pixels=VIUBENCH_MAX_PIXELS, min_pixels=TRAIN_MIN_PIXELS,
+                                  counting_placement=counting_placement)  # fmt: skip
     summaries = generate(
         frames_dir,
         output_dir / PARTS_DIR,
@@ -176,6 +182,7 @@ def build_viubench(
             "seed": seed,
             "per_subtype": per_subtype,
             "reuse_videos": reuse_videos,
+            "counting_placement": counting_placement,
             "questions": {name: sum(r["subtype"] == name for r in records) for name in SUBTYPES},
             "skipped": skipped,
             "finished_at": utc_now(),
