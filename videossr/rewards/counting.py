@@ -7,16 +7,38 @@ be exactly three (circles, squares, triangles); otherwise 0.
 0.8333
 >>> parse_counts("3, 1, 4 and 5") is None
 True
+
+Numbers of any length are safe: a digit run longer than :data:`MAX_COUNT_DIGITS` (``int()`` refuses
+more than 4,300 digits, and the score's division overflows a float from about 309) is read as
+:data:`HUGE_COUNT`, which is wrong for every real count and scores 0 like any wildly wrong count.
+
+>>> parse_counts("9" * 5000 + ",1,1")[0] == HUGE_COUNT
+True
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 _DIGITS = re.compile(r"\d+")
 _EPSILON = 1e-9
 NUM_SHAPES = 3
+#: Digit runs longer than this (after leading zeros) are :data:`HUGE_COUNT`, not exact integers.
+MAX_COUNT_DIGITS = 15
+HUGE_COUNT = 10**MAX_COUNT_DIGITS
+
+
+def _count_value(digits: str) -> int:
+    """The value of a digit run (any Unicode decimal digits, as ``\\d`` matches), capped."""
+    if len(digits) > MAX_COUNT_DIGITS:
+        # int() of the first digits alone would misread "0000…03" or refuse 4,301+ digits.
+        significant = "".join(str(unicodedata.decimal(c)) for c in digits).lstrip("0")
+        if len(significant) > MAX_COUNT_DIGITS:
+            return HUGE_COUNT
+        digits = significant or "0"
+    return int(digits)
 
 
 def parse_counts(response: str) -> tuple[int, int, int] | None:
@@ -26,7 +48,7 @@ def parse_counts(response: str) -> tuple[int, int, int] | None:
     numbers = _DIGITS.findall(response)
     if len(numbers) != NUM_SHAPES:
         return None
-    return tuple(int(n) for n in numbers)  # type: ignore[return-value]
+    return tuple(_count_value(n) for n in numbers)  # type: ignore[return-value]
 
 
 def parse_ground_truth_counts(ground_truth: str) -> tuple[int, int, int]:

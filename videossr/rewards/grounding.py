@@ -9,10 +9,14 @@ numbers allowed), start <= end; anything else scores 0.
 0.3333333333333333
 >>> parse_interval("The change happens at 2.0-4.0") is None
 True
+
+A number too long for a float (``float("9" * 400)`` is ``inf``) makes the response unparsed, so no
+score is ever NaN.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 _INTERVAL = re.compile(r"^\s*([\d.]+)\s*-\s*([\d.]+)\s*$")
@@ -32,7 +36,7 @@ def parse_interval(response: str) -> tuple[float, float] | None:
         start, end = float(match.group(1)), float(match.group(2))
     except ValueError:  # e.g. "1.2.3"
         return None
-    if start > end:
+    if not (math.isfinite(start) and math.isfinite(end)) or start > end:
         return None
     return start, end
 
@@ -49,9 +53,11 @@ def interval_iou(pred: tuple[float, float], truth: tuple[float, float]) -> float
     """Temporal IoU of two ``(start, end)`` intervals (seconds), in [0, 1]."""
     intersection = max(0.0, min(pred[1], truth[1]) - max(pred[0], truth[0]))
     union = (pred[1] - pred[0]) + (truth[1] - truth[0]) - intersection
+    if not (math.isfinite(intersection) and math.isfinite(union)):
+        return 0.0  # only reachable with non-finite input; parse_interval never yields it
     if union < _EPSILON:
         return 1.0 if intersection > 0 else 0.0
-    return intersection / union
+    return min(1.0, max(0.0, intersection / union))
 
 
 def is_exact_interval(pred: tuple[float, float], truth: tuple[float, float]) -> bool:

@@ -15,6 +15,7 @@ being dropped.
 
 from __future__ import annotations
 
+import math
 import re
 
 _LETTER_PATTERNS = (
@@ -40,13 +41,13 @@ def parse_option_letter(response: str, valid_letters: str = "ABCDEFGHIJ") -> str
 
 
 def parse_clock(text: str) -> float | None:
-    """Seconds of ``"75"``, ``"75.5"``, ``"1:15"``, ``"01:01:15.5"``; None if malformed."""
+    """Seconds of ``"75"``, ``"75.5"``, ``"1:15"``, ``"01:01:15.5"``; None if malformed or not finite."""
     parts = text.split(":")
     try:
         values = [float(p) for p in parts]
     except ValueError:
         return None
-    if len(values) > 3 or any(v < 0 for v in values) or any(v >= 60 for v in values[1:]):
+    if len(values) > 3 or not all(math.isfinite(v) and v >= 0 for v in values) or any(v >= 60 for v in values[1:]):
         return None
     seconds = 0.0
     for value in values:
