@@ -9,15 +9,17 @@ diameter), rotation uniform in 0..360 degrees. The answer is the total per shape
 
 Where the centres go is the *placement* (:data:`PLACEMENTS`, recorded in each sample's params):
 
-- ``separate`` (default): no two instances of a frame overlap, and the drawn shapes keep at least
-  :func:`gap_px` pixels between each other and from the frame's edge, tested exactly on the drawn
-  geometry (rounded polygon vertices, the circle's drawn radius, any rotation), so every marked
-  frame shows exactly its declared number of separate shapes. Centres are first drawn uniformly in
-  the paper's window (below); when the frame cannot hold the instances apart, things give way in
-  the fixed order of :data:`FALLBACKS`: the window widens to the whole frame, then the sizes shrink
-  towards the bottom of the 20..40 % range, then below it (to 10 %), and last an instance is
-  dropped (the declared count always equals what is drawn). Counts, frames, colours and rotations
-  keep the paper's distributions; what gave way is recorded per frame in ``params["gave_way"]``.
+- ``separate`` (default): no two instances of a frame overlap: their exact drawn outlines (rounded
+  polygon vertices, the circle's drawn radius, any rotation) keep at least :func:`gap_px` pixels
+  apart and lie wholly inside the frame, so every marked frame shows exactly its declared number
+  of separate shapes. Centres are first drawn uniformly in the paper's window (below); when the
+  frame cannot hold the instances apart, things give way in the fixed order of :data:`FALLBACKS`:
+  the window widens (outline inside the central 70 %, then 85 %, then anywhere in the frame), then
+  the sizes shrink towards the bottom of the 20..40 % range, then below it (to 10 %), and last an
+  instance is dropped (the declared count always equals what is drawn). Counts, frames, colours
+  and rotations keep the paper's distributions; what gave way is recorded per frame in
+  ``params["gave_way"]``, and an instance whose size gave way keeps its drawn size as
+  ``size_drawn``. How often each step is needed: README, "Object Counting: placement".
 - ``released``: the released code's rule, reproduced draw for draw: centre inside the central 70 %
   of the frame at least 0.75 x size from its edge, up to 20 tries to stay ``size`` away from
   earlier centres on the frame, then placed anyway (instances may overlap, even hide each other).
@@ -61,12 +63,14 @@ DEFAULT_PLACEMENT = SEPARATE
 #: The placement of rows written before placement was recorded: they all used the released rule.
 UNRECORDED_PLACEMENT = RELEASED
 
-#: Gap between drawn shapes (and from the frame edge): this fraction of the shorter side, at least
+#: Gap between drawn shapes: this fraction of the shorter side, at least
 #: MIN_GAP_PX. OpenCV's fill touches pixels up to ~1 px outside the exact outline on each side
 #: (measured by tests/test_counting_placement.py), so a 4 px gap keeps two shapes' pixels more than
 #: sqrt(2) px apart: they never touch, even 8-connected.
 GAP_FRACTION = 0.02
 MIN_GAP_PX = 4
+#: Separate placement keeps each exact outline this far inside the frame, so no drawn pixel is cut off.
+EDGE_PX = 1
 
 #: What gives way, in this order, when a frame cannot hold its instances apart (``none``: nothing).
 FALLBACKS = ("none", "window_70", "window_85", "frame_window", "shrink_in_range", "shrink_below_range", "drop_instance")
@@ -133,7 +137,7 @@ def size_bounds(width: int, height: int) -> tuple[int, int]:
 
 
 def gap_px(width: int, height: int) -> int:
-    """Least distance in pixels between two drawn shapes (and a shape and the frame edge)."""
+    """Least distance in pixels between the exact outlines of two shapes on a frame."""
     return max(MIN_GAP_PX, round(GAP_FRACTION * min(width, height)))
 
 
@@ -299,7 +303,7 @@ def _try_positions(
     """One attempt to centre every instance ``gap`` apart (largest first); None if one finds no room.
 
     ``window``: None for the paper's centre window, else the central fraction of the frame the
-    whole outline must stay inside. Either way every outline stays ``gap`` px inside the frame.
+    whole outline must stay inside. Either way every outline stays EDGE_PX inside the frame.
 
     Each centre is the first of :data:`CANDIDATES_PER_INSTANCE` uniform draws in its window that
     keeps the gap to the shapes already placed: uniform over the free part of the window.
@@ -309,7 +313,7 @@ def _try_positions(
     placed: list[Outline] = []
     for k in order:
         relative = _relative_outline(shape, sizes[k], angles[k])
-        x_range, y_range = _region_window(width, height, relative, 1.0 if window is None else window, gap)
+        x_range, y_range = _region_window(width, height, relative, 1.0 if window is None else window, EDGE_PX)
         if window is None:
             paper_x, paper_y = _paper_window(width, height, sizes[k])
             x_range = (max(x_range[0], paper_x[0]), min(x_range[1], paper_x[1]))
