@@ -35,7 +35,7 @@ FAMILIES = ("qwen2_5_vl", "qwen3_vl")
 #: Written last into a finished checkpoint folder; its content identifies how it was built.
 MARKER_NAME = "tiny_model.json"
 #: Bumped whenever the layout or content of a checkpoint changes, so old folders get rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Qwen's special tokens, appended in this order after the learned vocabulary (as in Qwen, where
 #: they sit above the byte-level BPE tokens). The ids are ``len(bpe_vocab) + index``.
@@ -378,18 +378,21 @@ def build_processor(family: str, tokenizer):
     )
 
 
-#: Text model shared by both families: 2 layers of width 64, 4 query heads and 2 key/value heads of
-#: 16 dims. mrope splits the 8 rotary frequencies (head_dim / 2) into time, height and width.
+#: Text model shared by both families: 2 layers of width 64, 2 query heads and 1 key/value head
+#: (grouped-query attention, as in Qwen) of 32 dims. 32 is the smallest head size vLLM's CPU
+#: attention accepts (``CPUAttentionBackend.get_supported_head_sizes``, vLLM 0.28), so the same
+#: checkpoints also serve as vLLM rollout/eval models on a CPU. mrope splits the 16 rotary
+#: frequencies (head_dim / 2) into time, height and width.
 TEXT_SIZES = {
     "hidden_size": 64,
     "intermediate_size": 128,
     "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
     "max_position_embeddings": 32768,
 }
-MROPE_SECTION = [2, 3, 3]
-HEAD_DIM = 16
+MROPE_SECTION = [4, 6, 6]
+HEAD_DIM = 32
 
 
 def build_config(family: str, *, vocab_size: int, token_ids: dict[str, int]):
@@ -466,6 +469,11 @@ def build_config(family: str, *, vocab_size: int, token_ids: dict[str, int]):
         config = Qwen3VLConfig(
             text_config=text_config, vision_config=vision_config, tie_word_embeddings=False, **vision_ids
         )
+    # vLLM 0.28's CPU platform reads the language model's architectures[0] while it builds the
+    # text sub-model's config (config/model.py, _get_transformers_backend_cls) and fails with
+    # IndexError when it is missing; name the causal LM each text tower is (vLLM's own choice for
+    # Qwen2.5-VL, qwen2_5_vl.py). Transformers ignores the field when loading.
+    config.text_config.architectures = ["Qwen2ForCausalLM" if family == "qwen2_5_vl" else "Qwen3ForCausalLM"]
     # Top-level ids are what generation and verl read (Qwen's released configs carry them too).
     config.bos_token_id = token_ids[PAD_TOKEN]
     config.eos_token_id = token_ids[EOS_TOKEN]
