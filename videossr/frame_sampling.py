@@ -31,6 +31,7 @@ from videossr.io import iter_jsonl, read_json, write_json_atomic, write_jsonl_at
 from videossr.parallel import RayOptions, WorkerCrash, available_cpus, map_unordered
 from videossr.provenance import package_versions, utc_now
 from videossr.sampling import DEFAULT_NUM_FRAMES, plan_central_sampling, sample_fps_of
+from videossr.store import exclusive_writer
 from videossr.video.discovery import VideoSource, find_videos, read_video_list
 
 logger = logging.getLogger(__name__)
@@ -293,6 +294,20 @@ def run_frame_sampling(
     input_dirs += sorted({s.path.parent for s in sources if config.video_list is not None})
     _check_not_inside_inputs(output_dir, input_dirs)
     output_dir.mkdir(parents=True, exist_ok=True)
+    # One run per output folder: a second one is refused at once instead of racing on the files.
+    with exclusive_writer(output_dir):
+        return _sample_into(output_dir, sources, config, progress, started, started_at)
+
+
+def _sample_into(
+    output_dir: Path,
+    sources: list[VideoSource],
+    config: FrameSamplingConfig,
+    progress: Callable[[Iterator[VideoOutcome], int], Iterator[VideoOutcome]] | None,
+    started: float,
+    started_at: str,
+) -> SamplingSummary:
+    """:func:`run_frame_sampling` once the output folder's write lock is held."""
     _check_settings(output_dir, config.frame_settings())
     # The manifest certifies a complete run; this run is not complete yet.
     (output_dir / MANIFEST_NAME).unlink(missing_ok=True)

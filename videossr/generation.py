@@ -21,6 +21,7 @@ files.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -39,9 +40,10 @@ import pyarrow.parquet as pq
 from videossr.errors import ConfigError, VideoError
 from videossr.frame_sampling import load_index
 from videossr.imaging import DEFAULT_JPEG_QUALITY, encode_jpeg
-from videossr.io import atomic_open, dump_json, read_json, write_json_atomic, write_jsonl_atomic
+from videossr.io import atomic_open, read_json, write_json_atomic, write_jsonl_atomic
 from videossr.parallel import WorkerCrash, map_unordered
 from videossr.provenance import package_versions, utc_now
+from videossr.store import AppendLog, exclusive_writer
 from videossr.tasks import COUNTING, GROUNDING, JIGSAW
 from videossr.tasks.counting import DEFAULT_PLACEMENT, UNRECORDED_PLACEMENT, check_placement, get_difficulty, make_counting_sample
 from videossr.tasks.frames import VideoFrames
@@ -276,44 +278,25 @@ def _run_job(job: _Job) -> dict[str, Any]:
 
 
 class _Journal:
-    """Append-only record of finished videos of one spec; its first line is the fingerprint."""
+    """The finished videos of one spec, on an :class:`~videossr.store.AppendLog` headed by the
+    settings fingerprint (a log written with other settings is started afresh)."""
 
     def __init__(self, path: Path, fingerprint: dict[str, Any]):
-        self.path = path
+        self._log = AppendLog(path, header=fingerprint)
         self.entries: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            lines = path.read_text(encoding="utf-8").splitlines()
-            try:
-                header = json.loads(lines[0]) if lines else None
-            except json.JSONDecodeError:
-                header = None
-            if header == fingerprint:
-                for line in lines[1:]:
-                    try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        break  # the line a crash cut short, and nothing after it
-                    if entry.get("retry_on_resume"):
-                        self.entries.pop(entry["video_id"], None)
-                        continue
-                    self.entries[entry["video_id"]] = entry
+        for entry in self._log.entries:
+            if entry.get("retry_on_resume"):
+                # A worker crash is environmental, not a property of the video: make it again.
+                self.entries.pop(entry["video_id"], None)
             else:
-                logger.warning("%s was written with other settings; starting this file afresh", path)
-                path.unlink()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not path.exists()
-        self._handle = path.open("a", encoding="utf-8")
-        if fresh:
-            self._handle.write(dump_json(fingerprint) + "\n")
-            self._handle.flush()
+                self.entries[entry["video_id"]] = entry
 
     def add(self, entry: dict[str, Any]) -> None:
-        self._handle.write(dump_json(entry) + "\n")
-        self._handle.flush()
+        self._log.append(entry)
         self.entries[entry["video_id"]] = entry
 
     def close(self) -> None:
-        self._handle.close()
+        self._log.close()
 
 
 # ----------------------------------------------------------------------------- driver
@@ -361,6 +344,32 @@ def generate(
     stems = [spec.stem for spec, _ in assignments]
     if len(set(stems)) != len(stems):
         raise ConfigError(f"two outputs share a file name: {stems}")
+    with contextlib.ExitStack() as locks:
+        # One writer per output file: a second run making the same file is refused at once;
+        # runs making other files of this folder go on side by side.
+        for stem in sorted(stems):
+            locks.enter_context(exclusive_writer(output_dir / JOURNAL_DIR, stem))
+        return _generate_locked(
+            frames_dir, output_dir, assignments, settings, records, all_ids, started,
+            workers=workers, ray_address=ray_address, config_for_manifest=config_for_manifest, progress=progress,
+        )  # fmt: skip
+
+
+def _generate_locked(
+    frames_dir: Path,
+    output_dir: Path,
+    assignments: Sequence[tuple[OutputSpec, Sequence[str]]],
+    settings: GenerationSettings,
+    records: dict[str, dict[str, Any]],
+    all_ids: list[str],
+    started: float,
+    *,
+    workers: int,
+    ray_address: str | None,
+    config_for_manifest: dict[str, Any] | None,
+    progress: Callable[[Iterator[Any], int], Iterator[Any]] | None,
+) -> list[FileSummary]:
+    """:func:`generate` once the write locks of its outputs are held."""
     manifest_path = output_dir / MANIFEST_NAME
     done_before = read_json(manifest_path).get("files", {}) if manifest_path.exists() else {}
     journals: dict[str, _Journal] = {}

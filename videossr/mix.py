@@ -22,6 +22,7 @@ from videossr.frame_sampling import load_index
 from videossr.generation import FileSummary, GenerationSettings, OutputSpec, generate, read_rows, write_data_file
 from videossr.io import write_json_atomic
 from videossr.provenance import utc_now
+from videossr.store import exclusive_writer
 from videossr.tasks.seeds import derive_seed, rng_for
 
 VAL_STEM = "val"
@@ -173,6 +174,17 @@ def build_mix(
     ``train/train.sh`` reads); validation rows of every part are concatenated into ``val.parquet``.
     """
     output_dir = Path(output_dir).expanduser().resolve()
+    # One mix build per folder (its val.parquet and mix.json are the mix's own, beyond the parts).
+    with exclusive_writer(output_dir, "mix"):
+        return _build_mix_locked(frames_dir, output_dir, recipe, settings, val_fraction, reuse_videos, workers,
+                                 ray_address, config_for_manifest, progress)  # fmt: skip
+
+
+def _build_mix_locked(
+    frames_dir, output_dir: Path, recipe: Recipe, settings: GenerationSettings, val_fraction: float,
+    reuse_videos: bool, workers: int, ray_address: str | None, config_for_manifest: dict[str, Any] | None, progress,
+) -> MixSummary:  # fmt: skip
+    """:func:`build_mix` once the folder's mix lock is held."""
     (output_dir / MIX_MANIFEST).unlink(missing_ok=True)
     video_ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_videos(video_ids, recipe, settings.seed, val_fraction=val_fraction, reuse_videos=reuse_videos)

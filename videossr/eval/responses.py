@@ -2,77 +2,64 @@
 
 ``R/responses.jsonl`` is the only state of a run: a killed run resumes by skipping the ids it
 holds, and scoring reads it without a model. A line holds at least ``id`` and ``response``; also
-``error`` (null when the model answered), ``seconds`` and ``backend``. A line cut short by a crash
-is ignored (with everything after it), so appending never corrupts earlier results.
+``error`` (null when the model answered), ``seconds`` and ``backend``. It is an
+:class:`~videossr.store.AppendLog`: a last line that a crash cut short is cut off before the next
+append, so resuming never corrupts or loses a finished answer.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from videossr.errors import ConfigError
 from videossr.eval.backends.base import Generation
+from videossr.store import AppendLog, read_log
 
 logger = logging.getLogger(__name__)
+
+
+def _check_entries(path: Path, entries: list[Any]) -> dict[str, dict[str, Any]]:
+    by_id: dict[str, dict[str, Any]] = {}
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "id" not in entry or "response" not in entry:
+            raise ConfigError(f"{path}: entry {number} is not a response (needs 'id' and 'response'): {str(entry)[:80]}")
+        by_id[str(entry["id"])] = entry
+    return by_id
 
 
 def read_responses(path: str | Path, *, strict: bool = False) -> dict[str, dict[str, Any]]:
     """Responses by id (the last line wins for a repeated id).
 
     Args:
-        strict: raise on a malformed line anywhere (for hand-written files) instead of stopping
-            at a truncated last line (for files a crash may have cut).
+        strict: also refuse an incomplete last line (for hand-written files) instead of ignoring
+            it (for files a crash may have cut).
 
     Raises:
-        ConfigError: the file is missing, or (strict) a line is malformed or lacks ``id``/``response``.
+        ConfigError: the file is missing, a line other than the last is malformed (or, strict,
+            the last one), or an entry lacks ``id``/``response``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"responses file not found: {path}")
-    entries: dict[str, dict[str, Any]] = {}
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict) or "id" not in entry or "response" not in entry:
-                raise ValueError("needs 'id' and 'response'")
-        except ValueError as exc:
-            if strict or number < len(lines):
-                raise ConfigError(f"{path}:{number}: malformed responses line ({exc})") from exc
-            logger.warning("%s:%d: ignoring a truncated last line", path, number)
-            break
-        entries[str(entry["id"])] = entry
-    return entries
+    entries, torn = read_log(path)
+    if torn:
+        if strict:
+            raise ConfigError(f"{path}: the last line is not a complete JSON object")
+        logger.warning("%s: ignoring a truncated last line", path)
+    return _check_entries(path, entries)
 
 
 class ResponseLog:
-    """Append-only writer of ``responses.jsonl`` that knows which ids are already answered."""
+    """Append-only writer of ``responses.jsonl`` (an :class:`~videossr.store.AppendLog`) that
+    knows which ids are already answered."""
 
     def __init__(self, path: str | Path, *, retry_errors: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        existing = read_responses(self.path) if self.path.exists() else {}
+        self._log = AppendLog(self.path)
+        existing = _check_entries(self.path, self._log.entries)
         if retry_errors:
             existing = {k: v for k, v in existing.items() if not v.get("error")}
         self.done: dict[str, dict[str, Any]] = existing
-        self._repair_tail()
-        self._handle = self.path.open("a", encoding="utf-8")
-
-    def _repair_tail(self) -> None:
-        """Drop a partial last line left by a crash, so the next append starts on a fresh line."""
-        if not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
-            with self.path.open("r+b") as handle:
-                handle.truncate(cut)
 
     def append(self, generation: Generation, **extra: Any) -> None:
         entry = {
@@ -83,13 +70,11 @@ class ResponseLog:
             **generation.meta,
             **extra,
         }
-        self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        self._log.append(entry)
         self.done[generation.id] = entry
 
     def close(self) -> None:
-        self._handle.close()
+        self._log.close()
 
     def __enter__(self) -> ResponseLog:
         return self

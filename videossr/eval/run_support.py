@@ -20,6 +20,7 @@ from videossr.eval.backends.base import Request
 from videossr.eval.responses import ResponseLog
 from videossr.eval.runner import RunStats, run
 from videossr.io import read_json, write_json_atomic
+from videossr.store import exclusive_writer
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,17 @@ def answer_items(
     output_dir: Path,
     config_dict: dict[str, Any] | None = None,
 ) -> RunStats:
-    """Answer every item not yet in ``output_dir/responses.jsonl`` with the configured backend."""
+    """Answer every item not yet in ``output_dir/responses.jsonl`` with the configured backend.
+
+    One run at a time per folder: a second run on the same ``output_dir`` is refused at once
+    (:class:`~videossr.store.OutputBusyError`) instead of answering the same items twice.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_writer(output_dir):
+        return _answer_items_locked(item_ids, make_request, config, output_dir, config_dict)
+
+
+def _answer_items_locked(item_ids, make_request, config, output_dir, config_dict) -> RunStats:
     check_run_folder(output_dir, config, config_dict or config_to_dict(config))
     ids = list(item_ids)[: config.limit] if config.limit else list(item_ids)
     with ResponseLog(output_dir / RESPONSES_NAME, retry_errors=config.retry_errors) as log:
