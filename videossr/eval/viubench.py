@@ -35,6 +35,7 @@ from videossr.provenance import package_versions, utc_now
 from videossr.rewards import counting as counting_reward
 from videossr.rewards import grounding as grounding_reward
 from videossr.rewards import jigsaw as jigsaw_reward
+from videossr.store import exclusive_writer
 from videossr.tasks import COUNTING, GROUNDING, JIGSAW
 from videossr.tasks.counting import DEFAULT_PLACEMENT, DIFFICULTIES
 from videossr.tasks.prompts import SYSTEM_PROMPT
@@ -151,6 +152,16 @@ def build_viubench(
     the pixels show) or ``released`` (the released placement rule, overlaps included).
     """
     output_dir = Path(output_dir).expanduser().resolve()
+    with exclusive_writer(output_dir, "viubench"):  # one build per folder: a second is refused at once
+        return _build_viubench_locked(frames_dir, output_dir, per_subtype, seed, reuse_videos, workers, ray_address,
+                                      progress, counting_placement)  # fmt: skip
+
+
+def _build_viubench_locked(
+    frames_dir, output_dir: Path, per_subtype: int, seed: int, reuse_videos: bool, workers: int,
+    ray_address: str | None, progress, counting_placement: str,
+) -> Path:  # fmt: skip
+    """:func:`build_viubench` once the folder's lock is held."""
     ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_benchmark_videos(ids, per_subtype, seed, reuse_videos)
     settings = GenerationSettings(seed=seed, split="test", max_pixels=VIUBENCH_MAX_PIXELS, min_pixels=TRAIN_MIN_PIXELS,
