@@ -44,9 +44,30 @@ FRAMES = {  # name: (width, height)
 }
 
 
+def _cropped_mask(shape: str, instance: dict) -> tuple[np.ndarray, int, int]:
+    """The pixels one instance fills, as (mask, x0, y0) of a canvas around it (frame-free)."""
+    from videossr.tasks.counting import draw_shapes
+
+    reach = instance["size"] + 4  # beyond any vertex of the shape
+    x0, y0 = instance["center"][0] - reach, instance["center"][1] - reach
+    local = {**instance, "center": [reach, reach], "color_bgr": [255]}
+    canvas = np.zeros((2 * reach + 1, 2 * reach + 1, 1), np.uint8)
+    return draw_shapes(canvas, shape, [local])[..., 0] > 0, x0, y0
+
+
+def _overlap(a: tuple[np.ndarray, int, int], b: tuple[np.ndarray, int, int]) -> float:
+    """Pixels two instances share, over the smaller one's area."""
+    (mask_a, xa, ya), (mask_b, xb, yb) = a, b
+    x0, y0 = max(xa, xb), max(ya, yb)
+    x1, y1 = min(xa + mask_a.shape[1], xb + mask_b.shape[1]), min(ya + mask_a.shape[0], yb + mask_b.shape[0])
+    if x0 >= x1 or y0 >= y1:
+        return 0.0
+    shared = np.count_nonzero(mask_a[y0 - ya : y1 - ya, x0 - xa : x1 - xa] & mask_b[y0 - yb : y1 - yb, x0 - xb : x1 - xb])
+    return shared / max(1, min(np.count_nonzero(mask_a), np.count_nonzero(mask_b)))
+
+
 def measure(width: int, height: int, difficulty: str, placement: str, samples: int) -> dict:
-    from videossr.tasks.counting import (DIFFICULTIES, count_drawn_shapes, draw_shapes,
-                                         make_counting_sample)  # fmt: skip
+    from videossr.tasks.counting import DIFFICULTIES, count_drawn_shapes, make_counting_sample
     from videossr.tasks.frames import VideoFrames
     from videossr.tasks.seeds import derive_seed, rng_for
 
@@ -71,13 +92,11 @@ def measure(width: int, height: int, difficulty: str, placement: str, samples: i
             gave_way[record["fallback"] if record else "none"] += 1
             sizes.extend(i["size"] / min(width, height) for i in placed)
             instances += len(placed)
-            masks = [draw_shapes(black[..., :1].copy(), entry["shape"], [{**i, "color_bgr": [255]}])[..., 0] > 0
-                     for i in placed]  # fmt: skip
+            masks = [_cropped_mask(entry["shape"], i) for i in placed]
             worst = 0.0
             for a in range(len(masks)):
                 for b in range(a + 1, len(masks)):
-                    shared = np.count_nonzero(masks[a] & masks[b])
-                    worst = max(worst, shared / max(1, min(masks[a].sum(), masks[b].sum())))
+                    worst = max(worst, _overlap(masks[a], masks[b]))
             overlap_any += worst > 0
             overlap10 += worst > 0.1
             overlap50 += worst > 0.5

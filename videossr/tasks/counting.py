@@ -63,10 +63,10 @@ DEFAULT_PLACEMENT = SEPARATE
 #: The placement of rows written before placement was recorded: they all used the released rule.
 UNRECORDED_PLACEMENT = RELEASED
 
-#: Gap between drawn shapes: this fraction of the shorter side, at least
-#: MIN_GAP_PX. OpenCV's fill touches pixels up to ~1 px outside the exact outline on each side
-#: (measured by tests/test_counting_placement.py), so a 4 px gap keeps two shapes' pixels more than
-#: sqrt(2) px apart: they never touch, even 8-connected.
+#: Least distance between the exact outlines of two shapes on a frame: this fraction of the shorter
+#: side, at least MIN_GAP_PX. OpenCV's fill touches pixels up to 1 px outside the exact outline
+#: (tested in tests/test_counting_placement.py), so 4 px keeps two shapes' pixels more than sqrt(2)
+#: px apart: they never touch, not even 8-connected, and never merge into one blob.
 GAP_FRACTION = 0.02
 MIN_GAP_PX = 4
 #: Separate placement keeps each exact outline this far inside the frame, so no drawn pixel is cut off.
@@ -375,7 +375,8 @@ def place_separate(
     with :data:`FALLBACKS` giving way in order until the frame holds them ``gap_px`` apart.
     Returns the instances (as many as could be placed, at least one; an instance whose size gave
     way carries its drawn size as ``size_drawn``) and what gave way (None if nothing did):
-    ``{"fallback": <name>, "num_instances_drawn": count}``.
+    ``{"fallback": <name>, "num_instances_drawn": count}``, plus ``"placed_by": <step>`` after
+    ``drop_instance`` (the step that then placed the remaining instances).
     """
     low, high = size_bounds(width, height)
     gap = gap_px(width, height)
@@ -400,11 +401,12 @@ def place_separate(
         if size != drawn_size:
             instance["size_drawn"] = drawn_size
         instances.append(instance)
-    fallback = "drop_instance" if dropped else fallback
-    if fallback == "none":
+    if fallback == "none" and not dropped:
         return instances, None
-    logger.debug("%d %s(s) on a %dx%d frame: %s", count, shape, width, height, fallback)
-    return instances, {"fallback": fallback, "num_instances_drawn": count}
+    record = {"fallback": "drop_instance", "placed_by": fallback} if dropped else {"fallback": fallback}
+    record["num_instances_drawn"] = count
+    logger.debug("%d %s(s) on a %dx%d frame: %s", count, shape, width, height, record)
+    return instances, record
 
 
 def draw_shapes(image: np.ndarray, shape: str, instances: list[dict[str, Any]]) -> np.ndarray:
