@@ -68,6 +68,7 @@ SAVE_FREQ="${SAVE_FREQ:-500}"
 TEST_FREQ="${TEST_FREQ:--1}"
 VAL_BEFORE_TRAIN="${VAL_BEFORE_TRAIN:-False}"
 PYTHON="${PYTHON:-python3}"
+ATTN_IMPLEMENTATION="${ATTN_IMPLEMENTATION:-}"  # flash_attention_2 | sdpa | eager; empty: flash-attn if it imports
 
 die() { echo "train.sh: error: $*" >&2; exit 2; }
 
@@ -185,7 +186,27 @@ if [ "$ROLLOUT_ENGINE" = "vllm" ]; then
     # vLLM's multimodal preprocessor cache keys on content hashes of the frames; 0 GB turns it off
     # (the released launcher's disable_mm_preprocessor_cache flag no longer exists).
     args+=(+actor_rollout_ref.rollout.engine_kwargs.vllm.mm_processor_cache_gb=0)
+    # Our agent loop (verl's public agent-loop registry): vLLM gets one placeholder per video and
+    # the actor trains on vLLM's expansion of it. verl 0.9.1's stock loop hands vLLM Qwen3-VL
+    # prompts whose video features land in the wrong slots (see videossr/training/agent_loop.py;
+    # `python -m videossr.training.parity` checks it).
+    args+=(
+        actor_rollout_ref.rollout.agent.agent_loop_config_path="$REPO/verl/agent_loop.yaml"
+        actor_rollout_ref.rollout.agent.default_agent_loop=videossr_single_turn
+    )
 fi
+# Attention of the FSDP actor: verl defaults to flash_attention_2, which needs the flash-attn
+# package (not in requirements-gpu.txt: PyPI has only its source, which compiles for CUDA). Use it
+# when it imports, else PyTorch's SDPA (same maths, more memory for long video prompts).
+if [ -z "${ATTN_IMPLEMENTATION:-}" ]; then
+    if "$PYTHON" -c 'import flash_attn' >/dev/null 2>&1; then
+        ATTN_IMPLEMENTATION=flash_attention_2
+    else
+        ATTN_IMPLEMENTATION=sdpa
+        [ "${PRINT_OVERRIDES:-0}" = "1" ] || echo "train.sh: flash_attn does not import with $PYTHON: the actor uses attn_implementation=sdpa (ATTN_IMPLEMENTATION=flash_attention_2 to insist)" >&2
+    fi
+fi
+args+=(+actor_rollout_ref.model.override_config.attn_implementation="$ATTN_IMPLEMENTATION")
 
 if [ "${PRINT_OVERRIDES:-0}" = "1" ]; then
     # For tools and tests that build the very same configuration: one override per line.

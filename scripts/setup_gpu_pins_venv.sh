@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU environment's exact pins (requirements-gpu.txt: verl[vllm]==0.9.1 -> vllm 0.24.0,
+# transformers 5.9.0, torch 2.11.0) in a cached virtualenv on a machine WITHOUT a GPU, so that the
+# rollout parity check (python -m videossr.training.parity) runs with the versions users install:
+# vLLM's and transformers' multimodal processors are pure CPU code, no engine is started.
+#
+#   bash scripts/setup_gpu_pins_venv.sh          # prints the venv's python path on stdout
+#
+# The venv lives under ${XDG_CACHE_HOME:-~/.cache}/videossr/gpu-pins-<hash>/, keyed by a hash of
+# requirements-gpu.txt's requirement lines, so a changed pin installs a fresh one and an unchanged one
+# takes a second. ~11 GB (CUDA torch and NVIDIA libraries that are never loaded here), a few minutes.
+# The project itself is not installed into it: callers put the checkout on PYTHONPATH, so one cache
+# serves every clone. A stamp file written last marks a complete install.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '[setup-gpu-pins] %s\n' "$*" >&2; }
+
+python="${PYTHON:-python3}"
+"$python" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 13)))' || {
+    log "$python is $("$python" --version 2>&1); the GPU pins need Python 3.11 or 3.12 (av 18.1 needs >=3.11, verl 0.9.1 <3.13)"
+    exit 1
+}
+# Keyed by the requirement lines only (comments stripped) and a layout version of this script.
+LAYOUT=1
+key=$( (echo "layout $LAYOUT"; sed -e 's/#.*//' -e '/^[[:space:]]*$/d' requirements-gpu.txt) | sha256sum | cut -c1-12)
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/videossr/gpu-pins-$key"
+stamp="$venv/.videossr-gpu-pins-stamp"
+if [ -f "$stamp" ] && "$venv/bin/python" -c 'import vllm, verl' >/dev/null 2>&1; then
+    echo "$venv/bin/python"
+    exit 0
+fi
+rm -rf "$venv"
+mkdir -p "$(dirname "$venv")"
+log "creating $venv (first run: several minutes, ~11 GB)"
+start=$(date +%s)
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q -r requirements-gpu.txt
+log "installed in $(( $(date +%s) - start )) s, $(du -sh "$venv" | cut -f1)"
+date -u +%FT%TZ > "$stamp"
+echo "$venv/bin/python"
