@@ -132,7 +132,7 @@ def test_one_video_prompt(processors, clips, family):
     assert patch == {"qwen2_5_vl": 14, "qwen3_vl": 16}[family]
     prompt = prepare_vllm_prompt(one_video_request(clips, 2.5), processor, patch)
 
-    assert set(prompt) == {"prompt", "multi_modal_data", "mm_processor_kwargs"}
+    assert set(prompt) == {"prompt_token_ids", "prompt", "multi_modal_data", "mm_processor_kwargs"}
     text = prompt["prompt"]
     assert text.count(VIDEO_PLACEHOLDER_TOKENS) == 1 and text.count("<|video_pad|>") == 1
     assert text.startswith("<|im_start|>user\nWatch this.\n<|vision_start|>")
@@ -199,7 +199,7 @@ def test_placeholder_and_video_count_mismatch_raises(processors, clips, family):
 
 def test_text_only_request_has_no_multimodal_data(processors):
     prompt = prepare_vllm_prompt(Request("t", "Say hi.", ()), processors["qwen3_vl"])
-    assert set(prompt) == {"prompt"} and "<|vision_start|>" not in prompt["prompt"]
+    assert set(prompt) == {"prompt_token_ids", "prompt"} and "<|vision_start|>" not in prompt["prompt"]
 
 
 def test_family_detection(processors):

@@ -115,12 +115,32 @@ def _placeholder_positions(ranges) -> list[list[int]]:
     return positions
 
 
-def _video_items(mm_kwargs) -> list[dict[str, Any]]:
-    """vLLM's processed features per video: ``video_grid_thw`` and ``pixel_values_videos`` tensors."""
+def _device_input_norm(model_config):
+    """vLLM's own on-device pixel normalisation for this model, or None where vLLM has none.
+
+    vLLM >= 0.28 defaults to ``mm_device_do_normalize`` for Qwen2-VL/Qwen2.5-VL: its processor
+    output stays unnormalised (0..255) and the model normalises first thing
+    (``FusedInputNorm.from_model_config``, applied in ``_process_video_input``). Applying that very
+    module gives the features the vision tower sees.
+    """
+    try:
+        from vllm.model_executor.models.vision import FusedInputNorm
+    except ImportError:  # vLLM 0.24: normalised by the processor
+        return None
+    if not getattr(getattr(model_config, "multimodal_config", None), "mm_device_do_normalize", False):
+        return None
+    return FusedInputNorm.from_model_config(model_config)
+
+
+def _video_items(mm_kwargs, input_norm, dtype) -> list[dict[str, Any]]:
+    """vLLM's features per video as the vision tower gets them: ``video_grid_thw``, ``pixel_values_videos``."""
     items = []
     for item in mm_kwargs.get("video", []) if mm_kwargs is not None else []:
         item = item.get_data() if hasattr(item, "get_data") else {k: v.data for k, v in item.items()}
-        items.append({k: item[k] for k in ("video_grid_thw", "pixel_values_videos", "second_per_grid_ts") if k in item})
+        item = {k: item[k] for k in ("video_grid_thw", "pixel_values_videos", "second_per_grid_ts") if k in item}
+        if input_norm is not None and "pixel_values_videos" in item:
+            item["pixel_values_videos"] = input_norm(item["pixel_values_videos"], dtype)
+        items.append(item)
     return items
 
 
@@ -137,6 +157,7 @@ def _verl_server_client_class():
         def __init__(self, config, preprocessor, processor, eos_token_id: int):
             super().__init__(config=config, load_balancer_handle=None)
             self.preprocessor, self.processor, self.eos_token_id = preprocessor, processor, eos_token_id
+            self.input_norm = _device_input_norm(preprocessor.model_config)
             self.requests: list[dict[str, Any]] = []
 
         async def generate(self, request_id, *, prompt_ids, sampling_params, image_data=None, video_data=None,
@@ -162,7 +183,8 @@ def _verl_server_client_class():
                 processed = self.preprocessor.preprocess(TokensPrompt(**prompt_kwargs))
                 record["vllm_ids"] = list(processed["prompt_token_ids"])
                 record["positions"] = _placeholder_positions(processed.get("mm_placeholders", {}).get("video", []))
-                record["videos"] = _video_items(processed.get("mm_kwargs"))
+                record["videos"] = _video_items(processed.get("mm_kwargs"), self.input_norm,
+                                                self.preprocessor.model_config.dtype)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - whatever vLLM raises is the finding to report
                 record["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")
             self.requests.append(record)
@@ -235,9 +257,10 @@ def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityR
             continue
         theirs = vllm_videos[k]
         same_grid = tuple(int(x) for x in theirs["video_grid_thw"].tolist()) == grid
-        # vLLM casts features to the model dtype (bf16 here); the actor's, cast alike, must be identical.
-        vllm_pixels = theirs["pixel_values_videos"]
-        same_pixels = same_grid and torch.equal(actor_pixels.to(vllm_pixels.dtype), vllm_pixels)
+        # vLLM holds features in the model dtype (bf16 here): equal up to that dtype's rounding.
+        vllm_pixels = theirs["pixel_values_videos"].float()
+        same_pixels = same_grid and vllm_pixels.shape == actor_pixels.shape and torch.allclose(
+            actor_pixels.to(theirs["pixel_values_videos"].dtype).float(), vllm_pixels, rtol=2**-7, atol=2**-7)
         if vllm_positions[k] != actor_positions[k] or not same_pixels:
             result.videos_misplaced.append(k + 1)
     if result.videos_misplaced:

@@ -50,8 +50,11 @@ its source: ``vllm/entrypoints/llm.py``, ``vllm/entrypoints/offline_utils.py``,
 ``vllm/transformers_utils/processor.py``, ``vllm/model_executor/models/qwen2_vl.py``,
 ``qwen2_5_vl.py`` and ``qwen3_vl.py``.
 
-Each prompt is a ``TextPrompt`` dict ``{"prompt", "multi_modal_data": {"video": [...]},
-"mm_processor_kwargs"}`` and each video a ``(frames, metadata)`` pair:
+Each prompt is a ``TokensPrompt`` dict ``{"prompt_token_ids", "prompt", "multi_modal_data": {"video":
+[...]}, "mm_processor_kwargs"}`` (token ids: training's rollout prompt, see
+:mod:`videossr.training.rollout_prompt`; vLLM expands each video placeholder in them, so the prompt
+the model reads is token-for-token the one the actor was trained on) and each video a ``(frames,
+metadata)`` pair:
 
 * ``frames``: ``np.ndarray`` ``[T, H, W, 3]`` ``uint8``, already at the training size. The float
   tensor qwen-vl-utils returns holds whole numbers (it resizes a ``uint8`` tensor and then casts),
@@ -121,6 +124,7 @@ from typing import Any
 
 from videossr.errors import ConfigError
 from videossr.eval.backends.base import Generation, Request, build_messages, vision_inputs
+from videossr.training.rollout_prompt import VIDEO_PLACEHOLDER, processor_family, rollout_prompt_ids
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +137,7 @@ WAIT_SECONDS = 5.0
 #: ``video_backend`` label of the metadata (informational: neither vLLM nor transformers read it).
 VIDEO_BACKEND_LABEL = "qwen_vl_utils"
 #: The vision placeholder Qwen chat templates emit for one video.
-VIDEO_PLACEHOLDER_TOKENS = "<|vision_start|><|video_pad|><|vision_end|>"
+VIDEO_PLACEHOLDER_TOKENS = VIDEO_PLACEHOLDER
 #: What can go wrong while preparing one request's inputs: placeholder/video mismatch, an invalid
 #: size (ValueError), an unreadable or missing frame (OSError, incl. PIL.UnidentifiedImageError),
 #: a frame of the wrong type (TypeError), a tensor op failing on a degenerate frame (RuntimeError).
@@ -224,14 +228,9 @@ def video_family(processor) -> str:
     """``"qwen3_vl"`` or ``"qwen2_5_vl"`` from the processor's classes (Qwen2-VL counts as the latter).
 
     Raises:
-        ValueError: a processor of another model family.
+        ValueError: a processor of another model family ("unsupported processor ...").
     """
-    names = [type(processor).__name__, type(getattr(processor, "video_processor", None)).__name__]
-    if any(name.startswith("Qwen3VL") for name in names):
-        return "qwen3_vl"
-    if any(name.startswith(("Qwen2_5_VL", "Qwen2VL")) for name in names):
-        return "qwen2_5_vl"
-    raise ValueError(f"unsupported processor {names[0]}: the vLLM backend handles Qwen2.5-VL and Qwen3-VL")
+    return processor_family(processor)
 
 
 def image_patch_size(processor) -> int:
@@ -240,11 +239,16 @@ def image_patch_size(processor) -> int:
 
 
 def prepare_vllm_prompt(request: Request, processor, patch_size: int | None = None) -> dict[str, Any]:
-    """The vLLM 0.24 ``TextPrompt`` dict of ``request`` (format: see the module docstring).
+    """The vLLM ``TokensPrompt`` dict of ``request`` (format: see the module docstring).
 
-    Returns ``{"prompt": str}`` plus, when the request has videos, ``"multi_modal_data":
-    {"video": [(frames uint8 [T,H,W,3], metadata), ...]}`` in placeholder order and
-    ``"mm_processor_kwargs"``.
+    Returns ``{"prompt_token_ids": [...], "prompt": str}`` plus, when the request has videos,
+    ``"multi_modal_data": {"video": [(frames uint8 [T,H,W,3], metadata), ...]}`` in placeholder
+    order and ``"mm_processor_kwargs"``. The token ids are the chat-template text tokenised as it is,
+    one vision placeholder per video: exactly what training hands vLLM
+    (:func:`videossr.training.rollout_prompt.rollout_prompt_ids`), so vLLM's expansion of it is
+    token-for-token the prompt the actor was trained on. (A text prompt would be tokenised by vLLM
+    the same way; the ids make that explicit and independent of vLLM's text path.) ``prompt`` is
+    the same text, for logs.
 
     Raises:
         ValueError: the request's ``<video>`` placeholders do not match its videos, the chat
@@ -265,8 +269,9 @@ def prepare_vllm_prompt(request: Request, processor, patch_size: int | None = No
             f"request {request.id}: the chat template wrote {placeholders} video placeholders "
             f"({VIDEO_PLACEHOLDER_TOKENS}) for {len(request.videos)} videos"
         )
+    token_ids = rollout_prompt_ids(processor.tokenizer, prompt, len(request.videos))
     if not request.videos:
-        return {"prompt": prompt}
+        return {"prompt_token_ids": token_ids, "prompt": prompt}
 
     _, videos = vision_inputs(messages, patch_size)
     if videos is None or len(videos) != len(request.videos):
@@ -297,6 +302,7 @@ def prepare_vllm_prompt(request: Request, processor, patch_size: int | None = No
         # Qwen2.5-VL: vLLM 0.24 drops item metadata; the HF processor gets it through the kwargs.
         mm_processor_kwargs["video_metadata"] = [dict(metadata) for _, metadata in items]
     return {
+        "prompt_token_ids": token_ids,
         "prompt": prompt,
         "multi_modal_data": {"video": items},
         "mm_processor_kwargs": mm_processor_kwargs,
