@@ -217,23 +217,14 @@ def outline_of(shape: str, center: tuple[int, int], size: int, angle_deg: float)
 
 
 def _convex_hull(points: np.ndarray) -> np.ndarray:
-    """Vertices of the convex hull of ``(n, 2)`` points, counter-clockwise in (x, y), no repeats."""
-    unique = sorted(set(map(tuple, points.tolist())))
-    if len(unique) <= 2:
-        return np.array(unique, dtype=np.float64)
+    """Vertices of the convex hull of ``(n, 2)`` integer-valued points, in order.
 
-    def half(sequence):
-        chain: list[tuple[float, float]] = []
-        for p in sequence:
-            while len(chain) >= 2 and (
-                (chain[-1][0] - chain[-2][0]) * (p[1] - chain[-2][1]) - (chain[-1][1] - chain[-2][1]) * (p[0] - chain[-2][0])
-            ) <= 0:
-                chain.pop()
-            chain.append(p)
-        return chain
-
-    lower, upper = half(unique), half(reversed(unique))
-    return np.array(lower[:-1] + upper[:-1], dtype=np.float64)
+    OpenCV's hull, exact here: every coordinate is a whole number of pixels (rounded polygon
+    vertices, integer centres), which float32 holds exactly. Collinear points give a segment.
+    """
+    if len(points) == 1:
+        return points.astype(np.float64)
+    return cv2.convexHull(points.astype(np.float32))[:, 0, :].astype(np.float64)
 
 
 def _distance_to_convex(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -249,7 +240,7 @@ def _distance_to_convex(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     distance = np.hypot(nearest[..., 0], nearest[..., 1]).min(axis=1)
     if len(polygon) >= 3:
         cross = edges[None, :, 0] * rel[..., 1] - edges[None, :, 1] * rel[..., 0]
-        distance[(cross >= 0).all(axis=1)] = 0.0
+        distance[(cross >= 0).all(axis=1) | (cross <= 0).all(axis=1)] = 0.0  # inside, either orientation
     return distance
 
 
