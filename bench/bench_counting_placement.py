@@ -6,7 +6,7 @@ black frame (no colour channel of a shape is below 50, so every drawn pixel diff
 count is exact) and reports per marked frame:
 
     overlap>0 / >10% / >50%   frames where two instances share pixels (by more than 10 % / 50 %
-                              of the smaller one's area)
+                              of the smaller one's area); also for frames of 3 instances alone
     pixels!=declared          frames whose drawn pixels do not form exactly ``num_instances``
                               separate 8-connected shapes
     gave way                  separate placement: share of frames where the window widened, the
@@ -77,6 +77,7 @@ def measure(width: int, height: int, difficulty: str, placement: str, samples: i
     video = VideoFrames(Path("/nonexistent"), record, {i: black for i in range(48)})
     frames = overlap_any = overlap10 = overlap50 = wrong = 0
     gave_way, sizes, instances = Counter(), [], 0
+    by_count = {n: Counter() for n in range(1, 5)}  # frames, >10 % overlaps, by declared instances
     elapsed = 0.0
     for seed in range(samples):
         started = time.perf_counter()
@@ -97,6 +98,9 @@ def measure(width: int, height: int, difficulty: str, placement: str, samples: i
             for a in range(len(masks)):
                 for b in range(a + 1, len(masks)):
                     worst = max(worst, _overlap(masks[a], masks[b]))
+            by_count[entry["num_instances"]]["frames"] += 1
+            by_count[entry["num_instances"]]["overlap_10"] += worst > 0.1
+            by_count[entry["num_instances"]]["overlap_50"] += worst > 0.5
             overlap_any += worst > 0
             overlap10 += worst > 0.1
             overlap50 += worst > 0.5
@@ -107,6 +111,8 @@ def measure(width: int, height: int, difficulty: str, placement: str, samples: i
         "overlap_50": overlap50 / frames,
         "pixels_wrong": wrong / frames,
         "gave_way": {k: v / frames for k, v in sorted(gave_way.items())},
+        "by_num_instances": {n: {"frames": c["frames"], "overlap_10": c["overlap_10"] / c["frames"],
+                                 "overlap_50": c["overlap_50"] / c["frames"]} for n, c in by_count.items() if c["frames"]},
         "mean_size_per_short_side": float(np.mean(sizes)),
         "instances_per_frame": instances / frames,
         "ms_per_sample": 1000 * elapsed / samples,
@@ -121,7 +127,7 @@ def main() -> int:
     args = parser.parse_args()
     results = []
     print(f"{'frame':24} {'diff':4} {'placement':9} {'ovl>0':>6} {'>10%':>6} {'>50%':>6} {'px!=n':>6} "
-          f"{'size':>5} {'n/fr':>5} {'ms':>6}  gave way")  # fmt: skip
+          f"{'size':>5} {'n/fr':>5} {'ms':>6} {'n=3 >10%/>50%':>14}  gave way")  # fmt: skip
     for name in args.frames:
         width, height = FRAMES[name]
         for difficulty in ("easy", "hard"):
@@ -129,10 +135,12 @@ def main() -> int:
                 r = measure(width, height, difficulty, placement, args.samples)
                 results.append({"frame": name, "width": width, "height": height, "difficulty": difficulty,
                                 "placement": placement, **r})  # fmt: skip
+                n3 = r["by_num_instances"].get(3)
+                three = f"{100 * n3['overlap_10']:.0f}%/{100 * n3['overlap_50']:.0f}%" if n3 else "-"
                 way = " ".join(f"{k}={100 * v:.1f}%" for k, v in r["gave_way"].items() if k != "none") if placement == "separate" else ""
                 print(f"{name:24} {difficulty:4} {placement:9} {100 * r['overlap_any']:5.1f}% {100 * r['overlap_10']:5.1f}% "
                       f"{100 * r['overlap_50']:5.1f}% {100 * r['pixels_wrong']:5.1f}% {r['mean_size_per_short_side']:5.3f} "
-                      f"{r['instances_per_frame']:5.2f} {r['ms_per_sample']:6.1f}  {way}", flush=True)  # fmt: skip
+                      f"{r['instances_per_frame']:5.2f} {r['ms_per_sample']:6.1f} {three:>14}  {way}", flush=True)  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

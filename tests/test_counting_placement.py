@@ -88,7 +88,8 @@ def test_the_pixel_check_fails_for_the_released_placement(frame, least_wrong):
     video = dark_video(width, height)
     pairs = []
     for seed in range(60):
-        sample = make_counting_sample(video, DIFFICULTIES["easy"], rng_for(derive_seed(seed, frame)), placement="released")
+        rng = rng_for(derive_seed(seed, frame))
+        sample = make_counting_sample(video, DIFFICULTIES["easy"], rng, placement="released")
         pairs += shapes_shown(video, sample)
     wrong = sum(declared != shown for declared, shown in pairs)
     assert wrong / len(pairs) >= least_wrong, (wrong, len(pairs))
@@ -122,7 +123,8 @@ def test_the_released_placement_is_reproduced_draw_for_draw():
     for width, height in [*FRAME_SIZES.values(), (20, 300)]:
         for seed in range(40):
             count = 1 + seed % 4
-            assert counting.place_instances(width, height, count, rng_for(seed)) == released(width, height, count, rng_for(seed))
+            expected = released(width, height, count, rng_for(seed))
+            assert counting.place_instances(width, height, count, rng_for(seed)) == expected
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -175,7 +177,8 @@ def test_outline_distance_agrees_with_a_brute_force_over_rotated_shapes():
         if exact > 0:  # disjoint: the nearest boundary points are the distance (sampled: < 0.5 px coarse)
             assert exact <= brute + 1e-9 and brute - exact < 0.5, (exact, brute)
         else:  # touching or overlapping: the boundaries meet, or one shape holds the other
-            inside = outline_gaps(_disc((0, 0), 0), points_a, b).min() == 0 or outline_gaps(_disc((0, 0), 0), points_b, a).min() == 0
+            point = _disc((0, 0), 0)
+            inside = outline_gaps(point, points_a, b).min() == 0 or outline_gaps(point, points_b, a).min() == 0
             assert brute < 0.5 or inside, brute
 
 
@@ -340,7 +343,8 @@ def test_a_counting_file_is_remade_when_its_placement_changes_and_only_then(fram
     ids = [r["video_id"] for r in load_index(frames_dir)][:2]
     assignments = [(OutputSpec.counting(), ids), (OutputSpec.jigsaw(6), ids)]
     generate(frames_dir, tmp_path, assignments, GenerationSettings())
-    counting_file, jigsaw_file = generate(frames_dir, tmp_path, assignments, GenerationSettings(counting_placement="released"))
+    released = GenerationSettings(counting_placement="released")
+    counting_file, jigsaw_file = generate(frames_dir, tmp_path, assignments, released)
     assert not counting_file.up_to_date and jigsaw_file.up_to_date
     rows = read_rows(tmp_path / "counting.parquet")
     assert {json.loads(r["extra_info"]["params"])["placement"] for r in rows} == {"released"}

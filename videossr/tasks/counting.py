@@ -252,7 +252,8 @@ def outline_gaps(moving: Outline, centers: np.ndarray, fixed: Outline) -> np.nda
     Minkowski difference B - A, a convex polygon dilated by both radii.
     """
     difference = _convex_hull((fixed.core[None, :, :] - moving.core[:, None, :]).reshape(-1, 2))
-    return np.maximum(_distance_to_convex(np.asarray(centers, dtype=np.float64), difference) - moving.radius - fixed.radius, 0.0)
+    distance = _distance_to_convex(np.asarray(centers, dtype=np.float64), difference)
+    return np.maximum(distance - moving.radius - fixed.radius, 0.0)
 
 
 def outline_distance(a: Outline, b: Outline) -> float:
@@ -456,7 +457,10 @@ def make_counting_sample(
     for entry in shape_frames:
         counts[entry["shape"]] += entry["num_instances"]
     count_list = [counts[shape] for shape in SHAPES]
-    params: dict[str, Any] = {"placement": placement, "instances": {str(e["frame_idx"]): e["instances"] for e in shape_frames}}
+    params: dict[str, Any] = {
+        "placement": placement,
+        "instances": {str(e["frame_idx"]): e["instances"] for e in shape_frames},
+    }
     if placement == SEPARATE:
         params["gave_way"] = gave_way
     return Sample(
