@@ -4,7 +4,8 @@
 # rollout parity check (python -m videossr.training.parity) runs with the versions users install:
 # vLLM's and transformers' multimodal processors are pure CPU code, no engine is started.
 #
-#   bash scripts/setup_gpu_pins_venv.sh          # prints the venv's python path on stdout
+#   bash scripts/setup_gpu_pins_venv.sh          # install if needed; prints the venv's python path
+#   bash scripts/setup_gpu_pins_venv.sh --path   # prints the venv's folder; installs nothing
 #
 # The venv lives under ${XDG_CACHE_HOME:-~/.cache}/videossr/gpu-pins-<hash>/, keyed by a hash of
 # requirements-gpu.txt's requirement lines, so a changed pin installs a fresh one and an unchanged one
@@ -26,6 +27,10 @@ LAYOUT=1
 key=$( (echo "layout $LAYOUT"; sed -e 's/#.*//' -e '/^[[:space:]]*$/d' requirements-gpu.txt) | sha256sum | cut -c1-12)
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/videossr/gpu-pins-$key"
 stamp="$venv/.videossr-gpu-pins-stamp"
+if [ "${1:-}" = "--path" ]; then
+    echo "$venv"
+    exit 0
+fi
 if [ -f "$stamp" ] && "$venv/bin/python" -c 'import vllm, verl' >/dev/null 2>&1; then
     echo "$venv/bin/python"
     exit 0

@@ -278,6 +278,27 @@ def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityR
     return result
 
 
+def _eval_request(row: dict[str, Any]):
+    """The evaluation :class:`~videossr.eval.backends.base.Request` of a training row (same text, frames)."""
+    from videossr.eval.backends.base import Request, VideoInput
+
+    system = next((m["content"] for m in row["prompt"] if m["role"] == "system"), None)
+    user = next(m["content"] for m in row["prompt"] if m["role"] == "user")
+    videos = tuple(VideoInput(tuple(v["video"]), float(v["sample_fps"]), int(v["max_pixels"]), int(v["min_pixels"]))
+                   for v in row["videos"])  # fmt: skip
+    return Request(id="parity", user_text=user, videos=videos, system=system)
+
+
+def eval_prompt_ids(preprocessor, processor, row: dict[str, Any]) -> list[int]:
+    """The prompt ids vLLM reads for ``row`` in evaluation (``prepare_vllm_prompt``, then vLLM's processor)."""
+    from vllm.inputs import TokensPrompt
+
+    from videossr.eval.backends.vllm_backend import prepare_vllm_prompt
+
+    prompt = prepare_vllm_prompt(_eval_request(row), processor)
+    return list(preprocessor.preprocess(TokensPrompt(**prompt))["prompt_token_ids"])
+
+
 def check_parity(config, data_file: str | Path, task: str, preprocessor=None) -> ParityResult:
     """Parity of the first row of ``data_file`` under the composed verl ``config`` (see module doc).
 
@@ -306,6 +327,24 @@ def check_parity(config, data_file: str | Path, task: str, preprocessor=None) ->
         return ParityResult(task, family, False, f"the agent loop made {len(client.requests)} rollout requests, not 1", loop)
     result = _compare(task, family, client.requests[0], output)
     result.agent_loop = loop
+    if loop == STOCK_AGENT_LOOP:
+        return result
+    # Evaluation must read the very prompt training used (vLLM eval backend, same row).
+    import pyarrow.parquet as pq
+
+    row = pq.ParquetFile(data_file).read_row_group(0).slice(0, 1).to_pylist()[0]
+    prompts = output.batch["prompts"][0]
+    actor_ids = prompts[output.batch["attention_mask"][0, : prompts.shape[0]].bool()].tolist()
+    try:
+        evaluated = eval_prompt_ids(preprocessor, processor, row)
+    except Exception as exc:  # noqa: BLE001 - reported, like the rollout's errors
+        evaluated, reason = None, f"{type(exc).__name__}: {exc}"
+    if evaluated == actor_ids:
+        result.detail += "; eval prompt identical"
+    else:
+        result.ok = False
+        why = reason if evaluated is None else f"{len(evaluated)} tokens vs {len(actor_ids)}"
+        result.detail += f"; eval prompt differs from training ({why})"
     return result
 
 
