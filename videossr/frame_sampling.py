@@ -27,7 +27,7 @@ from typing import Any
 from videossr.cli import config_to_dict
 from videossr.errors import ConfigError, VideoError
 from videossr.imaging import DEFAULT_JPEG_QUALITY, encode_jpeg
-from videossr.io import iter_jsonl, read_json, write_json_atomic, write_jsonl_atomic
+from videossr.io import iter_jsonl, read_json, remove_stale_temporaries, write_json_atomic, write_jsonl_atomic
 from videossr.parallel import RayOptions, WorkerCrash, available_cpus, map_unordered
 from videossr.provenance import package_versions, utc_now
 from videossr.sampling import DEFAULT_NUM_FRAMES, plan_central_sampling, sample_fps_of
@@ -308,6 +308,7 @@ def _sample_into(
     started_at: str,
 ) -> SamplingSummary:
     """:func:`run_frame_sampling` once the output folder's write lock is held."""
+    remove_stale_temporaries(output_dir)
     _check_settings(output_dir, config.frame_settings())
     # The manifest certifies a complete run; this run is not complete yet.
     (output_dir / MANIFEST_NAME).unlink(missing_ok=True)

@@ -349,10 +349,19 @@ def generate(
         # runs making other files of this folder go on side by side.
         for stem in sorted(stems):
             locks.enter_context(exclusive_writer(output_dir / JOURNAL_DIR, stem))
+        _remove_stale_outputs(output_dir, stems)
         return _generate_locked(
             frames_dir, output_dir, assignments, settings, records, all_ids, started,
             workers=workers, ray_address=ray_address, config_for_manifest=config_for_manifest, progress=progress,
         )  # fmt: skip
+
+
+def _remove_stale_outputs(output_dir: Path, stems: Sequence[str]) -> None:
+    """Delete the temporary files a killed run left for these outputs (their locks are held)."""
+    for stem in stems:
+        for name in (f"{stem}.parquet", f"{stem}.jsonl"):
+            for stale in output_dir.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
 
 
 def _generate_locked(
@@ -496,6 +505,9 @@ def _update_manifest(
                 "jsonl": f"{summary.stem}.jsonl",
                 "num_rows": summary.num_rows,
                 "num_videos": len(video_ids),
+                # Of this run: samples made now and samples taken from the journal of a killed run.
+                "generated": summary.generated,
+                "resumed": summary.resumed,
                 "videos_sha256": _ids_digest(video_ids),
                 "skipped": summary.skipped,
                 "settings": settings.fingerprint(spec, frames_dir),

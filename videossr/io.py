@@ -39,6 +39,20 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete the temporary files :func:`atomic_open` left in ``folder`` when a run was killed.
+
+    Only call this while holding the folder's write lock (no live writer can own them). Looks in
+    ``folder`` itself, not below it; returns the number of files removed.
+    """
+    removed = 0
+    for stale in Path(folder).glob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def dump_json(obj: Any) -> str:
     """Canonical one-line JSON: UTF-8 text kept as is, so outputs are byte-stable."""
     return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))

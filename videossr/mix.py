@@ -185,6 +185,9 @@ def _build_mix_locked(
     reuse_videos: bool, workers: int, ray_address: str | None, config_for_manifest: dict[str, Any] | None, progress,
 ) -> MixSummary:  # fmt: skip
     """:func:`build_mix` once the folder's mix lock is held."""
+    for name in (f"{VAL_STEM}.parquet", f"{VAL_STEM}.jsonl", MIX_MANIFEST):  # left by a killed build
+        for stale in output_dir.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     (output_dir / MIX_MANIFEST).unlink(missing_ok=True)
     video_ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_videos(video_ids, recipe, settings.seed, val_fraction=val_fraction, reuse_videos=reuse_videos)

@@ -19,7 +19,7 @@ from videossr.eval.backends import BACKEND_NAMES, make_backend
 from videossr.eval.backends.base import Request
 from videossr.eval.responses import ResponseLog
 from videossr.eval.runner import RunStats, run
-from videossr.io import read_json, write_json_atomic
+from videossr.io import read_json, remove_stale_temporaries, write_json_atomic
 from videossr.store import exclusive_writer
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ def answer_items(
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_writer(output_dir):
+        remove_stale_temporaries(output_dir)
         return _answer_items_locked(item_ids, make_request, config, output_dir, config_dict)
 
 

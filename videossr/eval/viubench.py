@@ -162,6 +162,9 @@ def _build_viubench_locked(
     ray_address: str | None, progress, counting_placement: str,
 ) -> Path:  # fmt: skip
     """:func:`build_viubench` once the folder's lock is held."""
+    for name in (BENCHMARK_NAME, "manifest.json"):  # temporaries a killed build left
+        for stale in output_dir.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_benchmark_videos(ids, per_subtype, seed, reuse_videos)
     settings = GenerationSettings(seed=seed, split="test", max_pixels=VIUBENCH_MAX_PIXELS, min_pixels=TRAIN_MIN_PIXELS,
