@@ -1,0 +1,154 @@
+"""One writer per output: a second run on the same folder is refused at once, and a dead run's lock
+never sticks (reliability issue, part 5)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from media import REPO_ROOT
+from row_checks import replicate_frames
+from videossr.store import OutputBusyError, exclusive_writer
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def test_a_second_holder_is_refused_with_the_folder_and_the_holder(tmp_path):
+    with exclusive_writer(tmp_path):
+        script = (
+            "import sys; from videossr.store import exclusive_writer\n"
+            "with exclusive_writer(sys.argv[1]): pass"
+        )
+        result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
+        assert result.returncode != 0
+        assert "OutputBusyError" in result.stderr and str(tmp_path) in result.stderr
+        assert f"pid {os.getpid()}" in result.stderr  # names the running process
+    with exclusive_writer(tmp_path):  # released at the end of the block: free again
+        pass
+
+
+def test_locks_of_different_outputs_in_one_folder_are_independent(tmp_path):
+    with exclusive_writer(tmp_path, "blur"), exclusive_writer(tmp_path, "counting"):
+        with pytest.raises(OutputBusyError, match="blur"):
+            _hold_in_child(tmp_path, "blur")
+
+
+def _hold_in_child(folder: Path, name: str) -> None:
+    script = (
+        "import sys; from videossr.store import OutputBusyError, exclusive_writer\n"
+        "try:\n    with exclusive_writer(sys.argv[1], sys.argv[2]): pass\n"
+        "except OutputBusyError as exc:\n    print(exc); sys.exit(3)"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(folder), name], capture_output=True, text=True)
+    if result.returncode == 3:
+        raise OutputBusyError(result.stdout.strip())
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
+    script = "import sys, time; from videossr.store import exclusive_writer\nwith exclusive_writer(sys.argv[1]): print('held', flush=True); time.sleep(600)"
+    holder = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(OutputBusyError):
+        with exclusive_writer(tmp_path):
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with exclusive_writer(tmp_path):  # the kernel released it with the process
+        pass
+
+
+# ----------------------------------------------------------------------------- every stage, as a user runs it
+
+
+def _start_and_wait_for_lock(command: list[str], lock: Path) -> subprocess.Popen:
+    """Start ``command`` and return once it holds ``lock`` (its holder line is written)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, env=ENV)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if lock.exists() and lock.read_text().startswith(f"pid {process.pid} "):
+            return process
+        if process.poll() is not None:
+            pytest.fail(f"the first run ended before it was seen holding its lock: {process.stderr.read()[-2000:]}")
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    pytest.fail("the first run never took its lock")
+
+
+@pytest.fixture(scope="module")
+def big_frames(frames_dir, tmp_path_factory) -> Path:
+    return replicate_frames(frames_dir, tmp_path_factory.mktemp("lockframes") / "frames", copies=6)
+
+
+def _stage_commands(name: str, big_frames: Path, sample_videos: list[Path], tmp_path: Path):
+    """(command writing into OUT, the lock file it holds) of each stage."""
+    out = tmp_path / "out"
+    if name == "sample_frames":
+        videos = tmp_path / "videos"
+        videos.mkdir()
+        for copy in range(4):
+            for video in sample_videos:
+                (videos / f"{copy}_{video.name}").symlink_to(video)
+        script = [str(REPO_ROOT / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(videos), "--workers", "1"]
+        return [sys.executable, *script, "--output-dir", str(out)], out / ".videossr.lock"
+    if name == "generator":
+        script = [str(REPO_ROOT / "pretext_tasks" / "grounding.py"), "--frames-dir", str(big_frames),
+                  "--perturbation", "Blur", "--workers", "1"]  # fmt: skip
+        return [sys.executable, *script, "--output-dir", str(out)], out / ".journal" / ".blur.lock"
+    if name == "mix":
+        script = [str(REPO_ROOT / "pretext_tasks" / "build_mix.py"), "--frames-dir", str(big_frames), "--workers", "1"]
+        return [sys.executable, *script, "--output-dir", str(out)], out / ".mix.lock"
+    if name == "viubench_build":
+        script = [str(REPO_ROOT / "eval" / "viubench.py"), "build", "--frames-dir", str(big_frames),
+                  "--per-subtype", "4", "--workers", "1"]  # fmt: skip
+        return [sys.executable, *script, "--output-dir", str(out)], out / ".viubench.lock"
+    from videossr.eval.viubench import build_viubench
+    from videossr.tiny_models import tiny_model_dir
+
+    bench = build_viubench(big_frames, tmp_path / "bench", per_subtype=2, seed=0, workers=1)
+    model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
+    script = [str(REPO_ROOT / "eval" / "viubench.py"), "run", "--benchmark", str(bench), "--model", str(model),
+              "--batch-size", "1", "--max-new-tokens", "4"]  # fmt: skip
+    return [sys.executable, *script, "--output-dir", str(out)], out / ".videossr.lock"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["sample_frames", "generator", "mix", "viubench_build", "eval_run"])
+def test_a_second_run_on_the_same_output_is_refused_and_a_killed_one_does_not_block(
+    stage, big_frames, sample_videos, tmp_path
+):
+    command, lock = _stage_commands(stage, big_frames, sample_videos, tmp_path)
+    first = _start_and_wait_for_lock(command, lock)
+    try:
+        second = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=300)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the first run dies holding its lock
+        first.wait()
+    assert second.returncode == 2, second.stderr
+    message = second.stderr.strip()
+    assert message.count("\n") == 0, message  # one line
+    assert str(lock.parent.parent if lock.parent.name == ".journal" else lock.parent) in message
+    assert f"pid {first.pid}" in message
+    resumed = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_two_generators_may_write_different_files_of_one_folder_side_by_side(big_frames, tmp_path):
+    out = tmp_path / "out"
+    blur = [sys.executable, str(REPO_ROOT / "pretext_tasks" / "grounding.py"), "--frames-dir", str(big_frames),
+            "--perturbation", "Blur", "--workers", "1", "--output-dir", str(out)]  # fmt: skip
+    counting = [sys.executable, str(REPO_ROOT / "pretext_tasks" / "counting.py"), "--frames-dir", str(big_frames),
+                "--workers", "1", "--output-dir", str(out)]  # fmt: skip
+    first = _start_and_wait_for_lock(blur, out / ".journal" / ".blur.lock")
+    second = subprocess.run(counting, capture_output=True, text=True, env=ENV, timeout=900)
+    assert first.wait(timeout=900) == 0, first.stderr.read()[-2000:]
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert (out / "blur.parquet").is_file() and (out / "counting.parquet").is_file()
