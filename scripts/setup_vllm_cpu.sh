@@ -99,7 +99,13 @@ if [ -f "$STAMP" ]; then
     exit 0
 fi
 started=$SECONDS
-if ! install > "$VENV.log" 2>&1; then
+# Not `if ! install`: bash ignores errexit inside a function run as a condition, so a failed step
+# would go unnoticed and the stamp be written anyway.
+set +e
+(set -e; install) > "$VENV.log" 2>&1
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
     tail -n 20 "$VENV.log" > "$VENV.failed"
     log "failed; the end of the log ($VENV.log):"
     cat "$VENV.failed" >&2

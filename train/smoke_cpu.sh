@@ -50,6 +50,7 @@ export LR="${LR:-1e-4}"
 export PARAM_OFFLOAD=False
 export EXPERIMENT_NAME="${EXPERIMENT_NAME:-smoke-cpu-$MODEL_FAMILY}" CHECKPOINT_DIR="${CHECKPOINT_DIR:-$RUN_DIR/checkpoints}"
 export SAVE_FREQ="$STEPS" TEST_FREQ=-1 VAL_BEFORE_TRAIN=False
+export ATTN_IMPLEMENTATION=sdpa   # flash-attn has no CPU kernels
 
 # verl's CPU platform (videossr/testing/verl_cpu_platform.py), loaded by verl's plugin hook in
 # every process; vLLM's CPU platform; nothing from the network.
@@ -59,8 +60,10 @@ export VLLM_TARGET_DEVICE=cpu
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 TOKENIZERS_PARALLELISM=false
 unset RAY_ADDRESS   # ray.init must start its own cluster (address=local below), never join one
 
-RAY_TEMP_DIR="$(mktemp -d /tmp/vssr-ray-XXXXXX)"   # short: Ray's socket paths must fit 107 bytes
-trap 'rm -rf "$RAY_TEMP_DIR"' EXIT
+if [ -z "${RAY_TEMP_DIR:-}" ]; then
+    RAY_TEMP_DIR="$(mktemp -d /tmp/vssr-ray-XXXXXX)"   # short: Ray's socket paths must fit 107 bytes
+    trap 'rm -rf "$RAY_TEMP_DIR"' EXIT
+fi
 
 case "$REWARD" in
     varied) reward=(reward.custom_reward_function.path=pkg://videossr.testing.varied_reward) ;;
@@ -81,7 +84,6 @@ cpu=(
     actor_rollout_ref.ref.fsdp_config.use_torch_compile=False
     actor_rollout_ref.model.use_remove_padding=False        # flash-attn varlen kernels only
     actor_rollout_ref.model.enable_gradient_checkpointing=False
-    ++actor_rollout_ref.model.override_config.attn_implementation=sdpa
     "actor_rollout_ref.actor.checkpoint.save_contents=['model','hf_model']"
     # vLLM on CPU: no CUDA graphs, no sleep mode; a small explicit KV cache instead of a
     # fraction of the machine's RAM (vLLM's CPU backend reads gpu_memory_utilization as that).

@@ -66,6 +66,9 @@ def run(
 
 
 def _generate(todo, make_request, backend, batch_size, prepare_errors) -> Iterator[Generation]:
+    # A backend with several engines (vLLM, data parallel) needs more than one batch per call to
+    # keep them all busy; it says how many requests a call should carry.
+    batch_size = max(batch_size, int(getattr(backend, "requests_per_call", batch_size)))
     batches = [todo[k : k + batch_size] for k in range(0, len(todo), batch_size)]
     if not batches:
         return

