@@ -181,6 +181,13 @@ if [ "$ONLINE" = "1" ]; then
         +data.online.cache_dir="${ONLINE_CACHE_DIR:-$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME/online_cache}"
     )
     [ -z "$ONLINE_MIX" ] || args+=("+data.online.mix='$ONLINE_MIX'")
+else
+    # verl's RLHFDataset, with a length filter that reads frame headers instead of decoding every
+    # frame (~0.5 s a row in verl's own, hours for 30K rows); same lengths (bench/bench_filter.py).
+    args+=(
+        data.custom_cls.path=pkg://videossr.training.dataset
+        data.custom_cls.name=VideoSSRDataset
+    )
 fi
 if [ "$ROLLOUT_ENGINE" = "vllm" ]; then
     # vLLM's multimodal preprocessor cache keys on content hashes of the frames; 0 GB turns it off
