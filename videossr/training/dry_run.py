@@ -11,7 +11,17 @@ Runs on a machine without GPUs and checks, in order:
 4. the data: every ``data.train_files`` / ``data.val_files`` file exists, has verl's columns, its
    ``data_source`` values all have a reward, and its first row's frames exist on this machine;
 5. the model, when ``actor_rollout_ref.model.path`` is a local folder: its model type is a
-   Qwen-VL family whose patch size matches ``data.image_patch_size`` (16 Qwen3-VL, 14 Qwen2.5-VL).
+   Qwen-VL family whose patch size matches ``data.image_patch_size`` (16 Qwen3-VL, 14 Qwen2.5-VL);
+6. the attention implementation the actor will load
+   (``actor_rollout_ref.model.override_config.attn_implementation``, verl's default
+   ``flash_attention_2``): a local model is instantiated on PyTorch's meta device with it, which
+   runs transformers' own availability check (flash-attn installed and importable) without memory;
+7. the first row of every data file, through verl's real dataset code (``data.custom_cls`` or
+   ``RLHFDataset``) and the model's processor, as the agent loop builds it: its frames are decoded,
+   its processor inputs built, and the prompt the actor gets (see
+   :mod:`videossr.training.rollout_prompt`) must fit ``data.max_prompt_length``;
+8. rollout/actor parity of those first rows (:mod:`videossr.training.parity`) when vLLM is
+   importable here (the training environment); otherwise it says so and how to run it.
 
 Exit status 0 when all pass; 1 with the first problem on one line otherwise.
 
@@ -142,13 +152,18 @@ def check_online(config) -> list[str]:
             f"items; mix {mix}; sampled {', '.join(sorted(made))} (of {len(specs)} parts)"]  # fmt: skip
 
 
+def _is_online(config) -> bool:
+    """ONLINE=1: train.sh passes ``data.online.*`` (frames folders, not data files, are trained on)."""
+    return "online" in config.data
+
+
 def check_data(config) -> list[str]:
     """Each data file exists and every row can be scored by our reward."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     lines = []
-    online = bool(config.data.get("custom_cls", {}).get("path"))
+    online = _is_online(config)
     if online:
         lines += check_online(config)
     files = [("train", f) for f in _as_list(config.data.train_files) if not online]
@@ -197,6 +212,120 @@ def check_model(config) -> list[str]:
     return [f"model {model_path.name}: {model_type}, patch size {expected}"]
 
 
+def _local_model(config) -> Path | None:
+    path = Path(str(config.actor_rollout_ref.model.path))
+    return path if (path / "config.json").is_file() else None
+
+
+def check_attention(config) -> list[str]:
+    """The actor's attention implementation loads (transformers' own check, on the meta device)."""
+    override = config.actor_rollout_ref.model.get("override_config", {}) or {}
+    implementation = str(override.get("attn_implementation", "flash_attention_2"))
+    model_path = _local_model(config)
+    if model_path is None:
+        import importlib.util
+
+        if implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+            raise DryRunError("attn_implementation=flash_attention_2 but flash-attn is not installed: "
+                              "unset ATTN_IMPLEMENTATION (train.sh then uses sdpa) or pip install flash-attn")  # fmt: skip
+        return [f"attention {implementation}: model not local, only the package was checked"]
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    try:
+        hf_config = AutoConfig.from_pretrained(model_path, attn_implementation=implementation)
+        with torch.device("meta"):
+            AutoModelForImageTextToText.from_config(hf_config, attn_implementation=implementation)
+    except (ImportError, ValueError) as exc:
+        raise DryRunError(f"the actor cannot load attn_implementation={implementation}: {exc}".replace("\n", " ")[:600]
+                          + " (unset ATTN_IMPLEMENTATION: train.sh picks sdpa when flash-attn does not import)") from exc  # fmt: skip
+    return [f"attention {implementation}: loads for {model_path.name} (meta device)"]
+
+
+def _data_files(config) -> list[tuple[str, Path]]:
+    online = _is_online(config)
+    files = [("train", Path(f)) for f in _as_list(config.data.train_files) if not online]
+    return files + [("val", Path(f)) for f in _as_list(config.data.val_files)]
+
+
+def check_first_rows(config) -> list[str]:
+    """The first row of every file through verl's dataset and the processor; its length vs the budget."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+    from omegaconf import OmegaConf, open_dict
+
+    from verl.utils.dataset.rl_dataset import get_dataset_class
+    from verl.utils.tokenizer import build_multimodal_processor_inputs
+
+    from videossr.training.rollout_prompt import expand_video_placeholders, rollout_prompt_ids, video_layouts
+
+    model_path = _local_model(config)
+    if model_path is None:
+        return ["first rows: model not local, prompts not built (the processor is the model's)"]
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(model_path)
+    budget = int(config.data.max_prompt_length)
+    data_config = OmegaConf.create(OmegaConf.to_container(config.data, resolve=True))
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="videossr-dry-run-rows-") as scratch, open_dict(data_config):
+        data_config.filter_overlong_prompts = False  # the length is checked below, for this row only
+        data_config.cache_dir = str(Path(scratch) / "verl_cache")
+        dataset_cls = get_dataset_class(data_config)
+        patch = int(data_config.get("image_patch_size") or processor.image_processor.patch_size)
+        for split, path in _data_files(config):
+            first = Path(scratch) / f"{split}_{path.stem}.parquet"
+            pq.write_table(pq.ParquetFile(path).read_row_group(0).slice(0, 1), first)
+            try:
+                dataset = dataset_cls(data_files=[str(first)], tokenizer=processor.tokenizer, config=data_config,
+                                      processor=processor)  # fmt: skip
+                messages = list(dataset[0]["raw_prompt"])
+                _, videos, _ = dataset._process_multi_modal_info(messages, patch, data_config)
+                text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                                     **dict(data_config.get("apply_chat_template_kwargs") or {}))  # fmt: skip
+                inputs = build_multimodal_processor_inputs(processor, text=[text], videos=videos,
+                                                           mm_processor_kwargs=data_config.get("mm_processor_kwargs"))  # fmt: skip
+                ids = rollout_prompt_ids(processor.tokenizer, text, len(videos or []))
+                if videos:
+                    layouts = video_layouts(processor, inputs["video_grid_thw"], videos)
+                    ids = expand_video_placeholders(processor.tokenizer, processor, ids, layouts)
+            except (OSError, ValueError, KeyError, AssertionError) as exc:
+                raise DryRunError(f"{path}: verl cannot build its first row with the model's processor: "
+                                  f"{type(exc).__name__}: {exc}".replace("\n", " ")[:600]) from exc  # fmt: skip
+            if len(ids) > budget:
+                raise DryRunError(f"{path}: its first row's prompt is {len(ids)} tokens, over data.max_prompt_length={budget} "
+                                  "(raise MAX_PROMPT_LENGTH, or lower the frames' max_pixels)")  # fmt: skip
+            lines.append(f"first row of {path.name}: {len(ids)} prompt tokens of {budget}, "
+                         f"{len(videos or [])} video(s), built by {dataset_cls.__name__}")  # fmt: skip
+    return lines
+
+
+def check_rollout_parity(config) -> list[str]:
+    """Rollout/actor parity of each train file's first row, when vLLM is importable here."""
+    import importlib.util
+
+    from videossr.training.parity import check_parity
+
+    if _local_model(config) is None:
+        return ["rollout parity: model not local, not checked"]
+    if importlib.util.find_spec("vllm") is None:
+        return ["rollout parity: not checked here (vLLM is not installed in this environment); in the training "
+                "environment run: python -m videossr.training.parity --model MODEL --data-dir DATA_DIR"]  # fmt: skip
+    from videossr.training.parity import build_vllm_preprocessor
+
+    preprocessor = build_vllm_preprocessor(config)
+    lines = []
+    for split, path in _data_files(config):
+        if split != "train":
+            continue
+        result = check_parity(config, path, path.stem, preprocessor)
+        if not result.ok:
+            raise DryRunError(result.line())
+        lines.append(result.line())
+    return lines
+
+
 def dry_run(overrides: list[str]) -> tuple[Any, list[str]]:
     """Compose and check; returns the resolved config and a report, or raises DryRunError."""
     config = compose_config(overrides)
@@ -205,6 +334,9 @@ def dry_run(overrides: list[str]) -> tuple[Any, list[str]]:
     report += check_reward(config)
     report += check_data(config)
     report += check_model(config)
+    report += check_attention(config)
+    report += check_first_rows(config)
+    report += check_rollout_parity(config)
     return config, report
 
 
