@@ -22,8 +22,9 @@ MAX_SEGMENT_FRAMES = 16
 
 
 def grounding_question(perturbation: Perturbation) -> str:
-    question = GROUNDING_TEMPLATE.format(description=perturbation.description)
-    return question + SPEED_NOTE if perturbation.changes_speed else question
+    """The question of a perturbation; Slow and Fast carry the paper's speed note after the description."""
+    speed_note = f" {SPEED_NOTE}" if perturbation.changes_speed else ""
+    return GROUNDING_TEMPLATE.format(description=perturbation.description, speed_note=speed_note)
 
 
 def make_grounding_sample(

@@ -9,16 +9,22 @@ from __future__ import annotations
 SYSTEM_PROMPT = "Based on this video, provide the answer directly."
 
 GROUNDING_TEMPLATE = (
-    "In a segment of this video, {description}. Your task is to identify the precise time interval of "
-    "this change. Please only provide the start and end times in seconds, formatted as "
+    "In a segment of this video, {description}.{speed_note} Your task is to identify the precise time "
+    "interval of this change. Please only provide the start and end times in seconds, formatted as "
     "<start_time>-<end_time> (e.g., '14.5-26.2')."
 )
 
-#: Added after the grounding question for perturbations that change playback speed: the frames
-#: keep evenly spaced timestamps, so the timestamps cannot reveal the segment.
+#: The paper's note for the perturbations that change playback speed (Slow, Fast), verbatim from
+#: its App. B.1: the frames keep evenly spaced timestamps, so the timestamps cannot reveal the
+#: segment. The paper does not say where in the question it goes; it follows the description
+#: sentence (SPEC §3.1).
 SPEED_NOTE = (
-    " Note that the timestamps of the frames were deliberately kept evenly spaced, so the change in "
-    "speed must be judged from the motion, not from the timestamps."
+    "To ensure a fair challenge, even if the video's actual speed changes (e.g., slow motion or fast "
+    "forward), the timestamps for each frame have been intentionally kept evenly spaced. This creates the "
+    "illusion of a constant playback speed. Therefore, you should not rely on the timestamps when judging "
+    "the speed. Instead, your judgment must be based solely on the visual content. You should analyze the "
+    "motion within the video itself by observing how much or how little the scene changes between "
+    "consecutive frames to determine the true playback speed."
 )
 
 COUNTING_QUESTION = (
