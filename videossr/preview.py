@@ -128,3 +128,32 @@ def _grid(thumbs: list[np.ndarray], thumb_size: tuple[int, int], width: int) -> 
         y, x = PAD + r * (thumb_size[1] + PAD), PAD + c * (thumb_size[0] + PAD)
         grid[y : y + thumb_size[1], x : x + thumb_size[0]] = thumb
     return grid
+
+
+def render_frame_strip(
+    frames: list[np.ndarray], times_s: list[float], header: list[str], span_s: tuple[float, float] | None = None
+) -> np.ndarray:
+    """A BGR contact sheet of already decoded frames (BGR, any size) in the order given.
+
+    Used where no frame files exist (external benchmarks decode videos): each thumbnail is
+    labelled ``#position time_s``; frames whose time lies in the half-open ``span_s`` (seconds,
+    e.g. a grounding ground truth) get the red border of a grounding sheet. ``header`` lines are
+    wrapped to the sheet's width. An empty ``frames`` gives the header alone.
+    """
+    sheet_width = COLUMNS * (THUMB_WIDTH + PAD) + PAD
+    lines = [wrapped for line in header for wrapped in _wrap(line, sheet_width - 2 * PAD)]
+    blocks = [_text_block(lines, sheet_width)]
+    if frames:
+        height, width = frames[0].shape[:2]
+        thumb_size = (THUMB_WIDTH, max(8, round(THUMB_WIDTH * height / max(width, 1))))
+        thumbs = []
+        for position, (frame, time_s) in enumerate(zip(frames, times_s)):
+            thumb = cv2.resize(frame, thumb_size, interpolation=cv2.INTER_AREA)
+            color = WHITE
+            if span_s is not None and span_s[0] <= time_s < span_s[1]:
+                cv2.rectangle(thumb, (0, 0), (thumb.shape[1] - 1, thumb.shape[0] - 1), RED, 4)
+                color = RED
+            _label(thumb, f"#{position} {time_s:.1f}s", color)
+            thumbs.append(thumb)
+        blocks.append(_grid(thumbs, thumb_size, sheet_width))
+    return np.vstack(blocks)
