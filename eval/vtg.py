@@ -1,10 +1,13 @@
 """Video temporal grounding: mIoU and recall at IoU >= 0.3/0.5/0.7 (Charades-STA, ActivityNet, ...).
 
-Records: {"video": id, "question": sentence, "answer": "start - end"} in seconds (convert the
-usual annotation files with eval/convert.py). Protocol of the paper by default: 2 fps, at most 48
-frames, 512x512 pixels, greedy decoding, lmms-eval's prompt. Spans are parsed leniently
-("12.5 - 20.0", "12.5 to 20", "1:02 - 1:30", reversed spans swapped); unparsable answers and failed
-items score IoU 0.
+Records: {"video": id, "question": sentence, "answer": "start - end"} in seconds, or a list of such
+spans (several ground-truth windows: the best IoU counts); convert the usual annotation files with
+eval/convert.py. Protocol of the paper by default: 2 fps, at most 48 frames, 512x512 pixels, greedy
+decoding, lmms-eval's prompt. Spans are parsed from the final answer in any common phrasing
+("12.5 - 20.0", "from 12.5 to 20 seconds", "1:02 - 1:30", "starts at 00:00:24 and ends at
+00:00:30", "[24.3, 30.4]", {"start": 24.3, "end": 30.4}; reversed spans swapped); unparsable answers
+and failed items score IoU 0 and summary.json shows a few of them. Invalid records stop the run with
+their ids (or --skip-invalid).
 
 Examples:
     python eval/vtg.py --benchmark data/charades_sta_test.json --video-dir /data/Charades_v1 \\

@@ -4,9 +4,17 @@ A benchmark file is a JSON list (or JSON Lines) of records::
 
     {"video": "fFjv93ACGo8", "question": "What is ... ?\\n(A) ...\\n(B) ...", "answer": "C"}
     {"video": "3MSZA", "question": "person turns a light on.", "answer": "24.3 - 30.4", "duration": 30.9}
+    {"video": "qv1", "question": "a dog runs.", "answer": ["2 - 6", "10 - 14"], "duration": 150}
 
 optionally with ``id`` (default: the line number) and ``category`` (for a per-category breakdown).
 Videos are looked up under ``--video-dir`` by id, with any common extension.
+
+Ground truth is checked (:func:`validate_records`): a multiple-choice question must offer its
+options (one per line or inline: ``A.``, ``A)``, ``(A)``, ``A:``) and its ``answer`` must be one of
+their letters (``"C"``, ``"(C)"``, ``"C. cooking"``) or the text of exactly one option (the MVBench
+style), mapped to its letter. A grounding ``answer`` is ``"start - end"`` seconds with
+0 <= start <= end, or a list of them (several ground-truth windows: the IoU is the best over them,
+as QVHighlights' official R1@IoU takes it).
 
 The paper's protocol (SPEC §7): frames at 2 fps, at most 32/48/64 of them, evenly spaced over the
 whole video, at most 512x512 pixels, greedy decoding, no chain of thought. Frames are decoded
@@ -16,6 +24,7 @@ video's: a time ``t`` the model says is ``t`` seconds into the source video.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -29,7 +38,7 @@ from videossr.eval.backends.base import Request, VideoInput
 from videossr.eval.metrics import ItemScore, summarize
 from videossr.io import iter_jsonl, read_json
 from videossr.rewards.grounding import interval_iou
-from videossr.rewards.lenient import parse_option_letter, parse_time_span
+from videossr.eval.parsing import parse_option_letter, parse_options, parse_time_span
 from videossr.video.discovery import VIDEO_EXTENSIONS
 
 VQA_PROMPT = "{question}\nAnswer with the option letter directly."
@@ -129,9 +138,89 @@ def video_input(path: Path, protocol: Protocol) -> tuple[VideoInput, float]:
 
 
 def options_of(question: str) -> str:
-    """Option letters offered in a multiple-choice question ("(A) ...", "A. ...", "A) ..."); ABCD if none."""
-    letters = re.findall(r"(?:^|\n)\s*\(?([A-J])[.)]", question)
-    return "".join(dict.fromkeys(letters)) or "ABCD"
+    """Option letters offered in a multiple-choice question (see :func:`parse_options`); ABCD if none."""
+    return "".join(parse_options(question)) or "ABCD"
+
+
+_TRUTH_LETTER = re.compile(r"^\s*[(\[]?([A-Z])[)\]]?(?:[.:)]?\s*$|[.:)\]]\s+\S)")
+_TRUTH_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
+_WORDS = re.compile(r"[^\w]+")
+MAX_UNPARSED_EXAMPLES = 5
+
+
+def vqa_ground_truth(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The answer letter of a multiple-choice record and its options; ConfigError naming the record if bad.
+
+    ``answer`` may be the letter (``"C"``, ``"(C)"``, ``"C. cooking"``) or the text of exactly one
+    option (case and punctuation ignored).
+    """
+    question, answer = record.get("question"), record.get("answer")
+    options = parse_options(question if isinstance(question, str) else "")
+    if not options:
+        raise ConfigError(f"record {record.get('id')}: no options found in the question (write them as 'A. text', "
+                          "'(A) text', 'A) text' or 'A: text', one per line or inline)")  # fmt: skip
+    if not isinstance(answer, str) or not answer.strip():
+        raise ConfigError(f"record {record.get('id')}: answer {answer!r} is not an option letter or option text")
+    match = _TRUTH_LETTER.match(answer)
+    if match:
+        if match.group(1) not in options:
+            raise ConfigError(f"record {record.get('id')}: answer {answer!r} is not among the options {''.join(options)}")
+        return match.group(1), options
+    said = _WORDS.sub(" ", answer.lower()).strip()
+    found = [letter for letter, text in options.items() if _WORDS.sub(" ", text.lower()).strip() == said]
+    if len(found) != 1:
+        raise ConfigError(f"record {record.get('id')}: answer {answer!r} matches {len(found)} option texts "
+                          f"(options: {'; '.join(f'{k}. {v}' for k, v in options.items())[:200]})")  # fmt: skip
+    return found[0], options
+
+
+def vtg_ground_truths(record: dict[str, Any]) -> list[tuple[float, float]]:
+    """The ground-truth windows ``[(start_s, end_s), ...]`` of a grounding record; ConfigError if bad.
+
+    ``answer`` is ``"start - end"`` (seconds, 0 <= start <= end, finite) or a non-empty list of such
+    strings or of ``[start, end]`` pairs.
+    """
+    answer = record.get("answer")
+    spans = answer if isinstance(answer, list) else [answer]
+    if not spans:
+        raise ConfigError(f"record {record.get('id')}: answer is an empty list (pass 'start - end' or a list of them)")
+    windows = []
+    for span in spans:
+        if isinstance(span, str) and (match := _TRUTH_SPAN.match(span)):
+            start, end = float(match.group(1)), float(match.group(2))
+        elif isinstance(span, (list, tuple)) and len(span) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in span):
+            start, end = float(span[0]), float(span[1])
+        else:
+            raise ConfigError(f"record {record.get('id')}: answer {span!r} is not 'start - end' in seconds")
+        if not (math.isfinite(start) and math.isfinite(end) and 0 <= start <= end):
+            raise ConfigError(f"record {record.get('id')}: answer {span!r} needs finite 0 <= start <= end")
+        windows.append((start, end))
+    return windows
+
+
+def validate_records(records: list[dict[str, Any]], kind: str, *, skip_invalid: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """The valid records and the ids of the skipped ones; one ConfigError listing every bad id otherwise.
+
+    ``kind`` is ``vqa`` or ``vtg``. With ``skip_invalid`` bad records are dropped (and their ids
+    returned, to be counted) instead.
+    """
+    check = vqa_ground_truth if kind == "vqa" else vtg_ground_truths
+    valid, invalid = [], []
+    for record in records:
+        try:
+            check(record)
+        except ConfigError as exc:
+            invalid.append((record["id"], str(exc).split(": ", 1)[-1]))
+            continue
+        valid.append(record)
+    if invalid and not skip_invalid:
+        shown = "; ".join(f"{i}: {reason}" for i, reason in invalid[:5])
+        more = f"; and {len(invalid) - 5} more" if len(invalid) > 5 else ""
+        raise ConfigError(f"{len(invalid)} of {len(records)} records are invalid ({shown}{more}); "
+                          "fix them or pass --skip-invalid to score the rest")  # fmt: skip
+    if not valid:
+        raise ConfigError(f"all {len(records)} records are invalid (first: {invalid[0][0]}: {invalid[0][1]})")
+    return valid, [i for i, _ in invalid]
 
 
 def make_request(kind: str, record: dict[str, Any], lookup: VideoLookup, protocol: Protocol) -> Request:
@@ -153,33 +242,48 @@ def make_request(kind: str, record: dict[str, Any], lookup: VideoLookup, protoco
 
 
 def score_vqa(records: list[dict[str, Any]], responses: dict[str, dict[str, Any]], *, legacy: bool = False) -> dict:
-    """Accuracy: the option letter parsed from the answer equals the record's answer letter."""
-    items = []
+    """Accuracy: the option letter parsed from the response equals the record's answer letter.
+
+    ``unparsed_examples`` lists a few responses no letter was found in, so a user sees why.
+    """
+    items, unparsed = [], []
     for record in records:
+        truth, options = vqa_ground_truth(record)
         entry = responses.get(record["id"])
         status, score = _status(entry)
         if status == "ok":
-            letter = parse_option_letter(str(entry["response"]), options_of(record["question"]))
-            truth = str(record["answer"]).strip().upper()[:1]
+            letter = parse_option_letter(str(entry["response"]), "".join(options), options)
             status, score = ("unparsed", 0.0) if letter is None else ("ok", float(letter == truth))
+            if letter is None:
+                unparsed.append(_example(record, entry))
         items.append(ItemScore(record["id"], score, status, str(record.get("category", ""))))
-    return summarize(items, legacy=legacy)
+    return {**summarize(items, legacy=legacy), "unparsed_examples": unparsed[:MAX_UNPARSED_EXAMPLES]}
 
 
 def score_vtg(records: list[dict[str, Any]], responses: dict[str, dict[str, Any]], *, legacy: bool = False) -> dict:
-    """mIoU and R@{0.3, 0.5, 0.7} of the parsed span against ``answer`` ("start - end" seconds)."""
-    items = []
+    """mIoU and R@{0.3, 0.5, 0.7} of the parsed span against ``answer`` ("start - end" seconds).
+
+    With several ground-truth windows the item's IoU is the best over them. ``unparsed_examples``
+    lists a few responses no span was found in.
+    """
+    items, unparsed = [], []
     for record in records:
-        truth = parse_time_span(str(record["answer"]))
-        if truth is None:
-            raise ConfigError(f"record {record['id']}: answer {record['answer']!r} is not 'start - end' in seconds")
+        truths = vtg_ground_truths(record)
         entry = responses.get(record["id"])
         status, score = _status(entry)
         if status == "ok":
             span = parse_time_span(str(entry["response"]))
-            status, score = ("unparsed", 0.0) if span is None else ("ok", interval_iou(span, truth))
+            status, score = ("unparsed", 0.0) if span is None else ("ok", max(interval_iou(span, t) for t in truths))
+            if span is None:
+                unparsed.append(_example(record, entry))
         items.append(ItemScore(record["id"], score, status, str(record.get("category", ""))))
-    return summarize(items, recall=True, legacy=legacy)
+    return {**summarize(items, recall=True, legacy=legacy), "unparsed_examples": unparsed[:MAX_UNPARSED_EXAMPLES]}
+
+
+def _example(record: dict[str, Any], entry: dict[str, Any]) -> dict[str, str]:
+    text = str(entry["response"])
+    # A degenerate response can be thousands of characters; the start shows what went wrong.
+    return {"id": record["id"], "response": text if len(text) <= 300 else text[:300] + "…"}
 
 
 def _status(entry: dict[str, Any] | None) -> tuple[str, float]:

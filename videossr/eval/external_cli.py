@@ -21,6 +21,7 @@ class ExternalConfig(BackendConfig):
     max_pixels: int = field(default=512 * 512, metadata={"help": "pixels per frame at most"})
     max_new_tokens: int = field(default=128, metadata={"help": "answer budget in tokens"})
     legacy_denominator: bool = field(default=False, metadata={"help": "drop unparsed/failed items from the denominator, as the released code did (inflates scores; for comparison only)"})
+    skip_invalid: bool = field(default=False, metadata={"help": "skip records whose answer or options are invalid (counted in summary.json) instead of stopping"})
     score_only: bool = field(default=False, metadata={"help": "re-score output-dir/responses.jsonl without a model"})
 
     def validate(self) -> None:
@@ -38,8 +39,12 @@ def _format(summary: dict[str, Any], main_keys: list[str]) -> str:
     lines = ["  ".join(f"{k} {summary[k]:.1f}" for k in main_keys)]
     lines.append(f"{summary['num_items']} items: {summary['num_unparsed']} unparsed, {summary['num_errors']} errors, "
                  f"{summary['num_missing']} missing; denominator: {summary['denominator']}")  # fmt: skip
+    if summary.get("num_invalid_skipped"):
+        lines.append(f"{summary['num_invalid_skipped']} invalid records skipped (ids in summary.json)")
     for name, block in summary.get("categories", {}).items():
         lines.append(f"  {name:<30}" + "  ".join(f"{k} {block[k]:.1f}" for k in main_keys) + f"  (n={block['num_items']})")
+    for example in summary.get("unparsed_examples", [])[:3]:
+        lines.append(f"  unparsed {example['id']}: {example['response'][:100]!r}")
     return "\n".join(lines)
 
 
@@ -53,7 +58,8 @@ def main(kind: str, doc: str, argv: list[str] | None = None) -> int:
     from videossr.io import write_json_atomic
 
     try:
-        records = external.load_records(config.benchmark)
+        records, skipped = external.validate_records(external.load_records(config.benchmark), kind,
+                                                     skip_invalid=config.skip_invalid)  # fmt: skip
         protocol = external.Protocol(max_frames=config.max_frames, max_pixels=config.max_pixels, fps=config.fps,
                                      max_new_tokens=config.max_new_tokens)  # fmt: skip
         if not config.score_only:
@@ -66,6 +72,7 @@ def main(kind: str, doc: str, argv: list[str] | None = None) -> int:
         responses = read_responses(config.output_dir / RESPONSES_NAME)
         score = external.score_vqa if kind == "vqa" else external.score_vtg
         summary = score(records, responses, legacy=config.legacy_denominator)
+        summary.update(num_invalid_skipped=len(skipped), invalid_ids=skipped)
     except ConfigError as exc:
         fail(str(exc), prog)
     keys = ["accuracy"] if kind == "vqa" else ["miou", "recall@0.3", "recall@0.5", "recall@0.7"]
