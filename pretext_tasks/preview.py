@@ -2,11 +2,14 @@
 
 Frames appear in the order the model sees them, labelled with their time on the model's clock;
 the perturbed span (grounding), the drawn shapes (counting) or each clip's true place (jigsaw) are
-marked, with the question and the ground truth on top.
+marked, with the question and the ground truth on top. With ``--html``, one offline HTML page of
+the whole file (or of every .parquet file of a folder, e.g. a training mix) instead: distributions
+of tasks, perturbations, segment lengths and answers, and a seeded grid of contact sheets.
 
 Examples:
     python pretext_tasks/preview.py outputs/demo/data/channelswap.parquet --index 0
     python pretext_tasks/preview.py outputs/demo/data/counting.parquet --index 2 --output /tmp/c.png
+    python pretext_tasks/preview.py outputs/demo/mix --html outputs/demo/mix_report.html
 """
 
 from __future__ import annotations
@@ -22,17 +25,23 @@ from videossr.errors import ConfigError
 @dataclass
 class PreviewConfig:
     data_file: Path | None = field(
-        default=None, metadata={"help": "a .parquet data file", "required": True, "positional": True, "metavar": "FILE"}
-    )
+        default=None, metadata={"help": "a .parquet data file (with --html also a folder of them, e.g. a mix)",
+                                "required": True, "positional": True, "metavar": "FILE"}
+    )  # fmt: skip
     index: int = field(default=0, metadata={"help": "row to render (0-based)"})
     output: Path | None = field(
         default=None, metadata={"help": "PNG to write (default: <data dir>/previews/<stem>_<index>.png)"}
     )
+    html: Path | None = field(default=None, metadata={"help": "write an HTML report of the whole file/folder here instead"})
+    per_group: int = field(default=3, metadata={"help": "--html: sample rows per task and variant in the grid"})
+    seed: int = field(default=0, metadata={"help": "--html: seed of the sample"})
 
 
 def main(argv: list[str] | None = None) -> int:
     prog = Path(__file__).name
     config = parse_config(PreviewConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
+    if config.html is not None:
+        return _write_html(config, prog)
     import cv2
 
     from videossr.generation import read_rows
@@ -49,6 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     if not cv2.imwrite(str(output), render_contact_sheet(rows[config.index])):
         fail(f"could not write {output} (is the extension .png or .jpg?)", prog)
     print(output)
+    return 0
+
+
+def _write_html(config: PreviewConfig, prog: str) -> int:
+    from videossr.io import atomic_open
+    from videossr.report.data_report import build_data_report
+
+    if config.per_group < 0:
+        fail(f"--per-group must be >= 0, got {config.per_group}", prog)
+    try:
+        document, shown = build_data_report(config.data_file, per_group=config.per_group, seed=config.seed)
+    except ConfigError as exc:
+        fail(str(exc), prog)
+    with atomic_open(config.html, "w") as handle:
+        handle.write(document)
+    config.html.chmod(0o644)  # for sharing; the temporary file was private
+    print(f"{shown} sample rows, {len(document.encode()) / 1e6:.2f} MB")
+    print(config.html)
     return 0
 
 

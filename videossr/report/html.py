@@ -55,7 +55,8 @@ def png_data_uri(png_bytes: bytes) -> str:
 
 
 def svg_hbars(
-    bars: Sequence[tuple[str, float, str]], *, max_value: float | None = None, unit: str = "", width_px: int = 560
+    bars: Sequence[tuple[str, float, str]], *, max_value: float | None = None, unit: str = "", width_px: int = 560,
+    value_format: str = "{:.1f}",
 ) -> str:
     """Horizontal bars ``(label, value, colour)``, one per line, value printed at the bar's end.
 
@@ -72,7 +73,7 @@ def svg_hbars(
         rows.append(
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{esc(label[:32])}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{bar_w:.1f}" height="{row_h - 6}" fill="{color}"/>'
-            f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 14}">{value:.1f}{esc(unit)}</text>'
+            f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 14}">{value_format.format(value)}{esc(unit)}</text>'
         )
     height = max(1, len(bars)) * row_h
     return (f'<svg class="plot" width="{width_px}" height="{height}" viewBox="0 0 {width_px} {height}" '
@@ -107,7 +108,7 @@ def svg_heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], co
     """A grid of counts shaded by value (white = 0, dark blue = the largest), each count printed."""
     top = max((v for row in matrix for v in row), default=0) or 1
     left, head = 64, 34 if title else 18
-    width = left + cell_px * len(col_labels) + 4
+    width = max(left + cell_px * len(col_labels) + 4, 8 + 6 * len(title))  # room for the title
     height = head + cell_px * len(row_labels) + 4
     parts = [f'<text x="4" y="12" font-weight="bold">{esc(title)}</text>'] if title else []
     for c, label in enumerate(col_labels):
@@ -160,7 +161,7 @@ SCRIPT = """
 (function(){
   function apply(section){
     var f = function(c){ return section.querySelector('.' + c); };
-    var wrong = f('f-wrong').checked, unparsed = f('f-unparsed').checked;
+    var wrong = !!(f('f-wrong') && f('f-wrong').checked), unparsed = !!(f('f-unparsed') && f('f-unparsed').checked);
     var a = f('f-a') ? f('f-a').value : '', b = f('f-b') ? f('f-b').value : '';
     var cmp = f('f-cmp') ? f('f-cmp').value : 'any';
     var items = section.querySelectorAll('.item'), shown = 0;
@@ -205,16 +206,16 @@ def page(title: str, body: str) -> str:
     )
 
 
-def filter_bar(run_keys: Sequence[tuple[str, str]], total: int) -> str:
+def filter_bar(run_keys: Sequence[tuple[str, str]], total: int, *, outcome_filters: bool = True) -> str:
     """The filters of one gallery: wrong only, unparsed only and, with two runs or more, A against B.
 
     ``run_keys`` are ``(key, label)`` pairs; keys name the ``data-s-<key>`` score attributes.
+    Without ``outcome_filters`` (a data file has no answers) only the shown-items count remains.
     """
-    parts = [
-        '<div class="filters">',
-        '<label><input type="checkbox" class="f-wrong"> wrong only</label>',
-        '<label><input type="checkbox" class="f-unparsed"> unparsed / failed only</label>',
-    ]
+    parts = ['<div class="filters">']
+    if outcome_filters:
+        parts += ['<label><input type="checkbox" class="f-wrong"> wrong only</label>',
+                  '<label><input type="checkbox" class="f-unparsed"> unparsed / failed only</label>']
     if len(run_keys) >= 2:
         options = "".join(f'<option value="{esc(k)}">{esc(label)}</option>' for k, label in run_keys)
         second = "".join(

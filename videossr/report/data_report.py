@@ -1,0 +1,166 @@
+"""The data-file report: distributions and a sample grid of a training file or a whole mix, as HTML.
+
+Reads data rows (verl's row format, as :func:`videossr.generation.read_rows` returns them) and
+writes nothing. Plots: rows per task and per perturbation / difficulty / clip count, segment
+lengths and starts (grounding, in frames), counts per shape (counting), the shown position of
+every original clip (jigsaw) and the most frequent answers. The grid holds a seeded sample of
+``per_group`` rows per (task, variant) with their contact sheets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from videossr.errors import ConfigError
+from videossr.report.html import PALETTE, anchor_id, esc, filter_bar, jpeg_data_uri, page, svg_columns, svg_heatmap, svg_hbars
+from videossr.tasks.seeds import derive_seed, rng_for
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PER_GROUP = 3
+SHAPE_NAMES = ("circles", "squares", "triangles")
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """``path`` itself (a .parquet file) or every .parquet file in a folder (a mix), sorted.
+
+    Raises:
+        ConfigError: the path does not exist or a folder holds no .parquet file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.parquet"))
+        if not files:
+            raise ConfigError(f"{path} holds no .parquet data file")
+        return files
+    if not path.is_file():
+        raise ConfigError(f"data file not found: {path}")
+    return [path]
+
+
+def variant_of(row: dict[str, Any]) -> str:
+    """The row's perturbation (grounding), difficulty (counting) or ``<n> clips`` (jigsaw)."""
+    extra = row.get("extra_info") or {}
+    if extra.get("perturbation"):
+        return str(extra["perturbation"])
+    if extra.get("difficulty"):
+        return str(extra["difficulty"])
+    if extra.get("num_clips"):
+        return f"{extra['num_clips']} clips"
+    return "-"
+
+
+def _counter_bars(counter: Counter, color: str) -> list[tuple[str, float, str]]:
+    return [(str(k), float(v), color) for k, v in counter.most_common()]
+
+
+def distributions(rows: list[dict[str, Any]]) -> str:
+    """The plots of the rows' distributions (HTML with inline SVG); a task absent gives no plot."""
+    tasks = Counter(r["data_source"] for r in rows)
+    parts = [f"<div class=plot><b>rows per task</b><br>{svg_hbars(_counter_bars(tasks, PALETTE[0]), width_px=420, value_format='{:.0f}')}</div>"]
+    variants = Counter(f"{r['data_source']}: {variant_of(r)}" for r in rows)
+    parts.append(f"<div class=plot><b>rows per variant</b><br>{svg_hbars(_counter_bars(variants, PALETTE[1]), width_px=480, value_format='{:.0f}')}</div>")
+    grounding = [r["extra_info"] for r in rows if r["data_source"] == "grounding"]
+    if grounding:
+        lengths = Counter(int(e["num_perturbed_frames"]) for e in grounding)
+        low, high = min(lengths), max(lengths)
+        parts.append(svg_columns([str(k) for k in range(low, high + 1)], [lengths.get(k, 0) for k in range(low, high + 1)],
+                                 title="grounding: segment length (frames)", color=PALETTE[2]))  # fmt: skip
+        starts = Counter(int(e["start_frame_idx"]) // 4 * 4 for e in grounding)
+        parts.append(svg_columns([str(k) for k in range(0, 44, 4)], [starts.get(k, 0) for k in range(0, 44, 4)],
+                                 title="grounding: segment start (frame, bins of 4)", color=PALETTE[2]))  # fmt: skip
+    counting = [r for r in rows if r["data_source"] == "counting"]
+    if counting:
+        per_shape = [Counter() for _ in SHAPE_NAMES]
+        for row in counting:
+            for k, value in enumerate(str(row["reward_model"]["ground_truth"]).split(",")[:3]):
+                per_shape[k][int(value)] += 1
+        top = max((max(c) for c in per_shape if c), default=1)
+        for name, counter in zip(SHAPE_NAMES, per_shape):
+            parts.append(svg_columns([str(v) for v in range(1, top + 1)], [counter.get(v, 0) for v in range(1, top + 1)],
+                                     title=f"counting: {name} per sample", color=PALETTE[3], width_px=300))  # fmt: skip
+    jigsaw = [r for r in rows if r["data_source"] == "jigsaw"]
+    for num_clips in sorted({int(r["extra_info"]["num_clips"]) for r in jigsaw}):
+        matrix = [[0] * num_clips for _ in range(num_clips)]
+        for row in jigsaw:
+            order = row["extra_info"]["clip_order"]
+            if len(order) == num_clips:
+                for position, original in enumerate(order):
+                    matrix[int(original)][position] += 1
+        parts.append(svg_heatmap(matrix, [f"clip {k + 1}" for k in range(num_clips)], [str(k + 1) for k in range(num_clips)],
+                                 title=f"jigsaw {num_clips}: original clip (rows) x shown position"))  # fmt: skip
+    answers = Counter(f"{r['data_source']}: {r['reward_model']['ground_truth']}" for r in rows)
+    top_answers = answers.most_common(10)
+    parts.append(f"<div class=plot><b>most frequent answers ({len(answers)} distinct of {len(rows)})</b><br>"
+                 f"{svg_hbars([(k, float(v), PALETTE[4]) for k, v in top_answers], width_px=480, value_format='{:.0f}')}</div>")  # fmt: skip
+    return "<div>" + "".join(parts) + "</div>"
+
+
+def sample_grid(rows: list[dict[str, Any]], per_group: int, seed: int) -> tuple[str, int]:
+    """Contact sheets of ``per_group`` seeded rows per (task, variant); returns (html, rows shown)."""
+    from videossr.preview import render_contact_sheet
+
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        groups[f"{row['data_source']} / {variant_of(row)}"].append(index)
+    blocks, total = [], 0
+    for group in sorted(groups):
+        indices = groups[group]
+        if len(indices) > per_group:
+            picks = rng_for(derive_seed(seed, "data-report", group)).choice(len(indices), size=per_group, replace=False)
+            indices = [indices[k] for k in sorted(picks.tolist())]
+        items = []
+        for index in indices:
+            row = rows[index]
+            try:
+                sheet = jpeg_data_uri(render_contact_sheet(row))
+                image = f'<img loading="lazy" alt="contact sheet of row {index}" src="{sheet}">'
+            except (KeyError, IndexError, TypeError, ValueError, cv2.error) as exc:
+                logger.warning("no contact sheet for row %d: %s", index, exc)
+                image = '<div class="noimg">frames not available</div>'
+            extra = row.get("extra_info") or {}
+            ident = anchor_id("row", row.get("_file", ""), index)
+            items.append(
+                f'<div class="item" id="{ident}" data-wrong="0" data-unparsed="0"><a class="anchor" href="#{ident}">'
+                f'#{esc(row.get("_file", ""))} row {index}</a> &nbsp; video {esc(extra.get("video_id", "?"))} &nbsp; '
+                f'ground truth: <b>{esc(row["reward_model"]["ground_truth"])}</b>{image}'
+                f'<div class=q>{esc(extra.get("question", ""))}</div></div>'
+            )
+        total += len(items)
+        blocks.append(f"<h3>{esc(group)} <span class=note>({len(items)} of {len(groups[group])} rows)</span></h3>{''.join(items)}")
+    return "".join(blocks), total
+
+
+def build_data_report(path: str | Path, *, per_group: int = DEFAULT_PER_GROUP, seed: int = 0) -> tuple[str, int]:
+    """The HTML report of a data file or a mix folder; returns (document, sample rows shown).
+
+    Raises:
+        ConfigError: a missing or unreadable file, a folder without .parquet files, no rows.
+    """
+    from videossr.generation import read_rows
+
+    files = data_files(path)
+    rows = []
+    counts = {}
+    for file in files:
+        file_rows = read_rows(file)
+        counts[file.name] = len(file_rows)
+        rows.extend({**row, "_file": file.stem} for row in file_rows)
+    if not rows:
+        raise ConfigError(f"{path} holds no rows")
+    listing = ", ".join(f"{esc(name)} ({n})" for name, n in counts.items())
+    grid, shown = sample_grid(rows, per_group, seed)
+    body = (
+        f"<h1>Data: {esc(Path(path).name)}</h1><p class=note>{len(rows)} rows from {len(files)} file(s): {listing}</p>"
+        f"<h2>Distributions</h2>{distributions(rows)}"
+        f'<section class="gallery"><h2>Samples</h2><p class=note>A seeded sample (seed {seed}): {per_group} rows per '
+        "task and variant (all of a smaller group). Frames in the order the model sees them, with their time on "
+        "the model's clock; red = perturbed span, yellow = drawn shapes, one block per clip (jigsaw).</p>"
+        f"{filter_bar([], shown, outcome_filters=False)}{grid}</section>"
+    )
+    return page(f"Data: {Path(path).name}", body), shown
