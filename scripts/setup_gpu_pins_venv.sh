@@ -11,7 +11,8 @@
 # requirements-gpu.txt's requirement lines, so a changed pin installs a fresh one and an unchanged one
 # takes a second. ~11 GB (CUDA torch and NVIDIA libraries that are never loaded here), a few minutes.
 # The project itself is not installed into it: callers put the checkout on PYTHONPATH, so one cache
-# serves every clone. A stamp file written last marks a complete install.
+# serves every clone. A stamp file written last marks a complete install; a failed one leaves
+# <venv>.failed (the end of pip's output, which the parity tests print as their skip reason).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,17 +32,29 @@ if [ "${1:-}" = "--path" ]; then
     echo "$venv"
     exit 0
 fi
-if [ -f "$stamp" ] && "$venv/bin/python" -c 'import vllm, verl' >/dev/null 2>&1; then
+ready() { [ -f "$stamp" ] && "$venv/bin/python" -c 'import vllm, verl' >/dev/null 2>&1; }
+if ready; then
     echo "$venv/bin/python"
     exit 0
 fi
-rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
-log "creating $venv (first run: several minutes, ~11 GB)"
+exec 9>"$venv.lock"
+flock 9   # one install at a time; a second caller waits, then finds it ready
+if ready; then
+    echo "$venv/bin/python"
+    exit 0
+fi
+rm -rf "$venv" "$venv.failed"
+log "creating $venv (first run: a few minutes, ~11 GB); pip's output goes to $venv.log"
 start=$(date +%s)
-"$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -r requirements-gpu.txt
+if ! { "$python" -m venv "$venv" &&
+       "$venv/bin/python" -m pip install -q --upgrade pip &&
+       "$venv/bin/python" -m pip install -q -r requirements-gpu.txt; } >"$venv.log" 2>&1; then
+    grep -v "^WARNING: Location" "$venv.log" | tail -20 > "$venv.failed"
+    log "install failed (the tests print $venv.failed as their skip reason):"
+    cat "$venv.failed" >&2
+    exit 1
+fi
 log "installed in $(( $(date +%s) - start )) s, $(du -sh "$venv" | cut -f1)"
 date -u +%FT%TZ > "$stamp"
 echo "$venv/bin/python"
