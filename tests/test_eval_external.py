@@ -126,7 +126,7 @@ def test_videos_are_found_by_id_with_any_extension(tmp_path):
 def test_charades_sta_and_activitynet_files_convert(tmp_path):
     (tmp_path / "sta.txt").write_text("AO8RW 0.0 6.9##a person puts a book away.\nAO8RW 8.1 5.0##reversed.\nB 1 2##x\n")
     (tmp_path / "c.csv").write_text("id,length\nAO8RW,26.7\n")
-    records = convert_charades_sta(tmp_path / "sta.txt", read_charades_durations(tmp_path / "c.csv"))
+    records = convert_charades_sta(tmp_path / "sta.txt", read_charades_durations(tmp_path / "c.csv")).records
     assert [r["id"] for r in records] == ["AO8RW#0", "AO8RW#1", "B#0"]
     assert records[1]["answer"] == "5.00 - 8.10" and records[0]["duration"] == 26.7 and "duration" not in records[2]
     (tmp_path / "bad.txt").write_text("AO8RW 0.0##no end\n")
@@ -134,7 +134,7 @@ def test_charades_sta_and_activitynet_files_convert(tmp_path):
         convert_charades_sta(tmp_path / "bad.txt")
     (tmp_path / "anet.json").write_text(json.dumps(
         {"v_abc": {"duration": 60.0, "timestamps": [[1, 5], [10, 20]], "sentences": ["one.", "two."]}}))
-    records = convert_sentences_json(tmp_path / "anet.json", strip_prefix="v_")
+    records = convert_sentences_json(tmp_path / "anet.json", strip_prefix="v_").records
     assert [(r["video"], r["answer"], r["duration"]) for r in records] == [("abc", "1.00 - 5.00", 60.0), ("abc", "10.00 - 20.00", 60.0)]
 
 
