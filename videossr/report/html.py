@@ -121,8 +121,8 @@ def svg_heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], co
             fill = f"rgb({round(255 - 183 * shade)},{round(255 - 135 * shade)},{round(255 - 47 * shade)})"
             ink = "#fff" if shade > 0.6 else "#000"
             parts.append(f'<rect x="{left + c * cell_px}" y="{y}" width="{cell_px - 1}" height="{cell_px - 1}" fill="{fill}"/>'
-                         f'<text x="{left + c * cell_px + cell_px / 2}" y="{y + cell_px / 2 + 4}" text-anchor="middle" '
-                         f'fill="{ink}">{value:g}</text>')  # fmt: skip
+                         f'<text class="heat-cell" x="{left + c * cell_px + cell_px / 2}" y="{y + cell_px / 2 + 4}" '
+                         f'text-anchor="middle" fill="{ink}">{value:g}</text>')  # fmt: skip
     return (f'<svg class="plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
             f'xmlns="http://www.w3.org/2000/svg" font-size="10">{"".join(parts)}</svg>')  # fmt: skip
 
@@ -180,9 +180,22 @@ SCRIPT = """
     }
     f('shown-count').textContent = String(shown);
   }
+  // Filters can be preset from the address (report.html?wrong=1&a=r0&b=r1&cmp=a-better): a link
+  // to a filtered view can be shared, and a headless browser can check the filters without clicks.
+  var params = new URLSearchParams(window.location.search);
+  function preset(section){
+    var set = function(c, key, isBox){
+      var el = section.querySelector('.' + c), v = params.get(key);
+      if (!el || v === null) return;
+      if (isBox) el.checked = (v === '1'); else el.value = v;
+    };
+    set('f-wrong', 'wrong', true); set('f-unparsed', 'unparsed', true);
+    set('f-a', 'a', false); set('f-b', 'b', false); set('f-cmp', 'cmp', false);
+  }
   var sections = document.querySelectorAll('.gallery');
   for (var s = 0; s < sections.length; s++) {
     (function(section){
+      preset(section);
       var inputs = section.querySelectorAll('.filters input, .filters select');
       for (var k = 0; k < inputs.length; k++) inputs[k].addEventListener('change', function(){ apply(section); });
       apply(section);
