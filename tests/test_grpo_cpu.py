@@ -76,6 +76,37 @@ def parse_step_metrics(output: str) -> dict[int, dict[str, float]]:
     return steps
 
 
+@pytest.mark.parametrize("lengths, verl_is_right", [((7, 9), True), ((8, 8), False)])
+def test_verl_0_9_1_breaks_mrope_batches_whose_sequences_have_one_length(lengths, verl_is_right):
+    """Why smoke_cpu.sh takes 4 prompts per step: a verl 0.9.1 bug, shown on verl's own functions.
+
+    verl nests each sample's mRoPE ``position_ids`` (shape ``(4, L)``) with
+    ``torch.nested.as_nested_tensor(..., layout=torch.jagged)`` (``verl/workers/utils/padding.py``),
+    ships it between workers (``serialize_tensordict`` / ``deserialize_tensordict``) and forces the
+    ragged dimension to the last one (``maybe_fix_3d_position_ids``). When all ``L`` are equal,
+    torch makes the size-4 dimension ragged instead, and selecting a mini-batch returns ``(L, 4)``
+    tensors (here) or raises "split_with_sizes expects split_sizes to sum exactly to ..." (in the
+    trainer's actor update, seen on 4 sequences of 1,453 tokens). A random tiny model always
+    answers ``max_response_length`` tokens, so two prompts of one length make such a batch. When
+    the equal-length case comes out right, verl is fixed and the workaround can go.
+    """
+    import torch
+    from tensordict import TensorDict
+    from verl.protocol import deserialize_tensordict, serialize_tensordict
+    from verl.utils.tensordict_utils import index_select_tensor_dict, maybe_fix_3d_position_ids
+
+    position_ids = torch.nested.as_nested_tensor([torch.arange(4 * n).view(4, n) for n in lengths],
+                                                 layout=torch.jagged)  # fmt: skip
+    batch = deserialize_tensordict(serialize_tensordict(TensorDict({"position_ids": position_ids}, batch_size=[2])))
+    maybe_fix_3d_position_ids(batch)
+    try:
+        selected = index_select_tensor_dict(batch, [1, 0])["position_ids"].unbind()
+        shapes = [tuple(t.shape) for t in selected]
+    except RuntimeError as exc:
+        shapes = [f"RuntimeError: {exc}"]
+    assert (shapes == [(4, lengths[1]), (4, lengths[0])]) == verl_is_right, shapes
+
+
 def read_safetensors(path: Path) -> dict:
     from safetensors.torch import load_file
 

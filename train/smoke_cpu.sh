@@ -41,7 +41,10 @@ export DATA_DIR="${DATA_DIR:-$REPO/outputs/demo/mix}"
 # Validation never runs (TEST_FREQ=-1), but verl still loads and filters the file: keep it small.
 export VAL_FILE="${VAL_FILE:-$DATA_DIR/counting.parquet}"
 export NNODES=1 GPUS_PER_NODE=1
-export TRAIN_BATCH_SIZE="${TRAIN_BATCH_SIZE:-2}" PPO_MINI_BATCH_SIZE="${PPO_MINI_BATCH_SIZE:-2}"
+# 4 prompts per step, not 2: a tiny random model always answers MAX_RESPONSE_LENGTH tokens, and a
+# batch whose sequences all have one length crashes verl 0.9.1's actor update (its nested mRoPE
+# position_ids: see tests/test_grpo_cpu.py); two grounding prompts of one video are that long alike.
+export TRAIN_BATCH_SIZE="${TRAIN_BATCH_SIZE:-4}" PPO_MINI_BATCH_SIZE="${PPO_MINI_BATCH_SIZE:-4}"
 export ROLLOUT_N="${ROLLOUT_N:-2}" MICRO_BATCH_SIZE_PER_GPU="${MICRO_BATCH_SIZE_PER_GPU:-2}"
 export MAX_PROMPT_LENGTH="${MAX_PROMPT_LENGTH:-4096}" MAX_RESPONSE_LENGTH="${MAX_RESPONSE_LENGTH:-16}"
 # A visible step on random weights (Adam moves each weight by ~LR); the recipe's 1e-6 would vanish
