@@ -24,9 +24,15 @@ video's: a time ``t`` the model says is ``t`` seconds into the source video.
 
 from __future__ import annotations
 
+import logging
 import math
+import multiprocessing
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,8 @@ from videossr.io import iter_jsonl, read_json
 from videossr.rewards.grounding import interval_iou
 from videossr.eval.parsing import parse_option_letter, parse_options, parse_time_span
 from videossr.video.discovery import VIDEO_EXTENSIONS
+
+logger = logging.getLogger(__name__)
 
 VQA_PROMPT = "{question}\nAnswer with the option letter directly."
 # lmms-eval's temporal grounding prompt, typo ("seonds") included, as the paper used it.
@@ -223,9 +231,118 @@ def validate_records(records: list[dict[str, Any]], kind: str, *, skip_invalid: 
     return valid, [i for i, _ in invalid]
 
 
-def make_request(kind: str, record: dict[str, Any], lookup: VideoLookup, protocol: Protocol) -> Request:
-    """The request of one record: ``kind`` is ``vqa`` (multiple choice) or ``vtg`` (grounding)."""
-    video, duration = video_input(lookup.find(record["video"]), protocol)
+class FrameCache:
+    """Each (video, protocol) decoded once: the frames of the most recently used videos, bounded.
+
+    Long-video benchmarks ask several questions per video (Video-MME ~3, LVBench ~15); without
+    this every question re-probes and re-decodes its video. ``get`` returns the cached
+    ``(VideoInput, duration_s)``; callers asking for a video being decoded wait for that decode
+    instead of starting another. A decode error is cached like a result, so every question of a
+    broken video fails with the same error and the file is read once.
+
+    ``workers`` > 0 decodes in that many worker processes (spawned, so no thread or GPU state of
+    the parent is forked), and :meth:`prefetch` starts the next videos' decodes ahead of their
+    questions; 0 decodes in the calling thread. At most ``max_videos`` results are kept (about
+    38 MB each at 48 frames of 512x512); the oldest are dropped first.
+    """
+
+    def __init__(self, max_videos: int = 8, workers: int = 0):
+        if max_videos < 1:
+            raise ConfigError(f"--cache-videos must be >= 1, got {max_videos}")
+        if workers < 0:
+            raise ConfigError(f"--decode-workers must be >= 0, got {workers}")
+        self.max_videos = max_videos
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, Protocol], Future] = OrderedDict()
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        self.decodes = 0
+
+    def get(self, path: Path, protocol: Protocol) -> tuple[VideoInput, float]:
+        """The protocol frames of ``path`` and its duration in seconds (decoded at most once while cached)."""
+        future, mine = self._entry(path, protocol)
+        if mine:  # no worker pool: this thread decodes, the others asking for it wait
+            try:
+                future.set_result(video_input(path, protocol))
+            except BaseException as exc:  # handed to every waiter; re-raised below
+                future.set_exception(exc)
+        return future.result()
+
+    def prefetch(self, paths: Sequence[Path], protocol: Protocol) -> None:
+        """Start decoding ``paths`` in the worker processes (no-op without workers)."""
+        if self._pool is not None:
+            for path in paths:
+                self._entry(path, protocol)
+
+    def _entry(self, path: Path, protocol: Protocol) -> tuple[Future, bool]:
+        key = (str(path), protocol)
+        with self._lock:
+            future = self._entries.get(key)
+            created = future is None
+            if created:
+                self.decodes += 1
+                future = self._pool.submit(video_input, path, protocol) if self._pool else Future()
+                self._entries[key] = future
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_videos:
+                self._entries.popitem(last=False)  # a holder of the future still gets its result
+        return future, created and self._pool is None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> FrameCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def group_by_video(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Record ids with each video's questions together (videos in order of first appearance)."""
+    by_video: dict[str, list[str]] = {}
+    for record in records:
+        by_video.setdefault(str(record["video"]), []).append(record["id"])
+    return [item for ids in by_video.values() for item in ids]
+
+
+class RequestMaker:
+    """Builds the request of a record id through a :class:`FrameCache`, prefetching what comes next.
+
+    ``order`` is the order items will be asked for (:func:`group_by_video`); when a video's
+    question comes up, the decodes of the next ``lookahead`` videos are started in the cache's
+    worker processes, so the model does not wait on one decode at a time.
+    """
+
+    def __init__(self, kind: str, records: Sequence[dict[str, Any]], lookup: VideoLookup, protocol: Protocol,
+                 cache: FrameCache, order: Sequence[str] | None = None, lookahead: int = 2):  # fmt: skip
+        self.kind, self.lookup, self.protocol, self.cache, self.lookahead = kind, lookup, protocol, cache, lookahead
+        self.by_id = {r["id"]: r for r in records}
+        videos = list(dict.fromkeys(str(self.by_id[i]["video"]) for i in (order or list(self.by_id))))
+        self._next_videos = {v: videos[k + 1 : k + 1 + lookahead] for k, v in enumerate(videos)}
+
+    def _path(self, video: str) -> Path | None:
+        try:
+            return self.lookup.find(video)
+        except VideoError:
+            return None  # reported when that video's own question comes up
+
+    def __call__(self, item_id: str) -> Request:
+        record = self.by_id[item_id]
+        upcoming = [p for p in map(self._path, self._next_videos.get(str(record["video"]), [])) if p is not None]
+        self.cache.prefetch(upcoming, self.protocol)
+        return make_request(self.kind, record, self.lookup, self.protocol, self.cache)
+
+
+def make_request(kind: str, record: dict[str, Any], lookup: VideoLookup, protocol: Protocol,
+                 cache: FrameCache | None = None) -> Request:  # fmt: skip
+    """The request of one record: ``kind`` is ``vqa`` (multiple choice) or ``vtg`` (grounding).
+
+    With ``cache`` the video's frames are decoded once for all its questions.
+    """
+    path = lookup.find(record["video"])
+    video, duration = cache.get(path, protocol) if cache is not None else video_input(path, protocol)
     if kind == "vqa":
         prompt = VQA_PROMPT.format(question=record["question"])
         hints = {"task": "vqa", "options": options_of(record["question"])}

@@ -21,6 +21,8 @@ class ExternalConfig(BackendConfig):
     max_pixels: int = field(default=512 * 512, metadata={"help": "pixels per frame at most"})
     max_new_tokens: int = field(default=128, metadata={"help": "answer budget in tokens"})
     legacy_denominator: bool = field(default=False, metadata={"help": "drop unparsed/failed items from the denominator, as the released code did (inflates scores; for comparison only)"})
+    decode_workers: int = field(default=0, metadata={"help": "worker processes decoding videos ahead of the model (0: decode in the answering process's threads)"})
+    cache_videos: int = field(default=8, metadata={"help": "decoded videos kept, so a video's questions decode it once"})
     skip_invalid: bool = field(default=False, metadata={"help": "skip records whose answer or options are invalid (counted in summary.json) instead of stopping"})
     score_only: bool = field(default=False, metadata={"help": "re-score output-dir/responses.jsonl without a model"})
 
@@ -33,6 +35,8 @@ class ExternalConfig(BackendConfig):
             raise ConfigError(f"--max-frames must be >= 2, got {self.max_frames}")
         if self.fps <= 0:
             raise ConfigError(f"--fps must be > 0, got {self.fps}")
+        if self.decode_workers < 0 or self.cache_videos < 1:
+            raise ConfigError(f"--decode-workers must be >= 0 and --cache-videos >= 1, got {self.decode_workers}, {self.cache_videos}")
 
 
 def _format(summary: dict[str, Any], main_keys: list[str]) -> str:
@@ -64,9 +68,10 @@ def main(kind: str, doc: str, argv: list[str] | None = None) -> int:
                                      max_new_tokens=config.max_new_tokens)  # fmt: skip
         if not config.score_only:
             lookup = external.VideoLookup(config.video_dir)
-            by_id = {r["id"]: r for r in records}
-            stats = answer_items(list(by_id), lambda i: external.make_request(kind, by_id[i], lookup, protocol), config,
-                                 config.output_dir, config_to_dict(config))  # fmt: skip
+            order = external.group_by_video(records)  # a video's questions together: decoded once
+            with external.FrameCache(config.cache_videos, config.decode_workers) as cache:
+                maker = external.RequestMaker(kind, records, lookup, protocol, cache, order)
+                stats = answer_items(order, maker, config, config.output_dir, config_to_dict(config))
             print(f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
                   f"{stats.items_per_s:.2f} items/s")  # fmt: skip
         responses = read_responses(config.output_dir / RESPONSES_NAME)

@@ -1,0 +1,109 @@
+"""Long videos are decoded once per protocol, not once per question (bounded cache, worker processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from media import REPO_ROOT, SAMPLE_VIDEO_DIR
+from videossr.errors import ConfigError, VideoError
+from videossr.eval.external import FrameCache, Protocol, RequestMaker, VideoLookup, group_by_video, video_input
+
+BIKES = SAMPLE_VIDEO_DIR / "bikes.mp4"
+CARPHONE = SAMPLE_VIDEO_DIR / "carphone_pristine.mp4"
+PROTOCOL = Protocol(max_frames=8)
+
+
+def _same(a, b) -> bool:
+    (video_a, duration_a), (video_b, duration_b) = a, b
+    return (duration_a == duration_b and video_a.sample_fps == video_b.sample_fps
+            and len(video_a.frames) == len(video_b.frames)
+            and all(np.array_equal(x, y) for x, y in zip(video_a.frames, video_b.frames)))  # fmt: skip
+
+
+def test_k_questions_of_one_video_decode_it_once_with_the_same_frames():
+    with FrameCache(max_videos=4) as cache:
+        results = [cache.get(BIKES, PROTOCOL) for _ in range(5)]
+        assert cache.decodes == 1
+        assert _same(results[0], video_input(BIKES, PROTOCOL))
+        cache.get(BIKES, Protocol(max_frames=16))  # another protocol: another decode
+        assert cache.decodes == 2
+
+
+def test_threads_asking_for_a_video_being_decoded_wait_for_that_decode():
+    with FrameCache(max_videos=4) as cache, ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: cache.get(BIKES, PROTOCOL), range(8)))
+    assert cache.decodes == 1 and all(r[0] is results[0][0] for r in results)
+
+
+def test_the_cache_is_bounded_oldest_dropped_first():
+    with FrameCache(max_videos=1) as cache:
+        for path in (BIKES, CARPHONE, BIKES):
+            cache.get(path, PROTOCOL)
+        assert cache.decodes == 3
+
+
+def test_a_broken_video_is_read_once_and_fails_every_question(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    with FrameCache() as cache:
+        for _ in range(3):
+            with pytest.raises(VideoError):
+                cache.get(broken, PROTOCOL)
+        assert cache.decodes == 1
+
+
+def test_worker_processes_decode_the_same_frames_and_prefetch_ahead():
+    with FrameCache(max_videos=4, workers=1) as cache:
+        cache.prefetch([CARPHONE], PROTOCOL)
+        assert cache.decodes == 1
+        assert _same(cache.get(CARPHONE, PROTOCOL), video_input(CARPHONE, PROTOCOL))
+        assert cache.decodes == 1  # the prefetched decode was used
+        assert _same(cache.get(BIKES, PROTOCOL), video_input(BIKES, PROTOCOL))
+
+
+def test_bad_cache_settings_are_errors():
+    with pytest.raises(ConfigError, match="--cache-videos must be >= 1"):
+        FrameCache(max_videos=0)
+    with pytest.raises(ConfigError, match="--decode-workers must be >= 0"):
+        FrameCache(workers=-1)
+
+
+def test_questions_are_grouped_by_video_in_order_of_first_appearance():
+    records = [{"id": "1", "video": "a"}, {"id": "2", "video": "b"}, {"id": "3", "video": "a"}, {"id": "4", "video": "c"},
+               {"id": "5", "video": "b"}]  # fmt: skip
+    assert group_by_video(records) == ["1", "3", "2", "5", "4"]
+
+
+def test_request_maker_decodes_each_video_once_for_all_its_questions():
+    records = [{"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
+               for k, v in enumerate(["bikes", "carphone_pristine", "bikes", "not_there", "bikes"])]  # fmt: skip
+    with FrameCache() as cache:
+        maker = RequestMaker("vtg", records, VideoLookup(SAMPLE_VIDEO_DIR), PROTOCOL, cache, group_by_video(records))
+        requests = [maker(i) for i in ["0", "2", "4", "1"]]
+        with pytest.raises(VideoError, match="not_there"):
+            maker("3")
+    assert cache.decodes == 2 and requests[0].videos[0] is requests[2].videos[0]
+    assert requests[0].hints["duration_s"] == pytest.approx(10.0)
+
+
+def test_vtg_cli_with_decode_workers_scores_like_the_in_process_path(tmp_path):
+    bench = tmp_path / "vtg.json"
+    bench.write_text(json.dumps([{"video": v, "question": "a bike passes.", "answer": "2.0 - 6.0"}
+                                 for v in ["bikes", "bikes", "carphone_pristine", "bikes"]]))  # fmt: skip
+    summaries = []
+    for workers in ("0", "2"):
+        run = subprocess.run([sys.executable, str(REPO_ROOT / "eval" / "vtg.py"), "--benchmark", str(bench), "--video-dir",
+                              str(SAMPLE_VIDEO_DIR), "--backend", "random", "--output-dir", str(tmp_path / workers),
+                              "--decode-workers", workers, "--cache-videos", "1"],
+                             capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        summaries.append(json.loads((tmp_path / workers / "summary.json").read_text()))
+    assert summaries[0]["num_items"] == 4 and summaries[0]["num_errors"] == 0
+    assert summaries[0]["miou"] == pytest.approx(summaries[1]["miou"])
