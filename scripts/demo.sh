@@ -36,6 +36,10 @@ $PY eval/viubench.py run --benchmark "$OUT/viubench/viubench.json" --backend ran
 $PY eval/viubench.py run --benchmark "$OUT/viubench/viubench.json" --model "$TINY" --max-new-tokens 8 \
     --output-dir "$OUT/results/tiny_qwen3_vl"
 
+echo "== report: one offline HTML page of both runs, and one of the training mix"
+$PY pretext_tasks/preview.py "$OUT/mix" --html "$OUT/mix_report.html" >/dev/null
+REPORT=$($PY eval/report.py "$OUT/results/random" "$OUT/results/tiny_qwen3_vl" --output "$OUT/report.html" | tail -1)
+
 cat <<EOT
 
 Done. Outputs under $OUT/:
@@ -48,6 +52,8 @@ Done. Outputs under $OUT/:
   viubench/viubench.json              the mini VIUBench (eval/viubench.py build)
   results/<model>/summary.json        its scores (random baseline, tiny random model)
   outputs/tiny_models/qwen3_vl        a tiny random Qwen3-VL (offline) used for the dry run and eval
+  report.html                         the results report (Table 1, galleries); mix_report.html: the mix
 
 On a GPU cluster: MODEL_PATH=/models/Qwen3-VL-8B-Instruct DATA_DIR=/data/videossr30k bash train/train.sh
 EOT
+echo "Report: $REPORT (open it in a browser; it works offline)"
