@@ -31,8 +31,8 @@ from vllm_cpu import cpu_env, kill_session, run_in_own_session, session_pids, vl
 
 pytestmark = pytest.mark.slow
 
-#: Hang guard of one evaluation run (two engine start-ups dominate: ~1-2 min).
-TIMEOUT_S = 600
+#: Hang guard of one evaluation run (two engine start-ups dominate: ~2 min when the machine is idle).
+TIMEOUT_S = 900
 ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
