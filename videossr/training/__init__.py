@@ -1,5 +1,13 @@
-"""Our side of the verl integration: checking a training configuration without GPUs.
+"""Our side of the verl integration: what train.sh selects through verl's extension points, and checks.
 
-verl itself is a dependency (PyPI ``verl``), never copied; the reward entry point verl loads is
-``verl/reward.py`` at the repository root (or ``pkg://videossr.rewards.scoring``).
+* :mod:`~videossr.training.agent_loop`: the agent loop whose vLLM rollouts see the actor's video
+  prompt (``actor_rollout_ref.rollout.agent.*``); its token rule is
+  :mod:`~videossr.training.rollout_prompt` (shared with the vLLM eval backend);
+* :mod:`~videossr.training.dataset`: verl's ``RLHFDataset`` with a length filter that decodes no
+  frame (``data.custom_cls``); :mod:`~videossr.training.online_dataset`: pretext tasks made online;
+* :mod:`~videossr.training.dry_run` (``train.sh --dry-run``) and :mod:`~videossr.training.parity`
+  (``python -m videossr.training.parity``): checks without GPUs.
+
+verl itself is a dependency (PyPI ``verl``), never copied or edited; the reward entry point verl
+loads is ``verl/reward.py`` at the repository root (or ``pkg://videossr.rewards.scoring``).
 """
