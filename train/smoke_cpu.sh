@@ -77,6 +77,7 @@ esac
 cpu=(
     trainer.device=cpu
     trainer.total_training_steps="$STEPS"
+    trainer.resume_mode=disable   # every smoke run starts from the initial weights, not a past run's checkpoint
     data.dataloader_num_workers=0
     # FSDP1 wants a CUDA device id; FSDP2 (fully_shard) runs on CPU tensors with gloo.
     actor_rollout_ref.actor.strategy=fsdp2
@@ -109,4 +110,19 @@ cpu=(
 )
 
 echo "smoke_cpu.sh: $STEPS GRPO step(s), tiny $MODEL_FAMILY at $MODEL_PATH, data $DATA_DIR, reward $REWARD, python $PYTHON" >&2
-bash "$REPO/train/train.sh" "${cpu[@]}" "${reward[@]}" "$@"
+mkdir -p "$RUN_DIR"
+bash "$REPO/train/train.sh" "${cpu[@]}" "${reward[@]}" "$@" 2>&1 | tee "$RUN_DIR/train.log"
+
+# verl's step lines are hundreds of metrics long: repeat the ones that show the step did its job.
+"$PYTHON" - "$RUN_DIR/train.log" <<'PY'
+import re, sys
+keys = {"actor/grad_norm": "grad_norm", "critic/score/min": "reward min", "critic/score/max": "max",
+        "training/rollout_actor_probs_pearson_corr": "vLLM~actor probs corr", "timing_s/gen": "rollout s",
+        "timing_s/update_actor": "update s", "timing_s/update_weights": "weight sync s", "timing_s/step": "step s"}
+for line in open(sys.argv[1], errors="replace"):
+    match = re.search(r"step:(\d+) - (.*)$", line)
+    if match:
+        metrics = dict(item.rsplit(":", 1) for item in match.group(2).split(" - ") if ":" in item)
+        shown = ", ".join(f"{label} {float(metrics[key]):.4g}" for key, label in keys.items() if key in metrics)
+        print(f"smoke_cpu.sh: step {match.group(1)}: {shown}")
+PY
