@@ -1,7 +1,14 @@
-"""Benchmark evaluation throughput: batched vs one-at-a-time transformers inference, in one run.
+"""Benchmark evaluation throughput, each comparison within one run.
 
+--part model: batched vs one-at-a-time transformers inference
     one-at-a-time   the released eval's way: one request per generate call
     batched         our TransformersBackend with --batch-size N (left-padded batches)
+--part prepare: request preparation on a long-video benchmark, k questions per video
+    per-question    the previous path: every question probes and decodes its video
+    decode-once     FrameCache + questions grouped by video, decoding in the answering threads
+    1 / 2 workers   the same with --decode-workers 1 and 2 (spawned processes, prefetch ahead)
+  Long videos are synthesized once with ffmpeg (--video-seconds, 1280x720, 30 fps) under
+  bench/.cache; preparation is timed through the runner's own batch preparation (4 threads).
 
 Both answer the same VIUBench questions (built from the bundled sample clips) with the same tiny
 random Qwen-VL checkpoint on CPU, greedy, the same token budget; items/s and the ratio are printed
@@ -12,6 +19,7 @@ per repeat. On GPUs, measure vLLM the same way (see the README):
 Run:
     .venv/bin/python bench/bench_eval.py                      # Qwen3-VL, batch 8, 2 repeats
     .venv/bin/python bench/bench_eval.py --family qwen2_5_vl --batch-size 4 --items 16
+    .venv/bin/python bench/bench_eval.py --part prepare --videos 3 --questions 3 --video-seconds 120
 """
 
 from __future__ import annotations
@@ -32,7 +40,15 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument("--part", default="model", choices=["model", "prepare"])
+    parser.add_argument("--videos", type=int, default=3, help="prepare: long videos")
+    parser.add_argument("--questions", type=int, default=3, help="prepare: questions per video (k)")
+    parser.add_argument("--video-seconds", type=int, default=120, help="prepare: length of each synthetic video")
+    parser.add_argument("--max-frames", type=int, default=48, help="prepare: protocol frames")
     args = parser.parse_args()
+    if args.part == "prepare":
+        bench_prepare(args)
+        return
 
     from videossr.eval.backends.transformers_backend import TransformersBackend
     from videossr.eval.viubench import build_viubench, load_benchmark, request_of
@@ -66,6 +82,68 @@ def main() -> None:
             ratios.append(batched / single)
         print(f"one-at-a-time {statistics.median(single_rates):.2f} items/s, batched {statistics.median(batched_rates):.2f} "
               f"items/s: {statistics.median(ratios):.2f}x")  # fmt: skip
+
+
+def _long_videos(count: int, seconds: int) -> Path:
+    """``count`` synthetic 720p videos of ``seconds`` each (made once, kept under bench/.cache)."""
+    import subprocess
+
+    folder = REPO / "bench" / ".cache" / f"long_videos_{seconds}s"
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        path = folder / f"long{k}.mp4"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp.mp4")
+            # Different hues so no two files are the same video; GOP 250 as typical web uploads have.
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                            f"testsrc2=size=1280x720:rate=30:duration={seconds}", "-vf", f"hue=h={40 * k}",
+                            "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", str(tmp)],
+                           check=True)  # fmt: skip
+            tmp.rename(path)
+    return folder
+
+
+def bench_prepare(args) -> None:
+    from videossr.eval import external
+    from videossr.eval.runner import _prepare
+
+    folder = _long_videos(args.videos, args.video_seconds)
+    # Benchmark order interleaves videos (the worst case for a cache; Video-MME and LVBench files
+    # group them, which group_by_video does anyway).
+    records = [{"id": f"{v}-{q}", "video": f"long{v}", "question": "q\nA. a\nB. b", "answer": "A"}
+               for q in range(args.questions) for v in range(args.videos)]  # fmt: skip
+    lookup = external.VideoLookup(folder)
+    protocol = external.Protocol(max_frames=args.max_frames)
+    errors = (Exception,)
+
+    def timed(make, ids) -> float:
+        started = time.perf_counter()
+        for k in range(0, len(ids), args.batch_size):
+            requests, failed = _prepare(ids[k : k + args.batch_size], make, errors)
+            assert not failed, failed[0].error
+        return len(ids) / (time.perf_counter() - started)
+
+    ids = [r["id"] for r in records]
+    by_id = {r["id"]: r for r in records}
+    order = external.group_by_video(records)
+    print(f"prepare benchmark: {args.videos} videos x {args.questions} questions, {args.video_seconds} s 1280x720 "
+          f"30 fps, {args.max_frames} frames, batches of {args.batch_size}, {args.repeats} repeats")  # fmt: skip
+    rates: dict[str, list[float]] = {"per-question": [], "decode-once": [], "1 worker": [], "2 workers": []}
+    for _ in range(args.repeats):
+        rates["per-question"].append(timed(lambda i: external.make_request("vqa", by_id[i], lookup, protocol), ids))
+        for name, workers in (("decode-once", 0), ("1 worker", 1), ("2 workers", 2)):
+            with external.FrameCache(max_videos=4, workers=workers) as cache:
+                if workers:  # start the spawned processes first: a one-off cost, not per item
+                    for future in [cache._pool.submit(time.sleep, 0.2) for _ in range(workers)]:
+                        future.result()
+                maker = external.RequestMaker("vqa", records, lookup, protocol, cache, order, lookahead=workers)
+                rates[name].append(timed(maker, order))
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    base = median["per-question"]
+    print("  ".join(f"{name} {rate:.2f} items/s" for name, rate in median.items()))
+    print(f"decode-once / per-question: {median['decode-once'] / base:.2f}x (k = {args.questions}); "
+          f"2 workers / 1 worker: {median['2 workers'] / median['1 worker']:.2f}x; "
+          f"2 workers / per-question: {median['2 workers'] / base:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
