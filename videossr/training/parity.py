@@ -70,10 +70,13 @@ class ParityResult:
     vllm_tokens: int = 0
     num_videos: int = 0
     videos_misplaced: list[int] = field(default_factory=list)
+    #: What the check saw but does not judge (Qwen2.5-VL's M-RoPE time scale), for the report.
+    notes: str = ""
 
     def line(self) -> str:
         prefix = "rollout parity" if self.agent_loop != STOCK_AGENT_LOOP else "rollout parity (verl's stock loop)"
-        return f"{prefix}: {self.task} {self.family} {'ok' if self.ok else 'FAIL'} {self.detail}"
+        note = f" [{self.notes}]" if self.notes else ""
+        return f"{prefix}: {self.task} {self.family} {'ok' if self.ok else 'FAIL'} {self.detail}{note}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,9 +276,25 @@ def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityR
         result.detail = "; ".join(problems)
         return result
     result.ok = True
+    result.notes = _mrope_time_note(inputs, vllm_videos)
     result.detail = (f"{len(actor_ids)} prompt tokens, {len(grids)} video(s), every video's features at the actor's "
                      f"{sum(len(p) for p in actor_positions)} positions")  # fmt: skip
     return result
+
+
+def _mrope_time_note(inputs, vllm_videos) -> str:
+    """Qwen2.5-VL's seconds per temporal patch on both sides, when they differ (not part of parity).
+
+    vLLM (0.24, 0.28) drops the metadata of ``(frames, metadata)`` videos for this family and falls
+    back to 2/24 s; the actor's processor has 2/sample_fps. It scales M-RoPE time, not placement.
+    """
+    if "second_per_grid_ts" not in inputs or not vllm_videos or "second_per_grid_ts" not in vllm_videos[0]:
+        return ""
+    actor = [round(float(x), 3) for x in inputs["second_per_grid_ts"].flatten().tolist()]
+    rollout = [round(float(v["second_per_grid_ts"].float().flatten()[0]), 3) for v in vllm_videos]
+    if all(abs(a - b) <= 0.01 for a, b in zip(actor, rollout)):
+        return ""
+    return f"M-RoPE s per temporal patch: vLLM {rollout[0]} vs actor {actor[0]} (not compared)"
 
 
 def _eval_request(row: dict[str, Any]):
