@@ -107,3 +107,34 @@ def test_vtg_cli_with_decode_workers_scores_like_the_in_process_path(tmp_path):
         summaries.append(json.loads((tmp_path / workers / "summary.json").read_text()))
     assert summaries[0]["num_items"] == 4 and summaries[0]["num_errors"] == 0
     assert summaries[0]["miou"] == pytest.approx(summaries[1]["miou"])
+
+
+def test_a_clip_samples_only_its_part_of_the_video():
+    # bikes.mp4: 250 frames at 25 fps. The clip 2-4 s is source frames 50..100.
+    video, duration = video_input(BIKES, PROTOCOL, (2.0, 4.0))
+    assert duration == pytest.approx(51 / 25)
+    whole, _ = video_input(BIKES, PROTOCOL)
+    assert not np.array_equal(video.frames[0], whole.frames[0])
+    from videossr.eval.external import clip_frame_range, eval_frame_indices
+
+    assert clip_frame_range(250, 25.0, (2.0, 4.0)) == (50, 100)
+    assert clip_frame_range(250, 25.0, (9.0, 99.0)) == (225, 249)  # past the end: cut to the video
+    assert clip_frame_range(250, 25.0, (5.0, float("inf"))) == (125, 249)
+    assert clip_frame_range(250, 25.0, None) == (0, 249)
+    first = [50 + i for i in eval_frame_indices(51, 25.0, 8)][0]
+    reference = video_input(BIKES, Protocol(max_frames=2), (first / 25, first / 25))[0].frames[0]
+    assert np.array_equal(video.frames[0], reference)  # the clip's first sampled frame is source frame 50
+
+
+def test_clip_bounds_are_validated_and_cached_separately():
+    from videossr.eval.external import validate_records
+
+    good = {"id": "g", "video": "bikes", "question": "q\nA. a\nB. b", "answer": "A", "clip_start_s": 2.0, "clip_end_s": 4.0}
+    bad = dict(good, id="b", clip_start_s=5.0, clip_end_s=1.0)
+    with pytest.raises(ConfigError, match="b: clip 5.0 - 1.0 s needs 0 <= clip_start_s <= clip_end_s"):
+        validate_records([good, bad], "vqa")
+    with FrameCache() as cache:
+        maker = RequestMaker("vqa", [good, dict(good, id="w", clip_start_s=None, clip_end_s=None)],
+                             VideoLookup(SAMPLE_VIDEO_DIR), PROTOCOL, cache)  # fmt: skip
+        maker("g"), maker("w"), maker("g")
+        assert cache.decodes == 2

@@ -20,7 +20,8 @@ letter, "category"}``):
 - ``tempcompass``: ``multi-choice.json``, ``{video: {dimension: [{"question" (options
   inside), "answer": "A. ..."}]}}``.
 - ``mvbench``: the folder of per-task JSON files (or one of them), ``[{"video", "question",
-  "candidates", "answer": candidate text, "start"?, "end"?}]``; the task is the category.
+  "candidates", "answer": candidate text, "start"?, "end"?}]``; the task is the category; the
+  bounds (seconds) become ``clip_start_s`` / ``clip_end_s``, and only that clip is sampled.
 - ``videomme``: the test parquet (or JSON/JSONL of its rows) ``{"videoID", "question_id",
   "question", "options": ["A. ..."], "answer": "A", "duration": short|medium|long, "task_type"}``.
 - ``longvideobench``: ``lvb_val.json`` ``[{"id", "video_path", "question", "candidates",
@@ -88,7 +89,7 @@ class Counts:
                       f"{self.zero_length} zero-length spans"]  # fmt: skip
         parts += [f"{self.missing_durations} missing durations", f"{self.duplicates} duplicates"]
         if self.clip_bounds:
-            parts.append(f"{self.clip_bounds} items with clip bounds (start/end kept in the record; the whole video is decoded)")
+            parts.append(f"{self.clip_bounds} items with clip bounds (only that part of the video is sampled)")
         return ", ".join(parts)
 
 

@@ -128,21 +128,50 @@ class Protocol:
     max_new_tokens: int = 128
 
 
-def video_input(path: Path, protocol: Protocol) -> tuple[VideoInput, float]:
-    """The decoded frames of ``path`` under ``protocol``, and the video's duration in seconds."""
+def clip_frame_range(num_frames: int, native_fps: float, clip_s: tuple[float, float] | None) -> tuple[int, int]:
+    """Source frames ``[first, last]`` (inclusive) of a clip ``(start_s, end_s)``; the whole video if None.
+
+    A clip past the end is cut to the video; one shorter than a frame keeps the frame at its start.
+    """
+    if clip_s is None:
+        return 0, num_frames - 1
+    first = min(max(int(math.ceil(clip_s[0] * native_fps - 1e-6)), 0), num_frames - 1)
+    end_idx = clip_s[1] * native_fps
+    last = num_frames - 1 if not math.isfinite(end_idx) else min(int(math.floor(end_idx + 1e-6)), num_frames - 1)
+    return first, max(first, last)
+
+
+def video_input(path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> tuple[VideoInput, float]:
+    """The decoded frames of ``path`` under ``protocol``, and the duration in seconds of what they cover.
+
+    ``clip_s`` = ``(start_s, end_s)`` samples only that part of the video (MVBench's bounds), its
+    duration then being the clip's.
+    """
     from videossr.video.decoder import decode_frames, probe_video
 
     probe = probe_video(path)
     native_fps = float(probe.native_fps)
-    indices = eval_frame_indices(probe.num_frames, native_fps, protocol.max_frames, protocol.fps)
+    first, last = clip_frame_range(probe.num_frames, native_fps, clip_s)
+    indices = [first + i for i in eval_frame_indices(last - first + 1, native_fps, protocol.max_frames, protocol.fps)]
     frames = tuple(
         d.image for d in decode_frames(probe, indices, max_pixels=protocol.max_pixels, pixel_format="rgb24")
     )
     times = [probe.frame_time_s(i) for i in indices]
     # The true rate of these frames: frame i is then stamped at the source time of indices[i].
     sample_fps = (len(indices) - 1) / (times[-1] - times[0]) if len(indices) > 1 and times[-1] > times[0] else native_fps
-    duration = probe.num_frames / native_fps
+    duration = (last - first + 1) / native_fps
     return VideoInput(frames, sample_fps, protocol.max_pixels, protocol.min_pixels), duration
+
+
+def record_clip(record: dict[str, Any]) -> tuple[float, float] | None:
+    """A record's clip bounds ``(clip_start_s, clip_end_s)`` in seconds, or None for the whole video."""
+    if record.get("clip_start_s") is None and record.get("clip_end_s") is None:
+        return None
+    start = float(record.get("clip_start_s") or 0.0)
+    end = float(record["clip_end_s"]) if record.get("clip_end_s") is not None else math.inf
+    if not (math.isfinite(start) and 0 <= start <= end):
+        raise ConfigError(f"record {record.get('id')}: clip {start} - {end} s needs 0 <= clip_start_s <= clip_end_s")
+    return start, end
 
 
 def options_of(question: str) -> str:
@@ -217,6 +246,7 @@ def validate_records(records: list[dict[str, Any]], kind: str, *, skip_invalid: 
     for record in records:
         try:
             check(record)
+            record_clip(record)
         except ConfigError as exc:
             invalid.append((record["id"], str(exc).split(": ", 1)[-1]))
             continue
@@ -253,16 +283,16 @@ class FrameCache:
             raise ConfigError(f"--decode-workers must be >= 0, got {workers}")
         self.max_videos = max_videos
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, Protocol], Future] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, Protocol, tuple[float, float] | None], Future] = OrderedDict()
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
         self.decodes = 0
 
-    def get(self, path: Path, protocol: Protocol) -> tuple[VideoInput, float]:
-        """The protocol frames of ``path`` and its duration in seconds (decoded at most once while cached)."""
-        future, mine = self._entry(path, protocol)
+    def get(self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> tuple[VideoInput, float]:
+        """The protocol frames of ``path`` (or of its clip) and their duration in seconds, decoded at most once."""
+        future, mine = self._entry(path, protocol, clip_s)
         if mine:  # no worker pool: this thread decodes, the others asking for it wait
             try:
-                future.set_result(video_input(path, protocol))
+                future.set_result(video_input(path, protocol, clip_s))
             except BaseException as exc:  # handed to every waiter; re-raised below
                 future.set_exception(exc)
         return future.result()
@@ -273,14 +303,14 @@ class FrameCache:
             for path in paths:
                 self._entry(path, protocol)
 
-    def _entry(self, path: Path, protocol: Protocol) -> tuple[Future, bool]:
-        key = (str(path), protocol)
+    def _entry(self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> tuple[Future, bool]:
+        key = (str(path), protocol, clip_s)
         with self._lock:
             future = self._entries.get(key)
             created = future is None
             if created:
                 self.decodes += 1
-                future = self._pool.submit(video_input, path, protocol) if self._pool else Future()
+                future = self._pool.submit(video_input, path, protocol, clip_s) if self._pool else Future()
                 self._entries[key] = future
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_videos:
@@ -341,8 +371,8 @@ def make_request(kind: str, record: dict[str, Any], lookup: VideoLookup, protoco
 
     With ``cache`` the video's frames are decoded once for all its questions.
     """
-    path = lookup.find(record["video"])
-    video, duration = cache.get(path, protocol) if cache is not None else video_input(path, protocol)
+    path, clip = lookup.find(record["video"]), record_clip(record)
+    video, duration = cache.get(path, protocol, clip) if cache is not None else video_input(path, protocol, clip)
     if kind == "vqa":
         prompt = VQA_PROMPT.format(question=record["question"])
         hints = {"task": "vqa", "options": options_of(record["question"])}
