@@ -37,11 +37,18 @@ MC_CASES = [
     ("Looking at frame 3, A is ruled out. The answer is C, not D.", "C"),
     ("Option A is ruled out; I choose (D).", "D"),
     ("The man is cooking in the kitchen; therefore C.", "C"),  # concluding letter
+    ("B is the correct answer.", "B"),
+    ('{"answer": "C"}', "C"),  # JSON
+    ("C\n\nExplanation: A and B are wrong.", "C"),  # the letter first, then reasoning
+    ("c", "C"),  # a lone lowercase letter
+    ("(b).", "B"),
+    ("Answer: B\nExplanation: option A is wrong.", "B"),  # a later bare mention is no new answer
     ("cooking", "C"),  # option text alone
     ("The person is cooking.", "C"),  # exactly one option text inside
     ("Cooking.", "C"),
     # not answers
     ("", None),
+    ("a", None),  # the article, not option A
     ("A man is walking in the kitchen.", None),  # the article "A"
     ("I think so.", None),  # the pronoun "I"
     ("E", None),  # not an offered letter
@@ -89,9 +96,14 @@ SPAN_CASES = [
     ("30.4 - 24.3", (24.3, 30.4)),  # reversed: swapped
     ("12 to 20", (12.0, 20.0)),
     # plainly not a span
+    ("Timestamps: 24.3 --> 30.4", (24.3, 30.4)),
+    ("00:00:24,300 --> 00:00:30,400", (24.3, 30.4)),  # subtitle style
+    ("24.3 -> 30.4", (24.3, 30.4)),
+    ("The event occurs at 24.3 - 30.4 seconds, and again at 40 - 50.", (24.3, 30.4)),  # the first span
     ("The person sits down at 5 and 2 people walk in at 9.", None),
     ("at 12 seconds", None),
     ("1.2.3-4", None),  # a version string
+    ("It costs 1,000 - 2,000 dollars.", None),  # thousands separators are no decimal times
     ("Recorded on 2023-05-01.", None),  # a date
     ("The event happens in the video.", None),
     ("", None),

@@ -57,11 +57,16 @@ def answer_region(response: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 # The whole answer is a letter, maybe with its text: "C", "C.", "(C)", "[C]", "C) x", "C: x", "C. x".
-_LEADING_LETTER = re.compile(r"^[\s\"'(\[{]*([A-Z])(?:\s*$|[.:)\]}](?!\w))")
+_LEADING_LETTER = re.compile(
+    r"^[\s\"'(\[{]*([A-Z])(?:\s*$|[ \t]*\n|[.:)\]}](?!\w)"
+    r"|[)\]}]?\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b)"  # "B is the correct answer."
+)
+# The whole answer is one lowercase letter ("c", "(c)."): a letter, as no word is that short but "a".
+_LONE_LOWER = re.compile(r"^[\s\"'(\[{]*([a-j])[)\]}.]*\s*$")
 # A stated choice: "answer is C", "correct answer is: (C)", "best option is:\n\nC.", "Answer: C",
 # "I choose D", "I'd go with B". A bare mention ("eliminates option D") is not a statement.
 _STATEMENT = re.compile(
-    r"(?i:\b(?:answer|option|choice)\s*(?:is|would\s+be|should\s+be|will\s+be|=|:|：)"
+    r"(?i:\b(?:answer|option|choice)[\"']?\s*(?:is|would\s+be|should\s+be|will\s+be|=|:|：)"
     r"|\b(?:answer|option|choice)\s+[(\[]?(?=[A-Z][)\]]?\s+is\s+(?:the\s+)?(?:correct|right|best)\b)"
     r"|\b(?:i\s+(?:would\s+|will\s+|'d\s+|'ll\s+)?(?:choose|chose|select|pick|go\s+with))"
     r"|\b(?:choose|select|pick))"
@@ -102,6 +107,9 @@ def parse_option_letter(
     match = _LEADING_LETTER.match(region)
     if match and match.group(1) in valid_letters:
         return match.group(1)
+    match = _LONE_LOWER.match(region)
+    if match and match.group(1) != "a" and match.group(1).upper() in valid_letters:
+        return match.group(1).upper()
     stated = [m.group(1) for m in _STATEMENT.finditer(region) if m.group(1) in valid_letters]
     if stated:
         return stated[-1]
@@ -189,7 +197,7 @@ def _consecutive_from_a(pairs: list[tuple[str, str]]) -> dict[str, str]:
 _TIME = r"(?<![\d.:])(\d+(?::\d{1,2}){0,2}(?:\.\d+)?)(?![\d:]|\.\d)"
 _UNIT = r"(?:\s*(?:s|sec|secs|seconds?)\b)?"
 _PLAIN_SPAN = re.compile(
-    r"(?<!\d[-–—/])(?<!\d\s[-–—]\s)" + _TIME + _UNIT + r"\s*(?:-|–|—|~|\bto\b|\buntil\b|\btill\b|\bthrough\b)\s*" + _TIME + _UNIT
+    r"(?<!\d[-–—/,])(?<!\d\s[-–—]\s)" + _TIME + _UNIT + r"\s*(?:-->|->|→|-|–|—|~|\bto\b|\buntil\b|\btill\b|\bthrough\b)\s*" + _TIME + _UNIT
     + r"(?!\s*[-–—]\s*\d)"  # "2023-05-01": a chain of numbers is a date, not a span
 )
 # "between 3 and 5 seconds": "and" separates a span only after "between" (not "at 5 and 2 people").
@@ -201,6 +209,8 @@ _KEYED_SPAN = re.compile(
     r"(?i:\b(?:start|begin)\w*)[^\d\n]{0,40}?" + _TIME + _UNIT
     + r"[^\d]{0,60}?(?i:\b(?:end|finish|stop)\w*)[^\d\n]{0,40}?" + _TIME
 )
+# Subtitle-style times ("00:00:24,300 --> 00:00:30,400") write milliseconds after a comma.
+_SRT_MILLIS = re.compile(r"(?<=\d:\d\d),(?=\d{1,3}(?!\d))")
 _SPAN_PATTERNS = (_KEYED_SPAN, _BETWEEN_SPAN, _BRACKET_SPAN, _PLAIN_SPAN)
 
 
@@ -237,7 +247,7 @@ def parse_time_span(response: str) -> tuple[float, float] | None:
     """
     if not isinstance(response, str):
         return None
-    region = _MARKDOWN.sub("", answer_region(response))
+    region = _SRT_MILLIS.sub(".", _MARKDOWN.sub("", answer_region(response)))
     found: list[tuple[int, float, float]] = []
     for pattern in _SPAN_PATTERNS:
         for match in pattern.finditer(region):
