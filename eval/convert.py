@@ -18,6 +18,7 @@ Examples (multiple choice -> eval/vqa.py):
     python eval/convert.py videomme --input videomme/test-00000-of-00001.parquet --output data/videomme.json
     python eval/convert.py longvideobench --input longvideobench/lvb_val.json --output data/lvb_val.json
     python eval/convert.py lvbench --input lvbench/video_info.meta.jsonl --output data/lvbench.json
+    python eval/convert.py videommmu --input videommmu/Comprehension/test-00000-of-00001.parquet --output data/videommmu_c.json
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ COMMANDS = {
     "videomme": (InputConfig, "Video-MME parquet (or JSON/JSONL of its rows)"),
     "longvideobench": (InputConfig, "LongVideoBench lvb_val.json (or its parquet)"),
     "lvbench": (InputConfig, "LVBench video_info.meta.jsonl"),
+    "videommmu": (InputConfig, "VideoMMMU track parquet (multiple-choice questions)"),
 }
 
 

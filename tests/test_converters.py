@@ -240,6 +240,22 @@ def test_lvbench_meta_jsonl_with_inline_options(tmp_path):
         convert.convert_lvbench(tmp_path / "meta.jsonl")
 
 
+def test_videommmu_multiple_choice_converts_and_open_questions_are_counted(tmp_path):
+    rows = [{"id": "validation_Art_Theory_1", "question": "Which style is shown?", "question_type": "multiple-choice",
+             "options": ["A. Baroque", "B. Gothic", "C. Rococo"], "answer": "B"},
+            {"id": "validation_Art_Theory_2", "question": "Which colour?", "question_type": "multiple-choice",
+             "options": ["red", "blue"], "answer": "A"},
+            {"id": "validation_Math_3", "question": "What is x?", "question_type": "open", "options": [], "answer": "12"}]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "test.parquet")
+    result = convert.convert_videommmu(tmp_path / "test.parquet")
+    assert [(r["video"], r["answer"], r["category"]) for r in result.records] == [
+        ("validation_Art_Theory_1", "B", "Art_Theory"), ("validation_Art_Theory_2", "A", "Art_Theory")]  # fmt: skip
+    assert result.records[0]["question"] == "Which style is shown?\nA. Baroque\nB. Gothic\nC. Rococo"  # lettered once
+    assert result.counts.as_dict()["open_questions_skipped"] == 1
+    with pytest.raises(ConfigError, match="all 1 questions are open"):
+        convert.convert_videommmu(_write(tmp_path / "open.json", rows[2:]))
+
+
 def test_repeated_ids_and_empty_files_are_errors(tmp_path):
     line = {"qid": 1, "query": "q", "vid": "v", "duration": 9, "relevant_windows": [[1, 2]]}
     (tmp_path / "q.jsonl").write_text(json.dumps(line) + "\n" + json.dumps(line) + "\n")

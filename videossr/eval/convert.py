@@ -26,6 +26,10 @@ letter, "category"}``):
   "question", "options": ["A. ..."], "answer": "A", "duration": short|medium|long, "task_type"}``.
 - ``longvideobench``: ``lvb_val.json`` ``[{"id", "video_path", "question", "candidates",
   "correct_choice": index, "duration", "question_category"}]`` or the parquet's ``option0..4``.
+- ``videommmu``: a track's parquet (Perception, Comprehension, Adaptation) or JSON of its rows
+  ``{"id", "question", "options", "answer", "question_type"}``; the video is ``<id>.mp4``, the
+  subject (from the id) the category. Open (numeric / free-text) questions are not multiple
+  choice: they are skipped and counted (``open_questions_skipped``).
 - ``lvbench``: ``video_info.meta.jsonl`` ``{"key", "video_info", "qa": [{"uid", "question"
   (options inside), "answer": "A", "question_type"}]}`` or flat rows with ``key``/``uid``.
 
@@ -69,6 +73,7 @@ class Counts:
     missing_durations: int = 0
     duplicates: int = 0
     clip_bounds: int = 0
+    open_skipped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = {"records": self.records, "videos": len(self.videos), "duplicates": self.duplicates,
@@ -78,6 +83,8 @@ class Counts:
                        max_past_duration_s=round(self.max_past_s, 3), zero_length_spans=self.zero_length)  # fmt: skip
         if self.clip_bounds:
             out["items_with_clip_bounds"] = self.clip_bounds
+        if self.open_skipped:
+            out["open_questions_skipped"] = self.open_skipped
         return out
 
     def describe(self) -> str:
@@ -90,6 +97,8 @@ class Counts:
         parts += [f"{self.missing_durations} missing durations", f"{self.duplicates} duplicates"]
         if self.clip_bounds:
             parts.append(f"{self.clip_bounds} items with clip bounds (only that part of the video is sampled)")
+        if self.open_skipped:
+            parts.append(f"{self.open_skipped} open (not multiple-choice) questions skipped")
         return ", ".join(parts)
 
 
@@ -536,6 +545,34 @@ def convert_lvbench(path: str | Path) -> Conversion:
     return builder.result(path)
 
 
+_LETTERED = re.compile(r"^\s*\(?([A-J])[.)]\s*")
+
+
+def convert_videommmu(path: str | Path) -> Conversion:
+    """Records of a VideoMMMU track (multiple-choice questions; open ones are skipped and counted)."""
+    path = Path(path)
+    builder = _Builder("vqa")
+    for where, row in _rows(path):
+        _need(row, ("id", "question", "answer"), where)
+        if str(row.get("question_type", "multiple-choice")) != "multiple-choice":
+            builder.counts.open_skipped += 1
+            continue
+        options = row.get("options")
+        if not isinstance(options, list) or not options:
+            raise ConfigError(f"{where}: a multiple-choice question needs a list of options")
+        # Options may come lettered already ("A. 12"); the letters are written once, by us.
+        letters = [m.group(1) if (m := _LETTERED.match(str(o))) else None for o in options]
+        if letters == list(LETTERS[: len(options)]):
+            options = [_LETTERED.sub("", str(o), count=1) for o in options]
+        record_id = _text(row["id"], where, "id")
+        subject = "_".join(record_id.split("_")[1:-1])
+        builder.choice(where, record_id, record_id, _text(row["question"], where, "question"), options,
+                       row["answer"], subject)  # fmt: skip
+    if not builder.records and builder.counts.open_skipped:
+        raise ConfigError(f"{path}: all {builder.counts.open_skipped} questions are open (no multiple choice to score)")
+    return builder.result(path)
+
+
 CONVERTERS: dict[str, Callable[..., Conversion]] = {
     "charades": convert_charades_sta,
     "sentences-json": convert_sentences_json,
@@ -547,4 +584,5 @@ CONVERTERS: dict[str, Callable[..., Conversion]] = {
     "videomme": convert_videomme,
     "longvideobench": convert_longvideobench,
     "lvbench": convert_lvbench,
+    "videommmu": convert_videommmu,
 }
