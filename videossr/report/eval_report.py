@@ -15,6 +15,7 @@ same items.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -228,6 +229,14 @@ def viubench_sheet(record: dict[str, Any]) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=8)
+def _video_lookup(video_dir: str):
+    """One index of a video folder per report (walking a large folder once per item is slow)."""
+    from videossr.eval import external
+
+    return external.VideoLookup(video_dir)
+
+
 def external_sheet(kind: str, record: dict[str, Any], video_dir: str | None) -> str | None:
     """A sheet of ``EXTERNAL_FRAMES`` frames decoded from the item's video (ground-truth span in red
     for grounding); None when the video folder or the video is not there."""
@@ -238,7 +247,7 @@ def external_sheet(kind: str, record: dict[str, Any], video_dir: str | None) -> 
     if not video_dir or not Path(video_dir).is_dir():
         return None
     try:
-        path = external.VideoLookup(video_dir).find(str(record["video"]))
+        path = _video_lookup(str(video_dir)).find(str(record["video"]))
         video, duration_s = external.video_input(path, external.Protocol(max_frames=EXTERNAL_FRAMES))
     except (VideoError, ConfigError, OSError) as exc:
         logger.info("no frames for %s: %s", record.get("id"), exc)
@@ -295,7 +304,7 @@ def viubench_table(runs: list[Run]) -> str:
     bars += [(run.label, float(run.summary.get("overall", 0.0)), PALETTE[n % len(PALETTE)]) for n, run in enumerate(runs)]
     bars.sort(key=lambda b: -b[1])
     task_plots = []
-    for column, label in columns[9:12]:
+    for column, label in [c for c in columns if c[0].startswith("task:")]:
         task_bars = [(run.label, float(_viubench_value(run.summary, column) or 0.0), PALETTE[n % len(PALETTE)])
                      for n, run in enumerate(runs)]  # fmt: skip
         task_plots.append(f"<div class=plot><b>{esc(label)}</b><br>{svg_hbars(task_bars, max_value=100, width_px=420)}</div>")
@@ -322,11 +331,11 @@ def run_details(run: Run) -> str:
     )  # fmt: skip
     more = f" (first {MAX_EXAMPLES} of {len(bad)})" if len(bad) > MAX_EXAMPLES else ""
     per = ""
-    if run.kind == "viubench" and s.get("per_subtype_counts"):
+    troubled = {k: v for k, v in (s.get("per_subtype_counts") or {}).items() if v.get("unparsed") or v.get("errors")}
+    if troubled:
         per = "<br>per subtype: " + ", ".join(
-            f"{esc(k)} {int(v.get('unparsed', 0))} unparsed / {int(v.get('errors', 0))} failed"
-            for k, v in s["per_subtype_counts"].items() if v.get("unparsed") or v.get("errors")
-        ) if any(v.get("unparsed") or v.get("errors") for v in s["per_subtype_counts"].values()) else ""  # fmt: skip
+            f"{esc(k)} {int(v.get('unparsed', 0))} unparsed / {int(v.get('errors', 0))} failed" for k, v in troubled.items()
+        )
     return (
         f'<h3 id="run-{run.key}">{esc(run.label)} <span class=note>({esc(run.kind)})</span></h3>'
         f"<p class=note>folder {esc(run.folder)}<br>benchmark {esc(run.benchmark)}<br>"
