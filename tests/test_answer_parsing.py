@@ -46,6 +46,9 @@ MC_CASES = [
     ("cooking", "C"),  # option text alone
     ("The person is cooking.", "C"),  # exactly one option text inside
     ("Cooking.", "C"),
+    ("The activity observed is B. dancing. The others do not fit.", "B"),  # a letter with its own text
+    ("The person is cooking. It is clearly not sleeping, since the eyes are open, nor running.", "C"),  # first sentence
+    ("The man is running. This can be seen from his legs, which would not fit dancing.", "D"),
     # not answers
     ("", None),
     ("a", None),  # the article, not option A
@@ -54,6 +57,7 @@ MC_CASES = [
     ("E", None),  # not an offered letter
     ("The answer is E.", None),
     ("The person is cooking or dancing.", None),  # two option texts: ambiguous
+    ("The person is not sleeping. Maybe dancing or running.", None),  # a negated first sentence names nothing
     ("<think>The answer is A.</think>", None),  # only reasoning, truncated before answering
     ("<answer></answer> A", None),  # an empty answer block is the answer
     ("I cannot tell from the video.", None),

@@ -128,13 +128,38 @@ def parse_option_letter(
     return None
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_NEGATION = re.compile(r"(?i)\b(?:not|no|neither|nor|never|none)\b|n't\b")
+_LETTER_MARK = re.compile(r"(?<![A-Za-z])([A-J])[.):]\s*")
+
+
 def _letter_of_option_text(region: str, options: Mapping[str, str], valid_letters: str) -> str | None:
-    """The letter whose option text the region is, or the only one whose text it contains."""
-    said = _normalize(region)
+    """The letter an answer names through option texts, or None.
+
+    In order: the answer is one option's text; it writes exactly one letter followed by that
+    letter's own text ("... is B. Swimming."); it contains exactly one option text; its first
+    sentence does (long answers state the choice first, then discuss the other options) unless
+    that sentence negates ("is not slow motion").
+    """
     texts = {letter: _normalize(text) for letter, text in options.items() if letter in valid_letters and _normalize(text)}
+    said = _normalize(region)
     exact = [letter for letter, text in texts.items() if text == said]
     if len(exact) == 1:
         return exact[0]
+    marked = {m.group(1) for m in _LETTER_MARK.finditer(region)
+              if m.group(1) in texts and f" {_normalize(region[m.end():])} ".startswith(f" {texts[m.group(1)]} ")}  # fmt: skip
+    if len(marked) == 1:
+        return marked.pop()
+    found = _contained(said, texts)
+    if found:
+        return found
+    first = next((part for part in _SENTENCE_END.split(region) if part.strip()), "")
+    if first and not _NEGATION.search(first):
+        return _contained(_normalize(first), texts)
+    return None
+
+
+def _contained(said: str, texts: Mapping[str, str]) -> str | None:
     padded = f" {said} "
     found = [letter for letter, text in texts.items() if f" {text} " in padded]
     # An option text inside another ("red" in "red car") is not a second answer: keep the longest.
