@@ -258,6 +258,8 @@ def validate_records(records: list[dict[str, Any]], kind: str, *, skip_invalid: 
                           "fix them or pass --skip-invalid to score the rest")  # fmt: skip
     if not valid:
         raise ConfigError(f"all {len(records)} records are invalid (first: {invalid[0][0]}: {invalid[0][1]})")
+    for record_id, reason in invalid:
+        logger.warning("skipping invalid record %s: %s", record_id, reason)
     return valid, [i for i, _ in invalid]
 
 
