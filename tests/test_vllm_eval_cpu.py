@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -68,8 +69,6 @@ def engine_workers(parent_pid: int) -> list[int]:
 
 
 def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(cpu_python, benchmark, tmp_path):
-    import subprocess
-
     from videossr.eval.viubench import load_benchmark
 
     model = tiny_model_dir("qwen3_vl", tmp_path / "models")

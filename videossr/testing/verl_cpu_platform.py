@@ -19,7 +19,8 @@ reads ``node_info["GPU"]``), so the run starts Ray with ``num_gpus=1`` as a plac
 CPU worker slot"; no GPU is used or probed.
 
 With ``VERL_PLATFORM=cpu`` set, importing this module also applies three small fixes that verl and
-vLLM need on a CPU and offer no setting for (each is a wrapper, reversible, and logged):
+vLLM need on a CPU and offer no setting for (each wraps the original function and is applied once
+per process):
 
 1. ``torch.distributed.init_process_group``: verl builds the backend string
    ``f"cpu:gloo,{device}:{backend}"`` (``verl/utils/distributed.py``), which for the CPU device is
@@ -37,7 +38,8 @@ vLLM need on a CPU and offer no setting for (each is a wrapper, reversible, and 
    (``remove_weight=False``, as vLLM already does for embeddings), so each sync writes them and
    the following ``process_weights_after_loading`` packs the new values. Applied in processes
    that have imported vLLM when verl is imported (vLLM's engine processes load verl's worker
-   extension only after vLLM itself); costs one extra copy of the linear weights.
+   extension only after vLLM itself); costs one extra copy of the linear weights. Without it the
+   first sync fails in vLLM's worker and verl's trainer waits forever (checked on 2026-12-01).
 """
 
 from __future__ import annotations
