@@ -37,8 +37,8 @@ install_system_packages() {
 
 create_venv() {
     local python="${PYTHON:-python3}"
-    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
-        log "$python is older than 3.10; set PYTHON=python3.11 (or newer)"; exit 1; }
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+        log "$python is older than 3.11 (av 18.1 needs 3.11); set PYTHON=python3.11 (or newer)"; exit 1; }
     if [ ! -x .venv/bin/python ]; then
         log "creating .venv with $("$python" --version)"
         "$python" -m venv .venv
