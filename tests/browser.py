@@ -50,8 +50,14 @@ def screenshot(path: Path, target: Path, width_px: int = 1280, height_px: int = 
 
 
 class Element:
-    def __init__(self, tag: str, attrs: dict[str, str | None]):
-        self.tag, self.attrs, self.parts = tag, attrs, []
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: Element | None = None):
+        self.tag, self.attrs, self.parts, self.parent = tag, attrs, [], parent
+
+    def inside(self, other: Element) -> bool:
+        node = self.parent
+        while node is not None and node is not other:
+            node = node.parent
+        return node is other
 
     @property
     def text(self) -> str:
@@ -72,7 +78,7 @@ class Dom(HTMLParser):
         self.feed(document)
 
     def handle_starttag(self, tag, attrs):
-        element = Element(tag, dict(attrs))
+        element = Element(tag, dict(attrs), self._open[-1] if self._open else None)
         self.elements.append(element)
         if tag not in VOID_TAGS:
             self._open.append(element)

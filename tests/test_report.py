@@ -173,6 +173,7 @@ def test_filters_select_the_items_an_independent_rescoring_selects(browser, repo
     vtg_items = len(vtg)
     vtg_wrong = sum(score < 1 for score, _ in vtg.values())
     vtg_unparsed = sum(not parsed for _, parsed in vtg.values())
+    hid_a_group = []
     for query, expected in (
         ("wrong=1", [wrong, vtg_wrong]),
         ("unparsed=1", [unparsed, vtg_unparsed]),
@@ -184,6 +185,12 @@ def test_filters_select_the_items_an_independent_rescoring_selects(browser, repo
         shown = [int(e.text) for e in dom.with_class("shown-count")]
         assert len(galleries) == 2 and shown == expected, query
         assert len(dom.visible_items()) == sum(expected)
+        # A subtype / category heading is shown exactly when one of its items is.
+        visible = dom.visible_items()
+        for group in dom.with_class("group"):
+            assert ("hidden" in group.classes) == (not any(item.inside(group) for item in visible)), query
+        hid_a_group.append(any("hidden" in group.classes for group in dom.with_class("group")))
+    assert any(hid_a_group)  # some query emptied a whole subtype, so the heading rule was exercised
 
 
 def test_a_hostile_response_a_missing_frame_and_an_unparsed_answer_still_render_as_text(browser, runs, bench, tmp_path):

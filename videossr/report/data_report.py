@@ -132,7 +132,8 @@ def sample_grid(rows: list[dict[str, Any]], per_group: int, seed: int) -> tuple[
                 f'<div class=q>{esc(extra.get("question", ""))}</div></div>'
             )
         total += len(items)
-        blocks.append(f"<h3>{esc(group)} <span class=note>({len(items)} of {len(groups[group])} rows)</span></h3>{''.join(items)}")
+        blocks.append(f"<div class=group><h3>{esc(group)} <span class=note>({len(items)} of {len(groups[group])} rows)"
+                      f"</span></h3>{''.join(items)}</div>")  # fmt: skip
     return "".join(blocks), total
 
 

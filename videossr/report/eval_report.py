@@ -423,8 +423,8 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, int]:
             sheet = viubench_sheet(record) if first.kind == "viubench" else external_sheet(first.kind, record, video_dir)
             items.append(_item_html(bench, record, outcomes, sheet))
         total += len(items)
-        blocks.append(f'<h3 id="{anchor_id("group", bench, group)}">{esc(group)} <span class=note>({len(items)} of '
-                      f'{len(records)} items)</span></h3>{"".join(items)}')  # fmt: skip
+        blocks.append(f'<div class="group"><h3 id="{anchor_id("group", bench, group)}">{esc(group)} <span class=note>'
+                      f'({len(items)} of {len(records)} items)</span></h3>{"".join(items)}</div>')  # fmt: skip
     head = (f'<h2 id="{anchor_id("gallery", bench)}">Items of {esc(first.benchmark)}</h2>'
             f"<p class=note>A seeded sample (seed {seed}): {per_group} items per "
             f"{'subtype' if first.kind == 'viubench' else 'category'} (all of a smaller one), the same items for every "

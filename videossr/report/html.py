@@ -179,6 +179,9 @@ SCRIPT = """
       if (ok) shown++;
     }
     f('shown-count').textContent = String(shown);
+    var groups = section.querySelectorAll('.group');  // a heading whose items are all filtered out goes too
+    for (var g = 0; g < groups.length; g++)
+      groups[g].classList.toggle('hidden', !groups[g].querySelector('.item:not(.hidden)'));
   }
   // Filters can be preset from the address (report.html?wrong=1&a=r0&b=r1&cmp=a-better): a link
   // to a filtered view can be shared, and a headless browser can check the filters without clicks.
