@@ -77,13 +77,23 @@ def runs(bench, tmp_path_factory) -> dict[str, Path]:
     done = _py(REPO_ROOT / "eval" / "vtg.py", "--benchmark", str(vtg), "--video-dir", str(SAMPLE_VIDEO_DIR),
                "--backend", "random", "--output-dir", str(root / "vtg"))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return {"random": root / "random", "tiny": root / "tiny", "vtg": root / "vtg"}
+    vqa = root / "vqa.json"
+    vqa.write_text(json.dumps([
+        {"id": "q1", "video": "bikes", "question": "What moves?\n(A) bikes\n(B) boats", "answer": "A", "category": "motion"},
+        {"id": "q2", "video": "carphone_pristine", "question": "Who?\n(A) a man\n(B) a cat\n(C) a dog", "answer": "A",
+         "category": "people"},
+        {"id": "q3", "video": "bikes", "question": "Where?\n(A) a road\n(B) a lake", "answer": "A", "category": "people"},
+    ]))  # fmt: skip
+    done = _py(REPO_ROOT / "eval" / "vqa.py", "--benchmark", str(vqa), "--video-dir", str(SAMPLE_VIDEO_DIR),
+               "--backend", "random", "--output-dir", str(root / "vqa"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return {"random": root / "random", "tiny": root / "tiny", "vtg": root / "vtg", "vqa": root / "vqa"}
 
 
 @pytest.fixture(scope="module")
 def report(runs, tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("report") / "report.html"
-    done = _py(REPORT, str(runs["random"]), str(runs["tiny"]), str(runs["vtg"]), "--output", str(target))
+    done = _py(REPORT, str(runs["random"]), str(runs["tiny"]), str(runs["vtg"]), str(runs["vqa"]), "--output", str(target))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(str(target))
     return target
@@ -118,6 +128,21 @@ def _vtg_outcomes(folder: Path) -> dict[str, tuple[float, bool]]:
     return out
 
 
+def _vqa_outcomes(folder: Path) -> dict[str, tuple[float, bool]]:
+    """(correct, parsed) per multiple-choice item, computed here from the responses and the records."""
+    from videossr.eval.external import options_of
+    from videossr.rewards.lenient import parse_option_letter
+
+    records = {r["id"]: r for r in json.loads(Path(_summary(folder)["benchmark"]).read_text())}
+    out = {}
+    for line in (folder / "responses.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        record = records[entry["id"]]
+        letter = None if entry.get("error") else parse_option_letter(entry["response"], options_of(record["question"]))
+        out[entry["id"]] = (0.0, False) if letter is None else (float(letter == record["answer"]), True)
+    return out
+
+
 def test_rendered_tables_show_the_summary_numbers_and_every_sampled_item(browser, report, runs, tmp_path):
     dom = Dom(dump_dom(report))
     assert next(e for e in dom.elements if e.tag == "body").attrs.get("data-ready") == "1"  # the script ran
@@ -136,14 +161,18 @@ def test_rendered_tables_show_the_summary_numbers_and_every_sampled_item(browser
     for category, block in vtg["categories"].items():
         assert dom.by_id(f"ext-r2-cat-{category}-miou").text == f"{block['miou']:.1f}"
     assert vtg["num_errors"] == 1 and "1 failed" in dom.by_id("counts-r2").text
+    vqa = _summary(runs["vqa"])
+    assert dom.by_id("ext-r3-accuracy").text == f"{vqa['accuracy']:.1f}"
+    for category, block in vqa["categories"].items():
+        assert dom.by_id(f"ext-r3-cat-{category}-accuracy").text == f"{block['accuracy']:.1f}"
     # The paper's published Overall column is there as reference rows.
     assert {"16.1", "19.5", "51.9", "58.7", "56.7"} <= {e.text for e in dom.elements if e.tag == "td"}
-    # 2 items per subtype (fewer than --per-group 4: all of them) and the 4 grounding items.
+    # 2 items per subtype (fewer than --per-group 4: all of them), the 4 grounding and 3 QA items.
     items = dom.with_class("item")
-    assert len(items) == 18 + 4 == len(dom.visible_items())
-    assert [e.text for e in dom.with_class("shown-count")] == ["18", "4"]
-    # Every VIUBench item has its contact sheet; the missing video's item says so instead.
-    assert sum(1 for e in dom.elements if e.tag == "img" and e.attrs.get("src", "").startswith("data:image/jpeg")) == 18 + 3
+    assert len(items) == 18 + 4 + 3 == len(dom.visible_items())
+    assert [e.text for e in dom.with_class("shown-count")] == ["18", "4", "3"]
+    # Every item has its contact sheet but the missing video's, which says so instead.
+    assert sum(1 for e in dom.elements if e.tag == "img" and e.attrs.get("src", "").startswith("data:image/jpeg")) == 18 + 3 + 3
     assert len(dom.with_class("noimg")) == 1
     shot = screenshot(report, tmp_path / "report.png")
     image = cv2.imread(str(shot))
@@ -173,17 +202,20 @@ def test_filters_select_the_items_an_independent_rescoring_selects(browser, repo
     vtg_items = len(vtg)
     vtg_wrong = sum(score < 1 for score, _ in vtg.values())
     vtg_unparsed = sum(not parsed for _, parsed in vtg.values())
+    qa = _vqa_outcomes(runs["vqa"])
+    qa_wrong = sum(score < 1 for score, _ in qa.values())
+    qa_unparsed = sum(not parsed for _, parsed in qa.values())
     hid_a_group = []
     for query, expected in (
-        ("wrong=1", [wrong, vtg_wrong]),
-        ("unparsed=1", [unparsed, vtg_unparsed]),
-        ("a=r0&b=r1&cmp=a-better", [random_better, vtg_items]),  # one run only on the vtg file: no A/B there
-        ("a=r1&b=r0&cmp=a-better", [sum(tiny[i][0] > random[i][0] for i in ids), vtg_items]),
+        ("wrong=1", [wrong, vtg_wrong, qa_wrong]),
+        ("unparsed=1", [unparsed, vtg_unparsed, qa_unparsed]),
+        ("a=r0&b=r1&cmp=a-better", [random_better, vtg_items, len(qa)]),  # one run only per external file: no A/B
+        ("a=r1&b=r0&cmp=a-better", [sum(tiny[i][0] > random[i][0] for i in ids), vtg_items, len(qa)]),
     ):
         dom = Dom(dump_dom(report, query))
         galleries = dom.with_class("gallery")
         shown = [int(e.text) for e in dom.with_class("shown-count")]
-        assert len(galleries) == 2 and shown == expected, query
+        assert len(galleries) == 3 and shown == expected, query
         assert len(dom.visible_items()) == sum(expected)
         # A subtype / category heading is shown exactly when one of its items is.
         visible = dom.visible_items()
