@@ -318,15 +318,21 @@ def viubench_table(runs: list[Run]) -> str:
     )
 
 
-def run_details(run: Run) -> str:
-    """Where a run came from and what was not understood: counts and a few raw examples."""
+def run_details(run: Run, in_gallery: set[str] = frozenset()) -> str:
+    """Where a run came from and what was not understood: counts and a few raw examples.
+
+    Examples in the gallery (``in_gallery`` ids) come first and link to their item; the others are
+    named only (they were not sampled, so the page does not hold them).
+    """
     s = run.summary
     counts = (f"{int(s.get('num_items', 0))} items: {int(s.get('num_unparsed', 0))} unparsed, "
               f"{int(s.get('num_errors', 0))} failed, {int(s.get('num_missing', 0))} missing")  # fmt: skip
     bad = [(i, o) for i, o in run.outcomes.items() if o.status != "ok"]
+    bad.sort(key=lambda pair: pair[0] not in in_gallery)  # stable: sampled ones first, each in file order
     examples = "".join(
-        f'<li><a class="anchor" href="#{anchor_id("item", run.bench_tag, i)}">{esc(i)}</a> '
-        f'<span class="status-{o.status}">{o.status}</span>: <code>{esc((o.error or o.response or "(empty)")[:300])}</code></li>'
+        (f'<li><a class="anchor" href="#{anchor_id("item", run.bench_tag, i)}">{esc(i)}</a> ' if i in in_gallery
+         else f'<li><span class="anchor">{esc(i)}</span> <span class=note>(not in the sample)</span> ')
+        + f'<span class="status-{o.status}">{o.status}</span>: <code>{esc((o.error or o.response or "(empty)")[:300])}</code></li>'
         for i, o in bad[:MAX_EXAMPLES]
     )  # fmt: skip
     more = f" (first {MAX_EXAMPLES} of {len(bad)})" if len(bad) > MAX_EXAMPLES else ""
@@ -394,8 +400,8 @@ def external_section(runs: list[Run]) -> str:
     return "".join(parts)
 
 
-def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, int]:
-    """The sampled items of one benchmark with every run's outcome; returns (html, items shown)."""
+def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, list[str]]:
+    """The sampled items of one benchmark with every run's outcome; returns (html, ids shown)."""
     first = runs[0]
     bench = first.bench_tag
     if first.kind == "viubench":
@@ -410,7 +416,7 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, int]:
     for record in first.records:
         by_group[group_of(record)].append(record)
     video_dir = first.config.get("video_dir")
-    blocks, total = [], 0
+    blocks, shown = [], []
     for group in order:
         records = {r["id"]: r for r in by_group.get(group, [])}
         if not records:
@@ -422,7 +428,7 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, int]:
             outcomes = [(run, run.outcomes[item_id]) for run in runs if item_id in run.outcomes]
             sheet = viubench_sheet(record) if first.kind == "viubench" else external_sheet(first.kind, record, video_dir)
             items.append(_item_html(bench, record, outcomes, sheet))
-        total += len(items)
+        shown.extend(chosen)
         blocks.append(f'<div class="group"><h3 id="{anchor_id("group", bench, group)}">{esc(group)} <span class=note>'
                       f'({len(items)} of {len(records)} items)</span></h3>{"".join(items)}</div>')  # fmt: skip
     head = (f'<h2 id="{anchor_id("gallery", bench)}">Items of {esc(first.benchmark)}</h2>'
@@ -430,8 +436,8 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, int]:
             f"{'subtype' if first.kind == 'viubench' else 'category'} (all of a smaller one), the same items for every "
             "run. Contact sheets: frames in the order the model saw them, labelled with their time on the model's "
             "clock; red = the perturbed span (grounding truth), yellow = drawn shapes, one block per clip (jigsaw).</p>")  # fmt: skip
-    controls = filter_bar([(r.key, r.label) for r in runs], total)
-    return f'<section class="gallery" data-bench="{esc(bench)}">{head}{controls}{"".join(blocks)}</section>', total
+    controls = filter_bar([(r.key, r.label) for r in runs], len(shown))
+    return f'<section class="gallery" data-bench="{esc(bench)}">{head}{controls}{"".join(blocks)}</section>', shown
 
 
 def _item_html(bench: str, record: dict[str, Any], outcomes: list[tuple[Run, Outcome]], sheet: str | None) -> str:
@@ -497,12 +503,14 @@ def build_report(folders: list[str | Path], *, per_group: int = DEFAULT_PER_GROU
     for (kind, _), members in groups.items():
         if kind != "viubench":
             body.append(external_section(members))
-    body.append("<h2>Runs</h2>" + "".join(run_details(r) for r in runs))
-    shown = 0
+    galleries, sampled = [], {}
     for members in groups.values():
-        html_text, count = gallery(members, per_group, seed)
-        body.append(html_text)
-        shown += count
+        html_text, ids = gallery(members, per_group, seed)
+        galleries.append(html_text)
+        sampled[members[0].bench_tag] = set(ids)
+    shown = sum(len(ids) for ids in sampled.values())
+    body.append("<h2>Runs</h2>" + "".join(run_details(r, sampled[r.bench_tag]) for r in runs))
+    body.extend(galleries)
     # The note states the file's own size: measured without it, the note adds ~200 bytes.
     size = len(page(title, "".join(body)).encode("utf-8"))
     note = (f"This file: {size / 1e6:.2f} MB, {shown} gallery items of {len(runs)} runs, self-contained (no network). "
