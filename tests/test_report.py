@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,6 +175,9 @@ def test_rendered_tables_show_the_summary_numbers_and_every_sampled_item(browser
     # Every item has its contact sheet but the missing video's, which says so instead.
     assert sum(1 for e in dom.elements if e.tag == "img" and e.attrs.get("src", "").startswith("data:image/jpeg")) == 18 + 3 + 3
     assert len(dom.with_class("noimg")) == 1
+    # Offline: everything the page loads or links is inline (data: URIs) or on the page (#anchors).
+    raw = report.read_text()
+    assert re.findall(r'(?:src|href)="(?!data:|#)[^"]*"', raw) == [] and "<link" not in raw and "@import" not in raw
     shot = screenshot(report, tmp_path / "report.png")
     image = cv2.imread(str(shot))
     assert image.shape[:2] == (1000, 1280) and image.std() > 20  # a drawn page, not a blank one
