@@ -51,6 +51,16 @@ def make_video(
     return path
 
 
+def write_vqa_benchmark(path: Path) -> Path:
+    """A 3-question multiple-choice benchmark on the bundled clips; one video is missing on purpose."""
+    path.write_text(json.dumps([
+        {"video": "bikes", "question": "What moves?\n(A) bikes\n(B) boats", "answer": "A", "category": "motion"},
+        {"video": "carphone_pristine", "question": "Who?\n(A) a man\n(B) a cat", "answer": "A", "category": "people"},
+        {"video": "not_there", "question": "?\n(A) x\n(B) y", "answer": "B", "category": "people"},
+    ]))  # fmt: skip
+    return path
+
+
 def reference_luma_frames(path: Path) -> np.ndarray:
     """Every frame of ``path`` in presentation order as ``(N, H, W)`` uint8 luma, coded orientation."""
     width, height = coded_size(path)

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from media import REPO_ROOT, SAMPLE_VIDEO_DIR, reference_luma_frames
+from media import REPO_ROOT, SAMPLE_VIDEO_DIR, reference_luma_frames, write_vqa_benchmark
 from videossr.errors import ConfigError, VideoError
 from videossr.eval.convert import convert_charades_sta, convert_sentences_json, read_charades_durations
 from videossr.eval.external import (
@@ -147,12 +147,7 @@ def test_vqa_cli_end_to_end_with_a_tiny_qwen3_vl(tmp_path):
     from videossr.tiny_models import tiny_model_dir
 
     model = tiny_model_dir("qwen3_vl", tmp_path / "models")
-    bench = tmp_path / "vqa.json"
-    bench.write_text(json.dumps([
-        {"video": "bikes", "question": "What moves?\n(A) bikes\n(B) boats", "answer": "A", "category": "motion"},
-        {"video": "carphone_pristine", "question": "Who?\n(A) a man\n(B) a cat", "answer": "A", "category": "people"},
-        {"video": "not_there", "question": "?\n(A) x\n(B) y", "answer": "B", "category": "people"},
-    ]))  # fmt: skip
+    bench = write_vqa_benchmark(tmp_path / "vqa.json")
     result = _cli("vqa.py", "--benchmark", str(bench), "--video-dir", str(SAMPLE_VIDEO_DIR), "--model", str(model),
                   "--output-dir", str(tmp_path / "r"), "--max-frames", "8", "--max-new-tokens", "4", "--batch-size", "2")  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from media import REPO_ROOT, SAMPLE_VIDEO_DIR
+from media import REPO_ROOT, SAMPLE_VIDEO_DIR, write_vqa_benchmark
 from videossr.tiny_models import tiny_model_dir
 from vllm_cpu import cpu_env, kill_session, run_in_own_session, session_pids, vllm_cpu_python
 
@@ -118,12 +118,7 @@ def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(cpu_
 
 def test_vqa_through_vllm_answers_and_reports_the_missing_video(cpu_python, tmp_path):
     model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
-    bench = tmp_path / "vqa.json"
-    bench.write_text(json.dumps([
-        {"video": "bikes", "question": "What moves?\n(A) bikes\n(B) boats", "answer": "A", "category": "motion"},
-        {"video": "carphone_pristine", "question": "Who?\n(A) a man\n(B) a cat", "answer": "A", "category": "people"},
-        {"video": "not_there", "question": "?\n(A) x\n(B) y", "answer": "B", "category": "people"},
-    ]))  # fmt: skip
+    bench = write_vqa_benchmark(tmp_path / "vqa.json")
     run = run_in_own_session(
         [str(cpu_python), str(REPO_ROOT / "eval" / "vqa.py"), "--benchmark", str(bench), "--video-dir",
          str(SAMPLE_VIDEO_DIR), "--backend", "vllm", "--model", str(model), "--data-parallel", "1",
