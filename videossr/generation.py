@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from videossr.errors import ConfigError, VideoError
 from videossr.frame_sampling import load_index
 from videossr.imaging import DEFAULT_JPEG_QUALITY, encode_jpeg
-from videossr.io import atomic_open, read_json, write_json_atomic, write_jsonl_atomic
+from videossr.io import atomic_open, read_json, remove_stale_temporaries, write_json_atomic, write_jsonl_atomic
 from videossr.parallel import WorkerCrash, map_unordered
 from videossr.provenance import package_versions, utc_now
 from videossr.store import AppendLog, exclusive_writer
@@ -349,19 +349,12 @@ def generate(
         # runs making other files of this folder go on side by side.
         for stem in sorted(stems):
             locks.enter_context(exclusive_writer(output_dir / JOURNAL_DIR, stem))
-        _remove_stale_outputs(output_dir, stems)
+        # Temporaries a killed run left for these outputs (their locks are held now).
+        remove_stale_temporaries(output_dir, [f"{stem}.{ext}" for stem in stems for ext in ("parquet", "jsonl")])
         return _generate_locked(
             frames_dir, output_dir, assignments, settings, records, all_ids, started,
             workers=workers, ray_address=ray_address, config_for_manifest=config_for_manifest, progress=progress,
         )  # fmt: skip
-
-
-def _remove_stale_outputs(output_dir: Path, stems: Sequence[str]) -> None:
-    """Delete the temporary files a killed run left for these outputs (their locks are held)."""
-    for stem in stems:
-        for name in (f"{stem}.parquet", f"{stem}.jsonl"):
-            for stale in output_dir.glob(f".{name}.*.tmp"):
-                stale.unlink(missing_ok=True)
 
 
 def _generate_locked(

@@ -39,17 +39,21 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
-def remove_stale_temporaries(folder: str | Path) -> int:
+def remove_stale_temporaries(folder: str | Path, names: Iterable[str] | None = None) -> int:
     """Delete the temporary files :func:`atomic_open` left in ``folder`` when a run was killed.
 
-    Only call this while holding the folder's write lock (no live writer can own them). Looks in
-    ``folder`` itself, not below it; returns the number of files removed.
+    ``names``: only the temporaries of these output file names (for a folder other runs may be
+    writing other files of); None: every temporary in the folder. Only call this while holding
+    the write lock of what it removes. Looks in ``folder`` itself, not below it; returns the
+    number of files removed.
     """
+    patterns = [".*.tmp"] if names is None else [f".{name}.*.tmp" for name in names]
     removed = 0
-    for stale in Path(folder).glob(".*.tmp"):
-        if stale.is_file():
-            stale.unlink(missing_ok=True)
-            removed += 1
+    for pattern in patterns:
+        for stale in Path(folder).glob(pattern):
+            if stale.is_file():
+                stale.unlink(missing_ok=True)
+                removed += 1
     return removed
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from videossr.errors import ConfigError
 from videossr.frame_sampling import load_index
 from videossr.generation import FileSummary, GenerationSettings, OutputSpec, generate, read_rows, write_data_file
-from videossr.io import write_json_atomic
+from videossr.io import remove_stale_temporaries, write_json_atomic
 from videossr.provenance import utc_now
 from videossr.store import exclusive_writer
 from videossr.tasks.seeds import derive_seed, rng_for
@@ -185,9 +185,8 @@ def _build_mix_locked(
     reuse_videos: bool, workers: int, ray_address: str | None, config_for_manifest: dict[str, Any] | None, progress,
 ) -> MixSummary:  # fmt: skip
     """:func:`build_mix` once the folder's mix lock is held."""
-    for name in (f"{VAL_STEM}.parquet", f"{VAL_STEM}.jsonl", MIX_MANIFEST):  # left by a killed build
-        for stale in output_dir.glob(f".{name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+    # Temporaries a killed build left of the mix's own files.
+    remove_stale_temporaries(output_dir, [f"{VAL_STEM}.parquet", f"{VAL_STEM}.jsonl", MIX_MANIFEST])
     (output_dir / MIX_MANIFEST).unlink(missing_ok=True)
     video_ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_videos(video_ids, recipe, settings.seed, val_fraction=val_fraction, reuse_videos=reuse_videos)

@@ -30,7 +30,7 @@ from videossr.eval.backends.base import Request, VideoInput
 from videossr.eval.metrics import ItemScore, mean_percent
 from videossr.frame_sampling import load_index
 from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
-from videossr.io import read_json, write_json_atomic
+from videossr.io import read_json, remove_stale_temporaries, write_json_atomic
 from videossr.provenance import package_versions, utc_now
 from videossr.rewards import counting as counting_reward
 from videossr.rewards import grounding as grounding_reward
@@ -162,9 +162,7 @@ def _build_viubench_locked(
     ray_address: str | None, progress, counting_placement: str,
 ) -> Path:  # fmt: skip
     """:func:`build_viubench` once the folder's lock is held."""
-    for name in (BENCHMARK_NAME, "manifest.json"):  # temporaries a killed build left
-        for stale in output_dir.glob(f".{name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+    remove_stale_temporaries(output_dir, [BENCHMARK_NAME, "manifest.json"])  # left by a killed build
     ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_benchmark_videos(ids, per_subtype, seed, reuse_videos)
     settings = GenerationSettings(seed=seed, split="test", max_pixels=VIUBENCH_MAX_PIXELS, min_pixels=TRAIN_MIN_PIXELS,
