@@ -5,8 +5,8 @@
     batched         our TransformersBackend with --batch-size N (left-padded batches)
 --part prepare: request preparation on a long-video benchmark, k questions per video
     per-question    the previous path: every question probes and decodes its video
-    decode-once     FrameCache + questions grouped by video, decoding in the answering threads
-    1 / 2 workers   the same with --decode-workers 1 and 2 (spawned processes, prefetch ahead)
+    decode-once     FrameCache + questions grouped by video, decoding (and prefetching) in threads
+    1 / 2 workers   the same with --decode-workers 1 and 2 (spawned processes, one decode each)
   Long videos are synthesized once with ffmpeg (--video-seconds, 1280x720, 30 fps) under
   bench/.cache; preparation is timed through the runner's own batch preparation (4 threads).
 
@@ -19,7 +19,7 @@ per repeat. On GPUs, measure vLLM the same way (see the README):
 Run:
     .venv/bin/python bench/bench_eval.py                      # Qwen3-VL, batch 8, 2 repeats
     .venv/bin/python bench/bench_eval.py --family qwen2_5_vl --batch-size 4 --items 16
-    .venv/bin/python bench/bench_eval.py --part prepare --videos 3 --questions 3 --video-seconds 120
+    .venv/bin/python bench/bench_eval.py --part prepare --videos 4 --questions 3 --video-seconds 120
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=8)
     parser.add_argument("--part", default="model", choices=["model", "prepare"])
-    parser.add_argument("--videos", type=int, default=3, help="prepare: long videos")
+    parser.add_argument("--videos", type=int, default=4, help="prepare: long videos")
     parser.add_argument("--questions", type=int, default=3, help="prepare: questions per video (k)")
     parser.add_argument("--video-seconds", type=int, default=120, help="prepare: length of each synthetic video")
     parser.add_argument("--max-frames", type=int, default=48, help="prepare: protocol frames")
@@ -133,10 +133,8 @@ def bench_prepare(args) -> None:
         rates["per-question"].append(timed(lambda i: external.make_request("vqa", by_id[i], lookup, protocol), ids))
         for name, workers in (("decode-once", 0), ("1 worker", 1), ("2 workers", 2)):
             with external.FrameCache(max_videos=4, workers=workers) as cache:
-                if workers:  # start the spawned processes first: a one-off cost, not per item
-                    for future in [cache._pool.submit(time.sleep, 0.2) for _ in range(workers)]:
-                        future.result()
-                maker = external.RequestMaker("vqa", records, lookup, protocol, cache, order, lookahead=workers)
+                cache.wait_until_started()  # spawning worker processes is a one-off cost, not per item
+                maker = external.RequestMaker("vqa", records, lookup, protocol, cache, order)
                 rates[name].append(timed(maker, order))
     median = {name: statistics.median(values) for name, values in rates.items()}
     base = median["per-question"]

@@ -61,11 +61,33 @@ def test_a_broken_video_is_read_once_and_fails_every_question(tmp_path):
 
 def test_worker_processes_decode_the_same_frames_and_prefetch_ahead():
     with FrameCache(max_videos=4, workers=1) as cache:
-        cache.prefetch([CARPHONE], PROTOCOL)
+        cache.prefetch(CARPHONE, PROTOCOL)
         assert cache.decodes == 1
         assert _same(cache.get(CARPHONE, PROTOCOL), video_input(CARPHONE, PROTOCOL))
         assert cache.decodes == 1  # the prefetched decode was used
         assert _same(cache.get(BIKES, PROTOCOL), video_input(BIKES, PROTOCOL))
+
+
+def test_the_maker_queues_the_current_video_before_the_next_ones_and_stays_within_the_cache(tmp_path):
+    # Prefetch order is decode order: the video being asked about must not wait behind the next ones.
+    records = [{"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
+               for k, v in enumerate(["bikes", "carphone_pristine", "bikes"])]  # fmt: skip
+    queued = []
+
+    class Recording(FrameCache):
+        def _entry(self, path, protocol, clip_s=None):
+            queued.append(path.stem)
+            return super()._entry(path, protocol, clip_s)
+
+    with Recording(max_videos=4) as cache:
+        maker = RequestMaker("vtg", records, VideoLookup(SAMPLE_VIDEO_DIR), PROTOCOL, cache, group_by_video(records))
+        assert maker.lookahead == cache.parallelism
+        maker("0")
+        assert queued[:2] == ["bikes", "carphone_pristine"] and cache.decodes == 2
+    with FrameCache(max_videos=1) as cache:
+        assert RequestMaker("vtg", records, VideoLookup(SAMPLE_VIDEO_DIR), PROTOCOL, cache).lookahead == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        cache.get(BIKES, PROTOCOL)
 
 
 def test_bad_cache_settings_are_errors():

@@ -30,9 +30,10 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,15 @@ def validate_records(records: list[dict[str, Any]], kind: str, *, skip_invalid: 
     return valid, [i for i, _ in invalid]
 
 
+#: Decoding threads of the answering process when there are no decode worker processes.
+DECODE_THREADS = min(4, os.cpu_count() or 1)
+
+
+def _import_decoder() -> None:
+    """Worker initializer: pay the imports when a worker starts, not inside its first decode."""
+    import videossr.video.decoder  # noqa: F401
+
+
 class FrameCache:
     """Each (video, protocol) decoded once: the frames of the most recently used videos, bounded.
 
@@ -272,10 +282,13 @@ class FrameCache:
     instead of starting another. A decode error is cached like a result, so every question of a
     broken video fails with the same error and the file is read once.
 
-    ``workers`` > 0 decodes in that many worker processes (spawned, so no thread or GPU state of
-    the parent is forked), and :meth:`prefetch` starts the next videos' decodes ahead of their
-    questions; 0 decodes in the calling thread. At most ``max_videos`` results are kept (about
-    38 MB each at 48 frames of 512x512); the oldest are dropped first.
+    Decodes run in ``workers`` worker processes (spawned, so no thread or GPU state of the parent
+    is forked), or with ``workers=0`` in :data:`DECODE_THREADS` threads of this process (decoding
+    releases the GIL). Each decode is single-threaded, so ``parallelism`` videos decode at once and
+    one worker is one core: give decoding as many workers as cores you can spare. :meth:`prefetch`
+    starts the next videos' decodes ahead of their questions, so all decoders stay busy. At most
+    ``max_videos`` results are kept (about 38 MB each at 48 frames of 512x512); the oldest are
+    dropped first.
     """
 
     def __init__(self, max_videos: int = 8, workers: int = 0):
@@ -284,45 +297,53 @@ class FrameCache:
         if workers < 0:
             raise ConfigError(f"--decode-workers must be >= 0, got {workers}")
         self.max_videos = max_videos
+        self.parallelism = workers or DECODE_THREADS
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, Protocol, tuple[float, float] | None], Future] = OrderedDict()
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        if workers:
+            self._pool: Executor | None = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_import_decoder
+            )
+        else:
+            self._pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode")
         self.decodes = 0
+        # Spawn every worker now (the pool would otherwise start them one per first decode), so
+        # their start-up overlaps the model's loading.
+        self._started = [self._pool.submit(time.sleep, 0.05) for _ in range(workers)]
+
+    def wait_until_started(self) -> None:
+        """Block until every worker process is up (spawned, imports done); a one-off cost."""
+        for future in self._started:
+            future.result()
 
     def get(self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> tuple[VideoInput, float]:
         """The protocol frames of ``path`` (or of its clip) and their duration in seconds, decoded at most once."""
-        future, mine = self._entry(path, protocol, clip_s)
-        if mine:  # no worker pool: this thread decodes, the others asking for it wait
-            try:
-                future.set_result(video_input(path, protocol, clip_s))
-            except BaseException as exc:  # handed to every waiter; re-raised below
-                future.set_exception(exc)
-        return future.result()
+        return self._entry(path, protocol, clip_s).result()
 
-    def prefetch(self, paths: Sequence[Path], protocol: Protocol) -> None:
-        """Start decoding ``paths`` in the worker processes (no-op without workers)."""
-        if self._pool is not None:
-            for path in paths:
-                self._entry(path, protocol)
+    def prefetch(self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> None:
+        """Queue the decode of ``path`` (or of its clip) unless it is cached or being decoded."""
+        self._entry(path, protocol, clip_s)
 
-    def _entry(self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> tuple[Future, bool]:
+    def _entry(self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> Future:
         key = (str(path), protocol, clip_s)
         with self._lock:
+            if self._pool is None:
+                raise RuntimeError("FrameCache is closed")
             future = self._entries.get(key)
-            created = future is None
-            if created:
+            if future is None:
                 self.decodes += 1
-                future = self._pool.submit(video_input, path, protocol, clip_s) if self._pool else Future()
+                future = self._pool.submit(video_input, path, protocol, clip_s)
                 self._entries[key] = future
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_videos:
                 self._entries.popitem(last=False)  # a holder of the future still gets its result
-        return future, created and self._pool is None
+        return future
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> FrameCache:
         return self
@@ -342,17 +363,27 @@ def group_by_video(records: Sequence[dict[str, Any]]) -> list[str]:
 class RequestMaker:
     """Builds the request of a record id through a :class:`FrameCache`, prefetching what comes next.
 
-    ``order`` is the order items will be asked for (:func:`group_by_video`); when a video's
-    question comes up, the decodes of the next ``lookahead`` videos are started in the cache's
-    worker processes, so the model does not wait on one decode at a time.
+    ``order`` is the order items will be asked for (:func:`group_by_video`). When an item comes
+    up, its decode and those of the next ``lookahead`` distinct (video, clip) pairs are queued
+    (default: the cache's ``parallelism``, so every decoder has a video ahead of the model; capped
+    so the prefetched videos fit in the cache beside the current one).
     """
 
     def __init__(self, kind: str, records: Sequence[dict[str, Any]], lookup: VideoLookup, protocol: Protocol,
-                 cache: FrameCache, order: Sequence[str] | None = None, lookahead: int = 2):  # fmt: skip
-        self.kind, self.lookup, self.protocol, self.cache, self.lookahead = kind, lookup, protocol, cache, lookahead
+                 cache: FrameCache, order: Sequence[str] | None = None, lookahead: int | None = None):  # fmt: skip
+        self.kind, self.lookup, self.protocol, self.cache = kind, lookup, protocol, cache
+        lookahead = cache.parallelism if lookahead is None else lookahead
+        self.lookahead = max(0, min(lookahead, cache.max_videos - 1))
         self.by_id = {r["id"]: r for r in records}
-        videos = list(dict.fromkeys(str(self.by_id[i]["video"]) for i in (order or list(self.by_id))))
-        self._next_videos = {v: videos[k + 1 : k + 1 + lookahead] for k, v in enumerate(videos)}
+        decodes = list(dict.fromkeys(self._decode_key(self.by_id[i]) for i in (order or list(self.by_id))))
+        self._upcoming = {key: decodes[k : k + 1 + self.lookahead] for k, key in enumerate(decodes)}
+
+    @staticmethod
+    def _decode_key(record: dict[str, Any]) -> tuple[str, tuple[float, float] | None]:
+        try:
+            return str(record["video"]), record_clip(record)
+        except ConfigError:
+            return str(record["video"]), None  # reported when this record's request is made
 
     def _path(self, video: str) -> Path | None:
         try:
@@ -362,8 +393,9 @@ class RequestMaker:
 
     def __call__(self, item_id: str) -> Request:
         record = self.by_id[item_id]
-        upcoming = [p for p in map(self._path, self._next_videos.get(str(record["video"]), [])) if p is not None]
-        self.cache.prefetch(upcoming, self.protocol)
+        for video, clip in self._upcoming.get(self._decode_key(record), []):
+            if (path := self._path(video)) is not None:
+                self.cache.prefetch(path, self.protocol, clip)
         return make_request(self.kind, record, self.lookup, self.protocol, self.cache)
 
 
