@@ -62,7 +62,9 @@ def _overlap(a: tuple[np.ndarray, int, int], b: tuple[np.ndarray, int, int]) -> 
     x1, y1 = min(xa + mask_a.shape[1], xb + mask_b.shape[1]), min(ya + mask_a.shape[0], yb + mask_b.shape[0])
     if x0 >= x1 or y0 >= y1:
         return 0.0
-    shared = np.count_nonzero(mask_a[y0 - ya : y1 - ya, x0 - xa : x1 - xa] & mask_b[y0 - yb : y1 - yb, x0 - xb : x1 - xb])
+    shared = np.count_nonzero(
+        mask_a[y0 - ya : y1 - ya, x0 - xa : x1 - xa] & mask_b[y0 - yb : y1 - yb, x0 - xb : x1 - xb]
+    )
     return shared / max(1, min(np.count_nonzero(mask_a), np.count_nonzero(mask_b)))
 
 
@@ -81,8 +83,9 @@ def measure(width: int, height: int, difficulty: str, placement: str, samples: i
     elapsed = 0.0
     for seed in range(samples):
         started = time.perf_counter()
-        sample = make_counting_sample(video, DIFFICULTIES[difficulty], rng_for(derive_seed(seed, "bench", difficulty)),
-                                      placement=placement)  # fmt: skip
+        sample = make_counting_sample(
+            video, DIFFICULTIES[difficulty], rng_for(derive_seed(seed, "bench", difficulty)), placement=placement
+        )
         elapsed += time.perf_counter() - started
         for entry in sample.info["shape_frames"]:
             frames += 1
@@ -111,8 +114,15 @@ def measure(width: int, height: int, difficulty: str, placement: str, samples: i
         "overlap_50": overlap50 / frames,
         "pixels_wrong": wrong / frames,
         "gave_way": {k: v / frames for k, v in sorted(gave_way.items())},
-        "by_num_instances": {n: {"frames": c["frames"], "overlap_10": c["overlap_10"] / c["frames"],
-                                 "overlap_50": c["overlap_50"] / c["frames"]} for n, c in by_count.items() if c["frames"]},
+        "by_num_instances": {
+            n: {
+                "frames": c["frames"],
+                "overlap_10": c["overlap_10"] / c["frames"],
+                "overlap_50": c["overlap_50"] / c["frames"],
+            }
+            for n, c in by_count.items()
+            if c["frames"]
+        },
         "mean_size_per_short_side": float(np.mean(sizes)),
         "instances_per_frame": instances / frames,
         "ms_per_sample": 1000 * elapsed / samples,
@@ -126,21 +136,40 @@ def main() -> int:
     parser.add_argument("--frames", nargs="*", default=list(FRAMES), help="frame names (default: all)")
     args = parser.parse_args()
     results = []
-    print(f"{'frame':24} {'diff':4} {'placement':9} {'ovl>0':>6} {'>10%':>6} {'>50%':>6} {'px!=n':>6} "
-          f"{'size':>5} {'n/fr':>5} {'ms':>6} {'n=3 >10%/>50%':>14}  gave way")  # fmt: skip
+    print(
+        f"{'frame':24} {'diff':4} {'placement':9} {'ovl>0':>6} {'>10%':>6} {'>50%':>6} {'px!=n':>6} "
+        f"{'size':>5} {'n/fr':>5} {'ms':>6} {'n=3 >10%/>50%':>14}  gave way"
+    )
     for name in args.frames:
         width, height = FRAMES[name]
         for difficulty in ("easy", "hard"):
             for placement in ("released", "separate"):
                 r = measure(width, height, difficulty, placement, args.samples)
-                results.append({"frame": name, "width": width, "height": height, "difficulty": difficulty,
-                                "placement": placement, **r})  # fmt: skip
+                results.append(
+                    {
+                        "frame": name,
+                        "width": width,
+                        "height": height,
+                        "difficulty": difficulty,
+                        "placement": placement,
+                        **r,
+                    }
+                )
                 n3 = r["by_num_instances"].get(3)
                 three = f"{100 * n3['overlap_10']:.0f}%/{100 * n3['overlap_50']:.0f}%" if n3 else "-"
-                way = " ".join(f"{k}={100 * v:.1f}%" for k, v in r["gave_way"].items() if k != "none") if placement == "separate" else ""
-                print(f"{name:24} {difficulty:4} {placement:9} {100 * r['overlap_any']:5.1f}% {100 * r['overlap_10']:5.1f}% "
-                      f"{100 * r['overlap_50']:5.1f}% {100 * r['pixels_wrong']:5.1f}% {r['mean_size_per_short_side']:5.3f} "
-                      f"{r['instances_per_frame']:5.2f} {r['ms_per_sample']:6.1f} {three:>14}  {way}", flush=True)  # fmt: skip
+                way = (
+                    " ".join(f"{k}={100 * v:.1f}%" for k, v in r["gave_way"].items() if k != "none")
+                    if placement == "separate"
+                    else ""
+                )
+                print(
+                    f"{name:24} {difficulty:4} {placement:9} {100 * r['overlap_any']:5.1f}% "
+                    f"{100 * r['overlap_10']:5.1f}% "
+                    f"{100 * r['overlap_50']:5.1f}% {100 * r['pixels_wrong']:5.1f}% "
+                    f"{r['mean_size_per_short_side']:5.3f} "
+                    f"{r['instances_per_frame']:5.2f} {r['ms_per_sample']:6.1f} {three:>14}  {way}",
+                    flush=True,
+                )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

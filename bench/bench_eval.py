@@ -65,8 +65,10 @@ def main() -> None:
         requests = [request_of(r, args.max_new_tokens) for r in (records * 4)[: args.items]]
         backend = TransformersBackend(str(tiny_model_dir(args.family, cache / "tiny_models")), device="cpu")
         backend.generate(requests[:1])  # warm-up
-        print(f"eval benchmark: {args.family} tiny model on CPU, {len(requests)} VIUBench items, "
-              f"batch {args.batch_size}, {args.repeats} repeats")  # fmt: skip
+        print(
+            f"eval benchmark: {args.family} tiny model on CPU, {len(requests)} VIUBench items, "
+            f"batch {args.batch_size}, {args.repeats} repeats"
+        )
         ratios, single_rates, batched_rates = [], [], []
         for _ in range(args.repeats):
             started = time.perf_counter()
@@ -80,8 +82,11 @@ def main() -> None:
             single_rates.append(single)
             batched_rates.append(batched)
             ratios.append(batched / single)
-        print(f"one-at-a-time {statistics.median(single_rates):.2f} items/s, batched {statistics.median(batched_rates):.2f} "
-              f"items/s: {statistics.median(ratios):.2f}x")  # fmt: skip
+        print(
+            f"one-at-a-time {statistics.median(single_rates):.2f} items/s, "
+            f"batched {statistics.median(batched_rates):.2f} "
+            f"items/s: {statistics.median(ratios):.2f}x"
+        )
 
 
 def _long_videos(count: int, seconds: int) -> Path:
@@ -95,10 +100,30 @@ def _long_videos(count: int, seconds: int) -> Path:
         if not path.exists():
             tmp = path.with_suffix(".tmp.mp4")
             # Different hues so no two files are the same video; GOP 250 as typical web uploads have.
-            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                            f"testsrc2=size=1280x720:rate=30:duration={seconds}", "-vf", f"hue=h={40 * k}",
-                            "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", str(tmp)],
-                           check=True)  # fmt: skip
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"testsrc2=size=1280x720:rate=30:duration={seconds}",
+                    "-vf",
+                    f"hue=h={40 * k}",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-g",
+                    "250",
+                    "-pix_fmt",
+                    "yuv420p",
+                    str(tmp),
+                ],
+                check=True,
+            )
             tmp.rename(path)
     return folder
 
@@ -110,8 +135,11 @@ def bench_prepare(args) -> None:
     folder = _long_videos(args.videos, args.video_seconds)
     # Benchmark order interleaves videos (the worst case for a cache; Video-MME and LVBench files
     # group them, which group_by_video does anyway).
-    records = [{"id": f"{v}-{q}", "video": f"long{v}", "question": "q\nA. a\nB. b", "answer": "A"}
-               for q in range(args.questions) for v in range(args.videos)]  # fmt: skip
+    records = [
+        {"id": f"{v}-{q}", "video": f"long{v}", "question": "q\nA. a\nB. b", "answer": "A"}
+        for q in range(args.questions)
+        for v in range(args.videos)
+    ]
     lookup = external.VideoLookup(folder)
     protocol = external.Protocol(max_frames=args.max_frames)
     errors = (Exception,)
@@ -126,8 +154,10 @@ def bench_prepare(args) -> None:
     ids = [r["id"] for r in records]
     by_id = {r["id"]: r for r in records}
     order = external.group_by_video(records)
-    print(f"prepare benchmark: {args.videos} videos x {args.questions} questions, {args.video_seconds} s 1280x720 "
-          f"30 fps, {args.max_frames} frames, batches of {args.batch_size}, {args.repeats} repeats")  # fmt: skip
+    print(
+        f"prepare benchmark: {args.videos} videos x {args.questions} questions, {args.video_seconds} s 1280x720 "
+        f"30 fps, {args.max_frames} frames, batches of {args.batch_size}, {args.repeats} repeats"
+    )
     rates: dict[str, list[float]] = {"per-question": [], "decode-once": [], "1 worker": [], "2 workers": []}
     for _ in range(args.repeats):
         rates["per-question"].append(timed(lambda i: external.make_request("vqa", by_id[i], lookup, protocol), ids))
@@ -139,9 +169,11 @@ def bench_prepare(args) -> None:
     median = {name: statistics.median(values) for name, values in rates.items()}
     base = median["per-question"]
     print("  ".join(f"{name} {rate:.2f} items/s" for name, rate in median.items()))
-    print(f"decode-once / per-question: {median['decode-once'] / base:.2f}x (k = {args.questions}); "
-          f"2 workers / 1 worker: {median['2 workers'] / median['1 worker']:.2f}x; "
-          f"2 workers / per-question: {median['2 workers'] / base:.2f}x")  # fmt: skip
+    print(
+        f"decode-once / per-question: {median['decode-once'] / base:.2f}x (k = {args.questions}); "
+        f"2 workers / 1 worker: {median['2 workers'] / median['1 worker']:.2f}x; "
+        f"2 workers / per-question: {median['2 workers'] / base:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,16 @@ def _lengths(dataset_cls, path: Path, processor, cache: Path) -> tuple[list[int]
     """Each row's prompt length as the class's filter computes it, and the seconds it took."""
     from omegaconf import OmegaConf
 
-    config = OmegaConf.create({"filter_overlong_prompts": False, "video_key": "videos", "cache_dir": str(cache),
-                               "image_patch_size": processor.image_processor.patch_size, "max_prompt_length": 8192,
-                               "filter_overlong_prompts_workers": None})  # fmt: skip
+    config = OmegaConf.create(
+        {
+            "filter_overlong_prompts": False,
+            "video_key": "videos",
+            "cache_dir": str(cache),
+            "image_patch_size": processor.image_processor.patch_size,
+            "max_prompt_length": 8192,
+            "filter_overlong_prompts_workers": None,
+        }
+    )
     dataset = dataset_cls(data_files=[str(path)], tokenizer=processor.tokenizer, config=config, processor=processor)
     dataset.filter_overlong_prompts = True
     seen: list[int] = []
@@ -104,7 +111,6 @@ def main() -> None:
 
     import torch
     from transformers import AutoProcessor
-
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
     from videossr.tiny_models import tiny_model_dir
@@ -120,15 +126,21 @@ def main() -> None:
     same = our_lengths[: len(verl_lengths)] == verl_lengths
     result = {
         "family": args.family,
-        "verl_rows": len(verl_lengths), "verl_rows_per_s": len(verl_lengths) / verl_seconds,
-        "ours_rows": args.rows, "ours_rows_per_s": args.rows / our_seconds,
+        "verl_rows": len(verl_lengths),
+        "verl_rows_per_s": len(verl_lengths) / verl_seconds,
+        "ours_rows": args.rows,
+        "ours_rows_per_s": args.rows / our_seconds,
         "speedup": (args.rows / our_seconds) / (len(verl_lengths) / verl_seconds),
         "same_lengths_on_common_rows": same,
-    }  # fmt: skip
-    print(f"verl's filter: {result['verl_rows']} rows, {result['verl_rows_per_s']:.2f} rows/s "
-          f"(30K rows: {30000 / result['verl_rows_per_s'] / 3600:.1f} h)")  # fmt: skip
-    print(f"our filter:    {args.rows} rows, {result['ours_rows_per_s']:.1f} rows/s "
-          f"(30K rows: {30000 / result['ours_rows_per_s'] / 60:.1f} min)")  # fmt: skip
+    }
+    print(
+        f"verl's filter: {result['verl_rows']} rows, {result['verl_rows_per_s']:.2f} rows/s "
+        f"(30K rows: {30000 / result['verl_rows_per_s'] / 3600:.1f} h)"
+    )
+    print(
+        f"our filter:    {args.rows} rows, {result['ours_rows_per_s']:.1f} rows/s "
+        f"(30K rows: {30000 / result['ours_rows_per_s'] / 60:.1f} min)"
+    )
     print(f"speed-up x{result['speedup']:.0f}; same length for all {len(verl_lengths)} rows both saw: {same}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

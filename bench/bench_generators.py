@@ -53,7 +53,9 @@ def frames_folder(num_videos: int) -> Path:
         copies = []
         for k in range(num_videos):
             record = dict(records[k % len(records)], video_id=f"v{k:04d}")
-            shutil.copytree(base / records[k % len(records)]["video_id"], target / record["video_id"], dirs_exist_ok=True)
+            shutil.copytree(
+                base / records[k % len(records)]["video_id"], target / record["video_id"], dirs_exist_ok=True
+            )
             copies.append(record)
         write_jsonl_atomic(target / "index.jsonl", copies)
     return target
@@ -122,7 +124,10 @@ def reference_run(generator: str, frames_dir: Path, out_dir: Path) -> int:
                     image = cv2.imread(paths[i])
                     for _ in range(random.randint(1, 3)):
                         size = random.randint(image.shape[0] // 5, image.shape[0] * 2 // 5)
-                        center = (random.randint(size, image.shape[1] - size), random.randint(size, image.shape[0] - size))
+                        center = (
+                            random.randint(size, image.shape[1] - size),
+                            random.randint(size, image.shape[0] - size),
+                        )
                         cv2.circle(image, center, size // 2, (200, 100, 50), -1)
                         counts[shape] += 1
                     new_path = target / f"{i}_shape{shape}.jpg"
@@ -147,14 +152,15 @@ def reference_run(generator: str, frames_dir: Path, out_dir: Path) -> int:
 
 def ours_run(generator: str, frames_dir: Path, out_dir: Path, workers: int) -> int:
     from videossr.frame_sampling import load_index
-    from videossr.generation import GenerationSettings, OutputSpec, generate
+    from videossr.generation import GenerationSettings, generate
+    from videossr.tasks.registry import spec_of
 
     if generator == "counting":
-        spec = OutputSpec.counting()
+        spec = spec_of("counting")
     elif generator == "jigsaw6":
-        spec = OutputSpec.jigsaw(6)
+        spec = spec_of("jigsaw/6")
     else:
-        spec = OutputSpec.grounding(generator)
+        spec = spec_of(f"grounding/{generator}")
     ids = [r["video_id"] for r in load_index(frames_dir)]
     (summary,) = generate(frames_dir, out_dir, [(spec, ids)], GenerationSettings(), workers=workers)
     return summary.num_rows
@@ -181,8 +187,10 @@ def main() -> None:
                 assert ours_run(generator, frames_dir, Path(tmp) / "ours", args.workers) == count
                 our_times.append(time.perf_counter() - started)
         ratio = statistics.median(r / o for r, o in zip(ref_times, our_times))
-        print(f"{generator:<13}{args.videos / statistics.median(ref_times):>15.1f}"
-              f"{args.videos / statistics.median(our_times):>16.1f}{ratio:>9.2f}x")  # fmt: skip
+        print(
+            f"{generator:<13}{args.videos / statistics.median(ref_times):>15.1f}"
+            f"{args.videos / statistics.median(our_times):>16.1f}{ratio:>9.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ def _sample(videos: list[Path], out: Path, *, workers: int = 1, ray_address: str
     listing = out.parent / f"{out.name}.txt"
     listing.write_text("".join(f"{v}\t{v.stem}\n" for v in videos))
     started = time.perf_counter()
-    summary = run_frame_sampling(FrameSamplingConfig(output_dir=out, video_list=listing, workers=workers,
-                                                     ray_address=ray_address))  # fmt: skip
+    summary = run_frame_sampling(
+        FrameSamplingConfig(output_dir=out, video_list=listing, workers=workers, ray_address=ray_address)
+    )
     wall = time.perf_counter() - started
     assert summary.failed == 0, summary.failures
     return summary.frames_written / wall
@@ -66,8 +67,10 @@ def main() -> None:
         print(f"  {name:<11} {statistics.median(rates):8.1f} frames/s")
     speedups = [two / one for one, two in zip(results["ray-1"], results["ray-2"])]
     versus_local = [two / local for local, two in zip(results["local-pool"], results["ray-2"])]
-    print(f"  2 nodes vs 1: {statistics.median(speedups):.2f}x (scaling efficiency "
-          f"{statistics.median(speedups) / 2:.0%}); 2 Ray nodes vs local pool: {statistics.median(versus_local):.2f}x")  # fmt: skip
+    print(
+        f"  2 nodes vs 1: {statistics.median(speedups):.2f}x (scaling efficiency "
+        f"{statistics.median(speedups) / 2:.0%}); 2 Ray nodes vs local pool: {statistics.median(versus_local):.2f}x"
+    )
 
 
 if __name__ == "__main__":

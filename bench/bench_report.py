@@ -48,9 +48,24 @@ def synthesise(frames: Path, folder: Path, per_subtype: int) -> Path:
 
 
 def answer(bench: Path, output_dir: Path, seed: int) -> None:
-    result = subprocess.run([sys.executable, str(REPO / "eval" / "viubench.py"), "run", "--benchmark", str(bench),
-                             "--backend", "random", "--seed", str(seed), "--output-dir", str(output_dir)],
-                            capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "eval" / "viubench.py"),
+            "run",
+            "--benchmark",
+            str(bench),
+            "--backend",
+            "random",
+            "--seed",
+            str(seed),
+            "--output-dir",
+            str(output_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     if result.returncode != 0:
         raise SystemExit(result.stderr)
 
@@ -75,8 +90,10 @@ def main() -> None:
         answer(bench, tmp / "random0", 0)
         answer(bench, tmp / "random1", 1)
         items = json.loads((tmp / "random0" / "summary.json").read_text())["num_items"]
-        print(f"report benchmark: {items}-item VIUBench run(s) of the random baseline, --per-group {args.per_group}, "
-              f"{args.repeats} repeats")  # fmt: skip
+        print(
+            f"report benchmark: {items}-item VIUBench run(s) of the random baseline, --per-group {args.per_group}, "
+            f"{args.repeats} repeats"
+        )
         for folders in ([tmp / "random0"], [tmp / "random0", tmp / "random1"]):
             times, size, shown = [], 0, 0
             for _ in range(args.repeats):
@@ -84,8 +101,10 @@ def main() -> None:
                 document, stats = build_report(folders, per_group=args.per_group)
                 times.append(time.perf_counter() - started)
                 size, shown = stats.size_bytes, stats.num_items_shown
-            print(f"  {len(folders)} run(s): {statistics.median(times):.2f} s median build (min {min(times):.2f}), "
-                  f"{size / 1e6:.2f} MB, {shown} gallery items, {size / max(shown, 1) / 1e3:.0f} KB per item")  # fmt: skip
+            print(
+                f"  {len(folders)} run(s): {statistics.median(times):.2f} s median build (min {min(times):.2f}), "
+                f"{size / 1e6:.2f} MB, {shown} gallery items, {size / max(shown, 1) / 1e3:.0f} KB per item"
+            )
 
 
 if __name__ == "__main__":

@@ -55,10 +55,27 @@ def _ffmpeg(*args: str) -> None:
 def _encode_from_bunny(target: Path, seconds: int, hue: int) -> None:
     tmp = target.with_suffix(".part.mp4")
     _ffmpeg(
-        "-stream_loop", "-1", "-i", str(SAMPLE_DIR / "bigbuckbunny.mp4"), "-t", str(seconds),
-        "-vf", f"fps=30,hue=h={hue}", "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-bf", "3",
-        "-pix_fmt", "yuv420p", "-an", str(tmp),
-    )  # fmt: skip
+        "-stream_loop",
+        "-1",
+        "-i",
+        str(SAMPLE_DIR / "bigbuckbunny.mp4"),
+        "-t",
+        str(seconds),
+        "-vf",
+        f"fps=30,hue=h={hue}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "60",
+        "-bf",
+        "3",
+        "-pix_fmt",
+        "yuv420p",
+        "-an",
+        str(tmp),
+    )
     tmp.rename(target)
 
 
@@ -172,15 +189,27 @@ def run_approach(approach: str, videos: list[str], workers: int, out_dir: str) -
     peak_kib = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     )
-    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-              for f in ("ru_utime", "ru_stime"))  # fmt: skip
+    cpu = sum(
+        getattr(resource.getrusage(who), f)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )
     return {"wall_s": wall, "frames": frames, "peak_mib": peak_kib / 1024, "cpu_s": cpu}
 
 
 def _measure_in_child(approach: str, videos: list[Path], workers: int) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-{approach}-") as out_dir:
-        cmd = [sys.executable, __file__, "--child", approach, "--workers", str(workers), "--out", out_dir,
-               *map(str, videos)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            approach,
+            "--workers",
+            str(workers),
+            "--out",
+            out_dir,
+            *map(str, videos),
+        ]
         result = subprocess.run(cmd, check=True, capture_output=True, text=True)
         return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -217,7 +246,10 @@ def main() -> None:
 
 def _report(set_name: str, videos: list[Path], runs: dict[str, list[dict]]) -> None:
     print(f"\n== {set_name}: {len(videos)} videos, {NUM_FRAMES} frames each")
-    print(f"{'approach':<15}{'frames/s':>10}{'wall s':>9}{'CPU s':>8}{'peak MiB':>10}{'speed vs ref':>14}{'mem vs ref':>12}")
+    print(
+        f"{'approach':<15}{'frames/s':>10}{'wall s':>9}{'CPU s':>8}{'peak MiB':>10}"
+        f"{'speed vs ref':>14}{'mem vs ref':>12}"
+    )
     reference = runs.get("reference")
     for approach, results in runs.items():
         wall = statistics.median(r["wall_s"] for r in results)

@@ -18,7 +18,8 @@ Examples (multiple choice -> eval/vqa.py):
     python eval/convert.py videomme --input videomme/test-00000-of-00001.parquet --output data/videomme.json
     python eval/convert.py longvideobench --input longvideobench/lvb_val.json --output data/lvb_val.json
     python eval/convert.py lvbench --input lvbench/video_info.meta.jsonl --output data/lvbench.json
-    python eval/convert.py videommmu --input videommmu/Comprehension/test-00000-of-00001.parquet --output data/videommmu_c.json
+    python eval/convert.py videommmu --input videommmu/Comprehension/test-00000-of-00001.parquet \
+        --output data/videommmu_c.json
 """
 
 from __future__ import annotations
@@ -42,14 +43,21 @@ class CharadesConfig:
 
 @dataclass
 class SentencesJsonConfig:
-    input: Path | None = field(default=None, metadata={"help": "{vid: {duration, timestamps, sentences}} JSON", "required": True})
+    input: Path | None = field(
+        default=None, metadata={"help": "{vid: {duration, timestamps, sentences}} JSON", "required": True}
+    )
     output: Path | None = field(default=None, metadata={"help": "unified JSON file to write", "required": True})
-    strip_prefix: str = field(default="", metadata={"help": "drop this prefix from video ids (e.g. v_ for ActivityNet files named without it)"})
+    strip_prefix: str = field(
+        default="",
+        metadata={"help": "drop this prefix from video ids (e.g. v_ for ActivityNet files named without it)"},
+    )
 
 
 @dataclass
 class InputConfig:
-    input: Path | None = field(default=None, metadata={"help": "the benchmark's annotation file (or folder, for mvbench)", "required": True})
+    input: Path | None = field(
+        default=None, metadata={"help": "the benchmark's annotation file (or folder, for mvbench)", "required": True}
+    )
     output: Path | None = field(default=None, metadata={"help": "unified JSON file to write", "required": True})
 
 

@@ -25,16 +25,30 @@ PROG = Path(__file__).name
 
 def _parser() -> argparse.ArgumentParser:
     # A hand-made parser: the dataclass flag helper has no repeatable positional argument.
-    parser = OneLineErrorParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
-    parser.add_argument("result_dirs", nargs="+", type=Path, metavar="RESULT_DIR",
-                        help="run folders holding summary.json (eval/viubench.py run, eval/vqa.py, eval/vtg.py)")  # fmt: skip
+    parser = OneLineErrorParser(
+        prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "result_dirs",
+        nargs="+",
+        type=Path,
+        metavar="RESULT_DIR",
+        help="run folders holding summary.json (eval/viubench.py run, eval/vqa.py, eval/vtg.py)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="the HTML file to write")
-    parser.add_argument("--per-group", type=int, default=4,
-                        help="gallery items per VIUBench subtype / external category (seeded sample)")  # fmt: skip
+    parser.add_argument(
+        "--per-group",
+        type=int,
+        default=4,
+        help="gallery items per VIUBench subtype / external category (seeded sample)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the gallery sample")
-    parser.add_argument("--benchmark", type=Path, default=None,
-                        help="benchmark file to use instead of the one each summary names (moved files)")  # fmt: skip
+    parser.add_argument(
+        "--benchmark",
+        type=Path,
+        default=None,
+        help="benchmark file to use instead of the one each summary names (moved files)",
+    )
     parser.add_argument("--title", default="VideoSSR results", help="page title")
     return parser
 
@@ -48,16 +62,19 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     try:
-        document, stats = build_report(args.result_dirs, per_group=args.per_group, seed=args.seed,
-                                       benchmark=args.benchmark, title=args.title)  # fmt: skip
+        document, stats = build_report(
+            args.result_dirs, per_group=args.per_group, seed=args.seed, benchmark=args.benchmark, title=args.title
+        )
     except ConfigError as exc:
         fail(str(exc), PROG)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(args.output, "w") as handle:
         handle.write(document)
     args.output.chmod(0o644)  # a report is for sharing; the temporary file was private (0600)
-    print(f"{stats.num_runs} runs, {stats.num_items_shown} gallery items, {stats.size_bytes / 1e6:.2f} MB, "
-          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    print(
+        f"{stats.num_runs} runs, {stats.num_items_shown} gallery items, {stats.size_bytes / 1e6:.2f} MB, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     print(args.output)
     return 0
 

@@ -29,8 +29,12 @@ PROG = Path(__file__).name
 
 @dataclass
 class BuildConfig(RayOptions):
-    frames_dir: Path | None = field(default=None, metadata={"help": "frames folder made by sample_frames.py", "required": True})
-    output_dir: Path | None = field(default=None, metadata={"help": "folder for viubench.json and its frames", "required": True})
+    frames_dir: Path | None = field(
+        default=None, metadata={"help": "frames folder made by sample_frames.py", "required": True}
+    )
+    output_dir: Path | None = field(
+        default=None, metadata={"help": "folder for viubench.json and its frames", "required": True}
+    )
     per_subtype: int = field(default=300, metadata={"help": "questions per subtype (the paper: 300, 2,700 in all)"})
     seed: int = field(default=0, metadata={"help": "seed of the video assignment and of every sample"})
     reuse_videos: bool = field(default=False, metadata={"help": "let subtypes share videos (tiny corpora only)"})
@@ -39,9 +43,12 @@ class BuildConfig(RayOptions):
     # OpenCV import); build_viubench validates the value again.
     placement: str = field(
         default="separate",
-        metadata={"help": "counting shapes: separate (never overlap; the default) or released (the released "
-                  "code's rule, overlaps included)", "choices": ["separate", "released"]},
-    )  # fmt: skip
+        metadata={
+            "help": "counting shapes: separate (never overlap; the default) or released (the released "
+            "code's rule, overlaps included)",
+            "choices": ["separate", "released"],
+        },
+    )
 
 
 def _backend_config_cls():
@@ -50,7 +57,9 @@ def _backend_config_cls():
     @dataclass
     class RunConfig(BackendConfig):
         benchmark: Path | None = field(default=None, metadata={"help": "viubench.json", "required": True})
-        output_dir: Path | None = field(default=None, metadata={"help": "run folder (responses, summary)", "required": True})
+        output_dir: Path | None = field(
+            default=None, metadata={"help": "run folder (responses, summary)", "required": True}
+        )
         max_new_tokens: int = field(default=64, metadata={"help": "answer budget in tokens"})
 
         def validate(self) -> None:
@@ -62,8 +71,12 @@ def _backend_config_cls():
 @dataclass
 class ScoreConfig:
     benchmark: Path | None = field(default=None, metadata={"help": "viubench.json", "required": True})
-    responses: Path | None = field(default=None, metadata={"help": "responses.jsonl (id, response per line)", "required": True})
-    output_dir: Path | None = field(default=None, metadata={"help": "where summary.json goes (default: beside the responses)"})
+    responses: Path | None = field(
+        default=None, metadata={"help": "responses.jsonl (id, response per line)", "required": True}
+    )
+    output_dir: Path | None = field(
+        default=None, metadata={"help": "where summary.json goes (default: beside the responses)"}
+    )
 
 
 def _score(benchmark: Path, responses_path: Path, output_dir: Path, strict: bool, details: dict) -> None:
@@ -77,8 +90,14 @@ def _score(benchmark: Path, responses_path: Path, output_dir: Path, strict: bool
         raise ConfigError(f"{responses_path} answers ids that are not in {benchmark}, e.g. {sorted(unknown)[0]!r}")
     summary = score_benchmark(records, responses)
     backends = sorted({str(e.get("backend")) for e in responses.values() if e.get("backend")})
-    write_summary(output_dir / "summary.json", summary, benchmark=str(benchmark), responses=str(responses_path),
-                  backends=backends, **details)  # fmt: skip
+    write_summary(
+        output_dir / "summary.json",
+        summary,
+        benchmark=str(benchmark),
+        responses=str(responses_path),
+        backends=backends,
+        **details,
+    )
     label = Path(details["model"]).name if details.get("model") else ",".join(backends) or "responses"
     print(format_table(summary, label=label))
     print(f"summary -> {output_dir / 'summary.json'}")
@@ -99,23 +118,41 @@ def main(argv: list[str] | None = None) -> int:
         if command == "build":
             from videossr.eval.viubench import build_viubench
 
-            path = build_viubench(config.frames_dir, config.output_dir, per_subtype=config.per_subtype,
-                                  seed=config.seed, reuse_videos=config.reuse_videos, workers=config.workers,
-                                  counting_placement=config.placement,
-                                  ray_address=config.ray_target(),
-                                  progress=progress_bar("building", "question"))  # fmt: skip
+            path = build_viubench(
+                config.frames_dir,
+                config.output_dir,
+                per_subtype=config.per_subtype,
+                seed=config.seed,
+                reuse_videos=config.reuse_videos,
+                workers=config.workers,
+                counting_placement=config.placement,
+                ray_address=config.ray_target(),
+                progress=progress_bar("building", "question"),
+            )
             print(f"VIUBench -> {path}")
         elif command == "run":
             from videossr.eval.run_support import RESPONSES_NAME, answer_items
             from videossr.eval.viubench import load_benchmark, request_of
 
             records = {r["id"]: r for r in load_benchmark(config.benchmark)}
-            stats = answer_items(list(records), lambda i: request_of(records[i], config.max_new_tokens), config,
-                                 config.output_dir, config_to_dict(config))  # fmt: skip
-            print(f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
-                  f"{stats.items_per_s:.2f} items/s")  # fmt: skip
-            _score(config.benchmark, config.output_dir / RESPONSES_NAME, config.output_dir, strict=False,
-                   details={"model": config.model, "backend": config.backend})  # fmt: skip
+            stats = answer_items(
+                list(records),
+                lambda i: request_of(records[i], config.max_new_tokens),
+                config,
+                config.output_dir,
+                config_to_dict(config),
+            )
+            print(
+                f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
+                f"{stats.items_per_s:.2f} items/s"
+            )
+            _score(
+                config.benchmark,
+                config.output_dir / RESPONSES_NAME,
+                config.output_dir,
+                strict=False,
+                details={"model": config.model, "backend": config.backend},
+            )
         else:
             output_dir = config.output_dir or config.responses.parent
             _score(config.benchmark, config.responses, output_dir, strict=True, details={})

@@ -17,23 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videossr.cli import parse_config
-from videossr.generation import OutputSpec
 from videossr.generator_cli import GeneratorConfig, PlacementOption, run_generator_script
 from videossr.tasks.counting import DIFFICULTIES
+from videossr.tasks.registry import spec_of
 
 
 @dataclass
 class CountingConfig(PlacementOption, GeneratorConfig):
     difficulty: str = field(
         default="easy",
-        metadata={"help": "easy: 1-3 frames per shape, 1-3 instances; hard: 1-4 and 1-4", "choices": list(DIFFICULTIES)},
+        metadata={
+            "help": "easy: 1-3 frames per shape, 1-3 instances; hard: 1-4 and 1-4",
+            "choices": list(DIFFICULTIES),
+        },
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     prog = Path(__file__).name
     config = parse_config(CountingConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
-    return run_generator_script(config, [OutputSpec.counting(config.difficulty)], prog)
+    return run_generator_script(config, [spec_of(f"counting/{config.difficulty}")], prog)
 
 
 if __name__ == "__main__":

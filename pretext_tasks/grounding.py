@@ -20,9 +20,9 @@ from pathlib import Path
 
 from videossr.cli import parse_config
 from videossr.errors import ConfigError
-from videossr.generation import OutputSpec
 from videossr.generator_cli import GeneratorConfig, run_generator_script
 from videossr.tasks.perturbations import PERTURBATIONS
+from videossr.tasks.registry import OutputSpec, spec_of
 
 
 @dataclass
@@ -40,7 +40,7 @@ class GroundingConfig(GeneratorConfig):
 
     def specs(self) -> list[OutputSpec]:
         names = list(PERTURBATIONS) if any(p.lower() == "all" for p in self.perturbation) else self.perturbation
-        return list(dict.fromkeys(OutputSpec.grounding(name) for name in names))
+        return list(dict.fromkeys(spec_of(f"grounding/{name}") for name in names))
 
 
 def main(argv: list[str] | None = None) -> int:

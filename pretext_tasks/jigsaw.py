@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videossr.cli import parse_config
-from videossr.generation import OutputSpec
 from videossr.generator_cli import GeneratorConfig, run_generator_script
 from videossr.tasks.jigsaw import SUPPORTED_NUM_CLIPS
+from videossr.tasks.registry import spec_of
 
 
 @dataclass
@@ -29,7 +29,7 @@ class JigsawConfig(GeneratorConfig):
 def main(argv: list[str] | None = None) -> int:
     prog = Path(__file__).name
     config = parse_config(JigsawConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
-    return run_generator_script(config, [OutputSpec.jigsaw(config.num_clips)], prog)
+    return run_generator_script(config, [spec_of(f"jigsaw/{config.num_clips}")], prog)
 
 
 if __name__ == "__main__":

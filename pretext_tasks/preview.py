@@ -25,14 +25,21 @@ from videossr.errors import ConfigError
 @dataclass
 class PreviewConfig:
     data_file: Path | None = field(
-        default=None, metadata={"help": "a .parquet data file (with --html also a folder of them, e.g. a mix)",
-                                "required": True, "positional": True, "metavar": "FILE"}
-    )  # fmt: skip
+        default=None,
+        metadata={
+            "help": "a .parquet data file (with --html also a folder of them, e.g. a mix)",
+            "required": True,
+            "positional": True,
+            "metavar": "FILE",
+        },
+    )
     index: int = field(default=0, metadata={"help": "row to render (0-based)"})
     output: Path | None = field(
         default=None, metadata={"help": "PNG to write (default: <data dir>/previews/<stem>_<index>.png)"}
     )
-    html: Path | None = field(default=None, metadata={"help": "write an HTML report of the whole file/folder here instead"})
+    html: Path | None = field(
+        default=None, metadata={"help": "write an HTML report of the whole file/folder here instead"}
+    )
     per_group: int = field(default=3, metadata={"help": "--html: sample rows per task and variant in the grid"})
     seed: int = field(default=0, metadata={"help": "--html: seed of the sample"})
 

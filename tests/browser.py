@@ -24,10 +24,19 @@ def find_chromium() -> str | None:
 def _run(args: list[str], url: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         command = [
-            find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", *args, url,
-        ]  # fmt: skip
+            find_chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            *args,
+            url,
+        ]
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
@@ -44,7 +53,9 @@ def dump_dom(path: Path, query: str = "") -> str:
 
 def screenshot(path: Path, target: Path, width_px: int = 1280, height_px: int = 1000) -> Path:
     """A PNG of the first ``width_px`` x ``height_px`` of the rendered page."""
-    result = _run([f"--screenshot={target}", f"--window-size={width_px},{height_px}", "--hide-scrollbars"], url_of(path))
+    result = _run(
+        [f"--screenshot={target}", f"--window-size={width_px},{height_px}", "--hide-scrollbars"], url_of(path)
+    )
     assert result.returncode == 0 and target.is_file(), result.stderr[-2000:]
     return target
 

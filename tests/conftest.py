@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from media import SAMPLE_VIDEO_DIR, build_catalogue
+
 from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
+from videossr.tiny_models import tiny_model_dir
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +55,10 @@ def sample_video_dir(tmp_path, sample_videos) -> Path:
     for video in sample_videos:
         shutil.copy(video, folder / video.name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Callable[[str], Path]:
+    """``tiny_model(family)``: that family's tiny random checkpoint, built once per test run (read-only)."""
+    root = tmp_path_factory.mktemp("tiny_models")
+    return lambda family: tiny_model_dir(family, root)

@@ -53,11 +53,25 @@ def make_video(
 
 def write_vqa_benchmark(path: Path) -> Path:
     """A 3-question multiple-choice benchmark on the bundled clips; one video is missing on purpose."""
-    path.write_text(json.dumps([
-        {"video": "bikes", "question": "What moves?\n(A) bikes\n(B) boats", "answer": "A", "category": "motion"},
-        {"video": "carphone_pristine", "question": "Who?\n(A) a man\n(B) a cat", "answer": "A", "category": "people"},
-        {"video": "not_there", "question": "?\n(A) x\n(B) y", "answer": "B", "category": "people"},
-    ]))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "video": "bikes",
+                    "question": "What moves?\n(A) bikes\n(B) boats",
+                    "answer": "A",
+                    "category": "motion",
+                },
+                {
+                    "video": "carphone_pristine",
+                    "question": "Who?\n(A) a man\n(B) a cat",
+                    "answer": "A",
+                    "category": "people",
+                },
+                {"video": "not_there", "question": "?\n(A) x\n(B) y", "answer": "B", "category": "people"},
+            ]
+        )
+    )
     return path
 
 
@@ -65,20 +79,48 @@ def reference_luma_frames(path: Path) -> np.ndarray:
     """Every frame of ``path`` in presentation order as ``(N, H, W)`` uint8 luma, coded orientation."""
     width, height = coded_size(path)
     raw = subprocess.run(
-        [ffmpeg_binary(), "-v", "error", "-noautorotate", "-i", str(path), "-map", "0:v:0",
-         "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
+        [
+            ffmpeg_binary(),
+            "-v",
+            "error",
+            "-noautorotate",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, height, width)
 
 
 def coded_size(path: Path) -> tuple[int, int]:
     info = json.loads(
         subprocess.run(
-            [shutil.which("ffprobe") or "ffprobe", "-v", "error", "-select_streams", "v:0",
-             "-show_entries", "stream=width,height", "-of", "json", str(path)],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
+            [
+                shutil.which("ffprobe") or "ffprobe",
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "json",
+                str(path),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     )
     stream = info["streams"][0]
     return int(stream["width"]), int(stream["height"])
@@ -87,10 +129,22 @@ def coded_size(path: Path) -> tuple[int, int]:
 def packet_times_s(path: Path) -> list[float]:
     """Presentation times of every video packet, sorted (what ffprobe sees)."""
     out = subprocess.run(
-        [shutil.which("ffprobe") or "ffprobe", "-v", "error", "-select_streams", "v:0",
-         "-show_entries", "packet=pts_time", "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        [
+            shutil.which("ffprobe") or "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return sorted(float(line.split(",")[0]) for line in out.split() if line.strip() and line != "N/A")
 
 
@@ -105,17 +159,25 @@ def build_catalogue(root: Path) -> dict[str, Path]:
         codec_args=("-bf", "3", "-g", "20", "-x264-params", "open-gop=1", "-preset", "veryfast"),
     )
     videos["hevc_mkv"] = make_video(
-        root / "hevc.mkv", codec="libx265", seconds=4,
+        root / "hevc.mkv",
+        codec="libx265",
+        seconds=4,
         codec_args=("-preset", "ultrafast", "-x265-params", "keyint=15:bframes=3:log-level=error"),
-    )  # fmt: skip
+    )
     videos["vp9_webm_odd_size"] = make_video(
-        root / "odd size.webm", size="175x143", codec="libvpx-vp9", pix_fmt="yuv420p", seconds=3,
+        root / "odd size.webm",
+        size="175x143",
+        codec="libvpx-vp9",
+        pix_fmt="yuv420p",
+        seconds=3,
         codec_args=("-g", "10", "-deadline", "realtime", "-cpu-used", "8"),
-    )  # fmt: skip
+    )
     videos["mpeg4_avi"] = make_video(
         root / "clip.AVI", codec="mpeg4", seconds=3, codec_args=("-bf", "1", "-g", "15", "-q:v", "5")
     )
-    videos["ffv1_mkv_odd_size"] = make_video(root / "lossless.mkv", size="97x61", codec="ffv1", seconds=3, codec_args=())
+    videos["ffv1_mkv_odd_size"] = make_video(
+        root / "lossless.mkv", size="97x61", codec="ffv1", seconds=3, codec_args=()
+    )
     # Variable frame rate: 60 frames at 30 fps, then 40 frames 0.1 s apart.
     videos["vfr_mp4"] = make_video(
         root / "vfr.mp4",

@@ -75,7 +75,9 @@ def check_jigsaw_row(row: dict, frames_dir: Path) -> None:
     assert sorted(order) == list(range(num_clips)) and len(row["videos"]) == num_clips
     assert row["prompt"][1]["content"].count("<video>") == num_clips
     for position, video in enumerate(row["videos"]):
-        expected = [source_frame(frames_dir, extra["video_id"], order[position] * clip_length + i) for i in range(clip_length)]
+        expected = [
+            source_frame(frames_dir, extra["video_id"], order[position] * clip_length + i) for i in range(clip_length)
+        ]
         assert video["video"] == expected
     restored = [order[int(digit) - 1] for digit in row["reward_model"]["ground_truth"]]
     assert restored == list(range(num_clips))

@@ -70,8 +70,8 @@ def test_option_letter_is_the_final_answer_the_model_gave(response, letter):
 
 
 def test_case_table_parse_rate_is_complete_on_answers_and_zero_on_non_answers():
-    answers = [(r, l) for r, l in MC_CASES if l is not None]
-    parsed = sum(parse_option_letter(r, "ABCD", OPTIONS) == l for r, l in answers)
+    answers = [(response, letter) for response, letter in MC_CASES if letter is not None]
+    parsed = sum(parse_option_letter(response, "ABCD", OPTIONS) == letter for response, letter in answers)
     assert parsed == len(answers)
 
 
@@ -132,13 +132,15 @@ def test_old_import_path_is_the_same_parser():
         ("What?\n(A) sit\n(B) stand\n(C) run", {"A": "sit", "B": "stand", "C": "run"}),
         ("What?\nA) sit\nB) stand", {"A": "sit", "B": "stand"}),
         ("What?\nA: sit\nB: stand", {"A": "sit", "B": "stand"}),
-        ("What does he do? A. sit B. stand C. run D. walk E. jump",
-         {"A": "sit", "B": "stand", "C": "run", "D": "walk", "E": "jump"}),  # inline
+        (
+            "What does he do? A. sit B. stand C. run D. walk E. jump",
+            {"A": "sit", "B": "stand", "C": "run", "D": "walk", "E": "jump"},
+        ),  # inline
         ("What? (A) sit (B) stand", {"A": "sit", "B": "stand"}),
         ("Which one?", {}),
         ("Is vitamin C. important?\nA. yes\nB. no", {"A": "yes", "B": "no"}),  # a stray "C." is no option
     ],
-)  # fmt: skip
+)
 def test_options_are_found_per_line_and_inline(question, options):
     assert parse_options(question) == options
 
@@ -151,17 +153,38 @@ def test_answer_region_prefers_the_answer_block_then_the_text_after_thinking():
 
 # Templates a correct answer is wrapped in: {L} the letter, {T} its option text.
 MC_TEMPLATES = [
-    "{L}", "{L}.", "({L})", "[{L}]", "**{L}**", "**{L}. {T}**", "{L}. {T}", "{L}) {T}", "The answer is {L}.",
-    "The correct answer is: ({L})", "Answer: {L}", "I choose {L}.", "Option {L} is correct.", "<answer>{L}</answer>",
-    "<think>(A) and (B) are unlikely, maybe D.</think><answer>{L}</answer>", "<think>A? D?</think>\n{L}. {T}",
-    "So the best option is:\n\n{L}. {T} ... eliminates option A as well.", "{T}",
-]  # fmt: skip
+    "{L}",
+    "{L}.",
+    "({L})",
+    "[{L}]",
+    "**{L}**",
+    "**{L}. {T}**",
+    "{L}. {T}",
+    "{L}) {T}",
+    "The answer is {L}.",
+    "The correct answer is: ({L})",
+    "Answer: {L}",
+    "I choose {L}.",
+    "Option {L} is correct.",
+    "<answer>{L}</answer>",
+    "<think>(A) and (B) are unlikely, maybe D.</think><answer>{L}</answer>",
+    "<think>A? D?</think>\n{L}. {T}",
+    "So the best option is:\n\n{L}. {T} ... eliminates option A as well.",
+    "{T}",
+]
 SPAN_TEMPLATES = [
-    "{s} - {e}", "The event happens in the {s} - {e} seonds.", "from {s} to {e} seconds", "[{s}, {e}]",
-    '{{"start": {s}, "end": {e}}}', "The event starts at {s} and ends at {e}.", "Start time: {s}s\nEnd time: {e}s",
-    "The start time is {s} seconds and the end time is {e} seconds.", "between {s} and {e}",
-    "<think>from 0.00 to 1.00 seconds</think>\n<answer>{s} to {e}</answer>", "<answer>{s} - {e}</answer>",
-]  # fmt: skip
+    "{s} - {e}",
+    "The event happens in the {s} - {e} seonds.",
+    "from {s} to {e} seconds",
+    "[{s}, {e}]",
+    '{{"start": {s}, "end": {e}}}',
+    "The event starts at {s} and ends at {e}.",
+    "Start time: {s}s\nEnd time: {e}s",
+    "The start time is {s} seconds and the end time is {e} seconds.",
+    "between {s} and {e}",
+    "<think>from 0.00 to 1.00 seconds</think>\n<answer>{s} to {e}</answer>",
+    "<answer>{s} - {e}</answer>",
+]
 
 
 @settings(max_examples=300, deadline=None)

@@ -19,13 +19,26 @@ import numpy as np
 import pytest
 
 from videossr.frame_sampling import load_index
-from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows, regenerate_sample
+from videossr.generation import GenerationSettings, generate, read_rows, regenerate_sample
 from videossr.tasks import counting
 from videossr.tasks.counting import (
-    COLOR_RANGE, DIFFICULTIES, FALLBACKS, PLACEMENTS, SHAPES, Outline, count_drawn_shapes, draw_shapes, gap_px,
-    make_counting_sample, outline_distance, outline_gaps, outline_of, size_bounds,
-)  # fmt: skip
+    COLOR_RANGE,
+    DIFFICULTIES,
+    FALLBACKS,
+    PLACEMENTS,
+    SHAPES,
+    Outline,
+    count_drawn_shapes,
+    draw_shapes,
+    gap_px,
+    make_counting_sample,
+    outline_distance,
+    outline_gaps,
+    outline_of,
+    size_bounds,
+)
 from videossr.tasks.frames import VideoFrames
+from videossr.tasks.registry import spec_of
 from videossr.tasks.seeds import derive_seed, rng_for
 
 FRAME_SIZES = {  # (width, height): 16:9, 9:16 and square at the 512x512 budget, small frames
@@ -146,7 +159,11 @@ def _polygon(points) -> Outline:
         (_polygon([(0, 0), (10, 0), (10, 10), (0, 10)]), _polygon([(13, 0), (23, 0), (23, 10), (13, 10)]), 3.0),
         (_polygon([(0, 0), (10, 0), (10, 10), (0, 10)]), _polygon([(5, 5), (15, 5), (15, 15), (5, 15)]), 0.0),
         (_polygon([(0, 0), (10, 0), (10, 10), (0, 10)]), _polygon([(2, 2), (4, 2), (4, 4), (2, 4)]), 0.0),  # inside
-        (_polygon([(0, 0), (10, 0), (10, 10), (0, 10)]), _polygon([(13, 13), (20, 13), (20, 20)]), math.hypot(3, 3)),  # corners
+        (
+            _polygon([(0, 0), (10, 0), (10, 10), (0, 10)]),
+            _polygon([(13, 13), (20, 13), (20, 20)]),
+            math.hypot(3, 3),
+        ),  # corners
         (_polygon([(0, 0), (10, 0), (10, 10), (0, 10)]), _disc((16, 5), 4), 2.0),  # edge to circle
         (_polygon([(0, 0), (10, 0), (10, 10), (0, 10)]), _disc((13, 14), 2), 3.0),  # corner to circle
         (_polygon([(0, 0), (10, 0), (10, 10), (0, 10)]), _disc((5, 5), 1), 0.0),  # circle inside the square
@@ -169,8 +186,15 @@ def _boundary_points(outline: Outline, per_edge: int = 120) -> np.ndarray:
 def test_outline_distance_agrees_with_a_brute_force_over_rotated_shapes():
     rng = rng_for(7)
     for _ in range(300):
-        a, b = (outline_of(str(rng.choice(SHAPES)), tuple(int(v) for v in rng.integers(0, 120, 2)),
-                           int(rng.integers(10, 60)), float(rng.uniform(0, 360))) for _ in range(2))  # fmt: skip
+        a, b = (
+            outline_of(
+                str(rng.choice(SHAPES)),
+                tuple(int(v) for v in rng.integers(0, 120, 2)),
+                int(rng.integers(10, 60)),
+                float(rng.uniform(0, 360)),
+            )
+            for _ in range(2)
+        )
         exact = outline_distance(a, b)
         points_a, points_b = _boundary_points(a), _boundary_points(b)
         brute = np.sqrt(((points_a[:, None, :] - points_b[None, :, :]) ** 2).sum(axis=2)).min()
@@ -188,8 +212,12 @@ def test_drawn_pixels_lie_within_one_pixel_of_the_exact_outline():
     canvas = np.zeros((160, 160, 3), np.uint8)
     for _ in range(300):
         shape = str(rng.choice(SHAPES))
-        instance = {"center": [int(v) for v in rng.integers(40, 120, 2)], "size": int(rng.integers(2, 80)),
-                    "angle_deg": float(rng.uniform(0, 360)), "color_bgr": [255, 255, 255]}  # fmt: skip
+        instance = {
+            "center": [int(v) for v in rng.integers(40, 120, 2)],
+            "size": int(rng.integers(2, 80)),
+            "angle_deg": float(rng.uniform(0, 360)),
+            "color_bgr": [255, 255, 255],
+        }
         drawn = draw_shapes(canvas, shape, [instance])[..., 0] > 0
         ys, xs = np.nonzero(drawn)
         outline = outline_of(shape, tuple(instance["center"]), instance["size"], instance["angle_deg"])
@@ -297,7 +325,7 @@ def counting_rows(frames_dir, tmp_path_factory) -> dict[str, list[dict]]:
     for placement in PLACEMENTS:
         out = tmp_path_factory.mktemp(placement)
         settings = GenerationSettings(seed=5, max_pixels=512 * 512, counting_placement=placement)
-        specs = [OutputSpec.counting("easy"), OutputSpec.counting("hard")]
+        specs = [spec_of("counting/easy"), spec_of("counting/hard")]
         generate(frames_dir, out, [(spec, ids) for spec in specs], settings, workers=2)
         rows[placement] = [row for spec in specs for row in read_rows(out / f"{spec.stem}.parquet")]
     return rows
@@ -341,7 +369,7 @@ def test_rows_record_their_placement_and_regenerate_with_it(counting_rows):
 
 def test_a_counting_file_is_remade_when_its_placement_changes_and_only_then(frames_dir, tmp_path):
     ids = [r["video_id"] for r in load_index(frames_dir)][:2]
-    assignments = [(OutputSpec.counting(), ids), (OutputSpec.jigsaw(6), ids)]
+    assignments = [(spec_of("counting"), ids), (spec_of("jigsaw/6"), ids)]
     generate(frames_dir, tmp_path, assignments, GenerationSettings())
     released = GenerationSettings(counting_placement="released")
     counting_file, jigsaw_file = generate(frames_dir, tmp_path, assignments, released)

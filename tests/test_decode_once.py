@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-
 from media import REPO_ROOT, SAMPLE_VIDEO_DIR
+
 from videossr.errors import ConfigError, VideoError
 from videossr.eval.external import FrameCache, Protocol, RequestMaker, VideoLookup, group_by_video, video_input
 
@@ -22,9 +22,12 @@ PROTOCOL = Protocol(max_frames=8)
 
 def _same(a, b) -> bool:
     (video_a, duration_a), (video_b, duration_b) = a, b
-    return (duration_a == duration_b and video_a.sample_fps == video_b.sample_fps
-            and len(video_a.frames) == len(video_b.frames)
-            and all(np.array_equal(x, y) for x, y in zip(video_a.frames, video_b.frames)))  # fmt: skip
+    return (
+        duration_a == duration_b
+        and video_a.sample_fps == video_b.sample_fps
+        and len(video_a.frames) == len(video_b.frames)
+        and all(np.array_equal(x, y) for x, y in zip(video_a.frames, video_b.frames))
+    )
 
 
 def test_k_questions_of_one_video_decode_it_once_with_the_same_frames():
@@ -70,8 +73,10 @@ def test_worker_processes_decode_the_same_frames_and_prefetch_ahead():
 
 def test_the_maker_queues_the_current_video_before_the_next_ones_and_stays_within_the_cache(tmp_path):
     # Prefetch order is decode order: the video being asked about must not wait behind the next ones.
-    records = [{"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
-               for k, v in enumerate(["bikes", "carphone_pristine", "bikes"])]  # fmt: skip
+    records = [
+        {"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
+        for k, v in enumerate(["bikes", "carphone_pristine", "bikes"])
+    ]
     queued = []
 
     class Recording(FrameCache):
@@ -98,14 +103,21 @@ def test_bad_cache_settings_are_errors():
 
 
 def test_questions_are_grouped_by_video_in_order_of_first_appearance():
-    records = [{"id": "1", "video": "a"}, {"id": "2", "video": "b"}, {"id": "3", "video": "a"}, {"id": "4", "video": "c"},
-               {"id": "5", "video": "b"}]  # fmt: skip
+    records = [
+        {"id": "1", "video": "a"},
+        {"id": "2", "video": "b"},
+        {"id": "3", "video": "a"},
+        {"id": "4", "video": "c"},
+        {"id": "5", "video": "b"},
+    ]
     assert group_by_video(records) == ["1", "3", "2", "5", "4"]
 
 
 def test_request_maker_decodes_each_video_once_for_all_its_questions():
-    records = [{"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
-               for k, v in enumerate(["bikes", "carphone_pristine", "bikes", "not_there", "bikes"])]  # fmt: skip
+    records = [
+        {"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
+        for k, v in enumerate(["bikes", "carphone_pristine", "bikes", "not_there", "bikes"])
+    ]
     with FrameCache() as cache:
         maker = RequestMaker("vtg", records, VideoLookup(SAMPLE_VIDEO_DIR), PROTOCOL, cache, group_by_video(records))
         requests = [maker(i) for i in ["0", "2", "4", "1"]]
@@ -117,14 +129,37 @@ def test_request_maker_decodes_each_video_once_for_all_its_questions():
 
 def test_vtg_cli_with_decode_workers_scores_like_the_in_process_path(tmp_path):
     bench = tmp_path / "vtg.json"
-    bench.write_text(json.dumps([{"video": v, "question": "a bike passes.", "answer": "2.0 - 6.0"}
-                                 for v in ["bikes", "bikes", "carphone_pristine", "bikes"]]))  # fmt: skip
+    bench.write_text(
+        json.dumps(
+            [
+                {"video": v, "question": "a bike passes.", "answer": "2.0 - 6.0"}
+                for v in ["bikes", "bikes", "carphone_pristine", "bikes"]
+            ]
+        )
+    )
     summaries = []
     for workers in ("0", "2"):
-        run = subprocess.run([sys.executable, str(REPO_ROOT / "eval" / "vtg.py"), "--benchmark", str(bench), "--video-dir",
-                              str(SAMPLE_VIDEO_DIR), "--backend", "random", "--output-dir", str(tmp_path / workers),
-                              "--decode-workers", workers, "--cache-videos", "1"],
-                             capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+        run = subprocess.run(
+            [
+                sys.executable,
+                str(REPO_ROOT / "eval" / "vtg.py"),
+                "--benchmark",
+                str(bench),
+                "--video-dir",
+                str(SAMPLE_VIDEO_DIR),
+                "--backend",
+                "random",
+                "--output-dir",
+                str(tmp_path / workers),
+                "--decode-workers",
+                workers,
+                "--cache-videos",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
         assert run.returncode == 0, run.stderr
         summaries.append(json.loads((tmp_path / workers / "summary.json").read_text()))
     assert summaries[0]["num_items"] == 4 and summaries[0]["num_errors"] == 0
@@ -151,12 +186,24 @@ def test_a_clip_samples_only_its_part_of_the_video():
 def test_clip_bounds_are_validated_and_cached_separately():
     from videossr.eval.external import validate_records
 
-    good = {"id": "g", "video": "bikes", "question": "q\nA. a\nB. b", "answer": "A", "clip_start_s": 2.0, "clip_end_s": 4.0}
+    good = {
+        "id": "g",
+        "video": "bikes",
+        "question": "q\nA. a\nB. b",
+        "answer": "A",
+        "clip_start_s": 2.0,
+        "clip_end_s": 4.0,
+    }
     bad = dict(good, id="b", clip_start_s=5.0, clip_end_s=1.0)
     with pytest.raises(ConfigError, match="b: clip 5.0 - 1.0 s needs 0 <= clip_start_s <= clip_end_s"):
         validate_records([good, bad], "vqa")
     with FrameCache() as cache:
-        maker = RequestMaker("vqa", [good, dict(good, id="w", clip_start_s=None, clip_end_s=None)],
-                             VideoLookup(SAMPLE_VIDEO_DIR), PROTOCOL, cache)  # fmt: skip
+        maker = RequestMaker(
+            "vqa",
+            [good, dict(good, id="w", clip_start_s=None, clip_end_s=None)],
+            VideoLookup(SAMPLE_VIDEO_DIR),
+            PROTOCOL,
+            cache,
+        )
         maker("g"), maker("w"), maker("g")
         assert cache.decodes == 2

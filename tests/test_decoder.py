@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from media import packet_times_s, reference_luma_frames
+
 from videossr.errors import VideoError
 from videossr.sampling import plan_central_sampling
 from videossr.video.decoder import DecodeStats, decode_frames, probe_video
 
 GOOD_VIDEOS = [
-    "h264_bframes", "h264_open_gop", "hevc_mkv", "vp9_webm_odd_size", "mpeg4_avi",
-    "ffv1_mkv_odd_size", "vfr_mp4", "truncated_readable",
-]  # fmt: skip
+    "h264_bframes",
+    "h264_open_gop",
+    "hevc_mkv",
+    "vp9_webm_odd_size",
+    "mpeg4_avi",
+    "ffv1_mkv_odd_size",
+    "vfr_mp4",
+    "truncated_readable",
+]
 
 
 def decode_luma(path, frame_indices, stats=None, threads=1):

@@ -17,7 +17,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from media import make_video
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +54,11 @@ def good_and_broken(tmp_path_factory) -> list[str]:
     """A clean 640x360 H.264 file and a copy with 300 random bytes overwritten past its header."""
     folder = tmp_path_factory.mktemp("threads")
     good = make_video(
-        folder / "good.mp4", size="640x360", rate=30, seconds=6, codec_args=("-bf", "2", "-g", "30", "-preset", "ultrafast")
+        folder / "good.mp4",
+        size="640x360",
+        rate=30,
+        seconds=6,
+        codec_args=("-bf", "2", "-g", "30", "-preset", "ultrafast"),
     )
     data = bytearray(good.read_bytes())
     rng = random.Random(0)
@@ -70,8 +73,11 @@ def _run_stress(paths: list[str], mode: str, rounds: int) -> str:
     try:
         out = subprocess.run(
             [sys.executable, "-c", STRESS_SCRIPT, str(WATCHDOG_S - 30), mode, str(rounds), *paths],
-            capture_output=True, text=True, timeout=WATCHDOG_S, cwd=REPO_ROOT,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=WATCHDOG_S,
+            cwd=REPO_ROOT,
+        )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"decoding hung past the {WATCHDOG_S} s watchdog: {exc.stderr}")
     assert out.returncode == 0, f"decoding hung or crashed (exit {out.returncode}):\n{out.stderr[-4000:]}"

@@ -17,8 +17,18 @@ def touch(path: Path) -> Path:
 
 
 def test_finds_videos_recursively_with_any_case_extension_and_skips_the_rest(tmp_path):
-    for name in ["a.mp4", "b.MKV", "sub/c.WebM", "sub/deeper/d.avi", "e.Mov", "notes.txt", "f.mp4.part",
-                 ".hidden.mp4", "._a.mp4", ".cache/g.mp4"]:  # fmt: skip
+    for name in [
+        "a.mp4",
+        "b.MKV",
+        "sub/c.WebM",
+        "sub/deeper/d.avi",
+        "e.Mov",
+        "notes.txt",
+        "f.mp4.part",
+        ".hidden.mp4",
+        "._a.mp4",
+        ".cache/g.mp4",
+    ]:
         touch(tmp_path / name)
     ids = [s.video_id for s in find_videos([tmp_path])]
     assert ids == ["a", "b", "e", "sub/c", "sub/deeper/d"]
@@ -57,7 +67,11 @@ def test_video_list_resolves_relative_paths_and_explicit_ids(tmp_path):
     list_file = tmp_path / "lists" / "videos.txt"
     list_file.write_text(f"# my videos\nlocal/a.mp4\n\n{elsewhere}\n{elsewhere}\tcustom/name\n")
     sources = read_video_list(list_file)
-    assert [(s.video_id, s.path.name) for s in sources] == [("b", "b.mkv"), ("custom/name", "b.mkv"), ("local/a", "a.mp4")]
+    assert [(s.video_id, s.path.name) for s in sources] == [
+        ("b", "b.mkv"),
+        ("custom/name", "b.mkv"),
+        ("local/a", "a.mp4"),
+    ]
 
 
 @pytest.mark.parametrize(

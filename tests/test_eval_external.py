@@ -9,13 +9,20 @@ import sys
 
 import numpy as np
 import pytest
-
 from media import REPO_ROOT, SAMPLE_VIDEO_DIR, reference_luma_frames, write_vqa_benchmark
+
 from videossr.errors import ConfigError, VideoError
 from videossr.eval.convert import convert_charades_sta, convert_sentences_json, read_charades_durations
 from videossr.eval.external import (
-    Protocol, VideoLookup, eval_frame_indices, load_records, options_of, score_vqa, score_vtg, video_input,
-)  # fmt: skip
+    Protocol,
+    VideoLookup,
+    eval_frame_indices,
+    load_records,
+    options_of,
+    score_vqa,
+    score_vtg,
+    video_input,
+)
 from videossr.rewards.lenient import parse_option_letter, parse_time_span
 
 
@@ -50,19 +57,36 @@ def test_video_input_decodes_the_protocol_frames_exactly_on_the_true_clock():
 
 @pytest.mark.parametrize(
     "response, letter",
-    [("C", "C"), ("C.", "C"), ("(B) a boat", "B"), ("The answer is D.", "D"), ("Answer: A", "A"),
-     ("I think (B).", "B"), ("a boat", None), ("E", None), ("", None), ("The answer is a boat.", None)],
-)  # fmt: skip
+    [
+        ("C", "C"),
+        ("C.", "C"),
+        ("(B) a boat", "B"),
+        ("The answer is D.", "D"),
+        ("Answer: A", "A"),
+        ("I think (B).", "B"),
+        ("a boat", None),
+        ("E", None),
+        ("", None),
+        ("The answer is a boat.", None),
+    ],
+)
 def test_option_letters_are_found_where_answers_put_them(response, letter):
     assert parse_option_letter(response, "ABCD") == letter
 
 
 @pytest.mark.parametrize(
     "response, span",
-    [("The event happens in the 24.3 - 30.4 seonds.", (24.3, 30.4)), ("12 to 20", (12.0, 20.0)),
-     ("from 1:02 to 1:30", (62.0, 90.0)), ("30.4 - 24.3", (24.3, 30.4)), ("00:00:05 - 00:00:07.5", (5.0, 7.5)),
-     ("at 12 seconds", None), ("1.2.3-4", None), ("", None)],
-)  # fmt: skip
+    [
+        ("The event happens in the 24.3 - 30.4 seonds.", (24.3, 30.4)),
+        ("12 to 20", (12.0, 20.0)),
+        ("from 1:02 to 1:30", (62.0, 90.0)),
+        ("30.4 - 24.3", (24.3, 30.4)),
+        ("00:00:05 - 00:00:07.5", (5.0, 7.5)),
+        ("at 12 seconds", None),
+        ("1.2.3-4", None),
+        ("", None),
+    ],
+)
 def test_time_spans_are_parsed_leniently(response, span):
     assert parse_time_span(response) == span
 
@@ -74,12 +98,17 @@ def test_options_are_read_from_the_question():
 
 
 def test_vqa_accuracy_counts_unparsed_and_failed_items_as_wrong():
-    records = [{"id": str(k), "video": "v", "question": "q\n(A) a\n(B) b", "answer": "A", "category": "c" + str(k % 2)}
-               for k in range(5)]  # fmt: skip
+    records = [
+        {"id": str(k), "video": "v", "question": "q\n(A) a\n(B) b", "answer": "A", "category": "c" + str(k % 2)}
+        for k in range(5)
+    ]
     responses = {
-        "0": {"response": "A"}, "1": {"response": "(A)"}, "2": {"response": "B"},
-        "3": {"response": "no idea"}, "4": {"response": "", "error": "VideoError: video not found"},
-    }  # fmt: skip
+        "0": {"response": "A"},
+        "1": {"response": "(A)"},
+        "2": {"response": "B"},
+        "3": {"response": "no idea"},
+        "4": {"response": "", "error": "VideoError: video not found"},
+    }
     honest = score_vqa(records, responses)
     assert honest["accuracy"] == pytest.approx(40.0)
     assert (honest["num_unparsed"], honest["num_errors"]) == (1, 1)
@@ -132,24 +161,44 @@ def test_charades_sta_and_activitynet_files_convert(tmp_path):
     (tmp_path / "bad.txt").write_text("AO8RW 0.0##no end\n")
     with pytest.raises(ConfigError, match="bad.txt:1"):
         convert_charades_sta(tmp_path / "bad.txt")
-    (tmp_path / "anet.json").write_text(json.dumps(
-        {"v_abc": {"duration": 60.0, "timestamps": [[1, 5], [10, 20]], "sentences": ["one.", "two."]}}))
+    (tmp_path / "anet.json").write_text(
+        json.dumps({"v_abc": {"duration": 60.0, "timestamps": [[1, 5], [10, 20]], "sentences": ["one.", "two."]}})
+    )
     records = convert_sentences_json(tmp_path / "anet.json", strip_prefix="v_").records
-    assert [(r["video"], r["answer"], r["duration"]) for r in records] == [("abc", "1.00 - 5.00", 60.0), ("abc", "10.00 - 20.00", 60.0)]
+    assert [(r["video"], r["answer"], r["duration"]) for r in records] == [
+        ("abc", "1.00 - 5.00", 60.0),
+        ("abc", "10.00 - 20.00", 60.0),
+    ]
 
 
 def _cli(script: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(REPO_ROOT / "eval" / script), *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "eval" / script), *args], capture_output=True, text=True, env=env
+    )
 
 
-def test_vqa_cli_end_to_end_with_a_tiny_qwen3_vl(tmp_path):
-    from videossr.tiny_models import tiny_model_dir
+def test_vqa_cli_end_to_end_with_a_tiny_qwen3_vl(tmp_path, tiny_model):
 
-    model = tiny_model_dir("qwen3_vl", tmp_path / "models")
+    model = tiny_model("qwen3_vl")
     bench = write_vqa_benchmark(tmp_path / "vqa.json")
-    result = _cli("vqa.py", "--benchmark", str(bench), "--video-dir", str(SAMPLE_VIDEO_DIR), "--model", str(model),
-                  "--output-dir", str(tmp_path / "r"), "--max-frames", "8", "--max-new-tokens", "4", "--batch-size", "2")  # fmt: skip
+    result = _cli(
+        "vqa.py",
+        "--benchmark",
+        str(bench),
+        "--video-dir",
+        str(SAMPLE_VIDEO_DIR),
+        "--model",
+        str(model),
+        "--output-dir",
+        str(tmp_path / "r"),
+        "--max-frames",
+        "8",
+        "--max-new-tokens",
+        "4",
+        "--batch-size",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["num_items"] == 3 and summary["num_errors"] == 1  # the missing video: counted, as wrong
@@ -162,8 +211,17 @@ def test_vqa_cli_end_to_end_with_a_tiny_qwen3_vl(tmp_path):
 def test_vtg_cli_with_the_random_baseline_and_score_only(tmp_path):
     bench = tmp_path / "vtg.json"
     bench.write_text(json.dumps([{"video": "bikes", "question": "a bike passes.", "answer": "2.0 - 6.0"}]))
-    run = _cli("vtg.py", "--benchmark", str(bench), "--video-dir", str(SAMPLE_VIDEO_DIR), "--backend", "random",
-               "--output-dir", str(tmp_path / "r"))  # fmt: skip
+    run = _cli(
+        "vtg.py",
+        "--benchmark",
+        str(bench),
+        "--video-dir",
+        str(SAMPLE_VIDEO_DIR),
+        "--backend",
+        "random",
+        "--output-dir",
+        str(tmp_path / "r"),
+    )
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["miou"] == pytest.approx(40.0)  # the whole 10 s video against a 4 s span
@@ -174,8 +232,17 @@ def test_vtg_cli_with_the_random_baseline_and_score_only(tmp_path):
 def test_cli_errors_for_a_wrong_model_path_and_a_missing_video_dir(tmp_path):
     bench = tmp_path / "b.json"
     bench.write_text(json.dumps([{"video": "bikes", "question": "q\n(A) a", "answer": "A"}]))
-    result = _cli("vqa.py", "--benchmark", str(bench), "--video-dir", str(SAMPLE_VIDEO_DIR), "--model",
-                  str(tmp_path / "no_model"), "--output-dir", str(tmp_path / "r"))  # fmt: skip
+    result = _cli(
+        "vqa.py",
+        "--benchmark",
+        str(bench),
+        "--video-dir",
+        str(SAMPLE_VIDEO_DIR),
+        "--model",
+        str(tmp_path / "no_model"),
+        "--output-dir",
+        str(tmp_path / "r"),
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "cannot load model" in result.stderr
     result = _cli("vqa.py", "--benchmark", str(bench), "--backend", "random", "--output-dir", str(tmp_path / "r2"))
     assert result.returncode == 2 and "--video-dir is required" in result.stderr

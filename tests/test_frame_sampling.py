@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from media import coded_size, ffmpeg_binary
+
 from videossr.errors import ConfigError
 from videossr.frame_sampling import FrameSamplingConfig, load_index, run_frame_sampling
 from videossr.io import iter_jsonl, read_json
@@ -116,9 +116,23 @@ def test_each_stored_jpeg_is_the_source_frame_its_index_names(catalogue, tmp_pat
     sample(folder, out, max_pixels=0)
     width, height = coded_size(folder / "clip.mp4")
     raw = subprocess.run(
-        [ffmpeg_binary(), "-v", "error", "-i", str(folder / "clip.mp4"), "-fps_mode", "passthrough",
-         "-f", "rawvideo", "-pix_fmt", "bgr24", "-"], check=True, capture_output=True,
-    ).stdout  # fmt: skip
+        [
+            ffmpeg_binary(),
+            "-v",
+            "error",
+            "-i",
+            str(folder / "clip.mp4"),
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     reference = np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3).astype(np.int16)
     (record,) = load_index(out)
     for position, frame_idx in enumerate(record["frame_indices"]):

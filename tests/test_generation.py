@@ -12,16 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
 from row_checks import output_tree, replicate_frames
+
 from videossr.errors import ConfigError
 from videossr.frame_sampling import load_index
-from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
+from videossr.generation import GenerationSettings, generate, read_rows
 from videossr.io import read_json, write_jsonl_atomic
+from videossr.tasks.registry import spec_of
 from videossr.tasks.rows import ROW_SCHEMA
 
-SPECS = [OutputSpec.grounding("ZoomOut"), OutputSpec.grounding("Swap"), OutputSpec.counting(), OutputSpec.jigsaw(6)]
+SPECS = [spec_of("grounding/ZoomOut"), spec_of("grounding/Swap"), spec_of("counting"), spec_of("jigsaw/6")]
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -43,7 +44,7 @@ def test_outputs_are_byte_identical_for_any_worker_count(frames_dir, tmp_path):
 
 def test_a_different_seed_gives_different_samples(frames_dir, tmp_path):
     ids = all_ids(frames_dir)
-    spec = [(OutputSpec.grounding("Mirror"), ids)]
+    spec = [(spec_of("grounding/Mirror"), ids)]
     generate(frames_dir, tmp_path / "a", spec, GenerationSettings(seed=1))
     generate(frames_dir, tmp_path / "b", spec, GenerationSettings(seed=2))
     truths = [[r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / d / "mirror.parquet")] for d in "ab"]
@@ -87,7 +88,7 @@ def test_videos_with_missing_or_too_few_frames_are_skipped_with_reasons(frames_d
             record["num_frames"] = 12  # as if sampled with --num-frames 12
     write_jsonl_atomic(broken / "index.jsonl", records)
     ids = [r["video_id"] for r in records]
-    (summary,) = generate(broken, tmp_path / "out", [(OutputSpec.grounding("Invert"), ids)], GenerationSettings())
+    (summary,) = generate(broken, tmp_path / "out", [(spec_of("grounding/Invert"), ids)], GenerationSettings())
     reasons = {s["video_id"]: s["reason"] for s in summary.skipped}
     assert set(reasons) == {"bikes", "carphone_pristine"}
     assert "missing" in reasons["bikes"] and "more than 16 frames" in reasons["carphone_pristine"]
@@ -101,8 +102,9 @@ def test_killed_generation_resumes_to_identical_files(frames_dir, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "grounding.py"
     args = [sys.executable, str(script), "--frames-dir", str(big), "--perturbation", "Blur", "--workers", "1"]
     out = tmp_path / "killed"
-    process = subprocess.Popen([*args, "--output-dir", str(out)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [*args, "--output-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     journal = out / ".journal" / "blur.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 6):
@@ -123,25 +125,60 @@ def test_killed_generation_resumes_to_identical_files(frames_dir, tmp_path):
 def test_cli_errors_are_one_line_and_name_the_fix(frames_dir, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "grounding.py"
     result = subprocess.run(
-        [sys.executable, str(script), "--frames-dir", str(frames_dir), "--output-dir", str(tmp_path),
-         "--perturbation", "Sepia"], capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(script),
+            "--frames-dir",
+            str(frames_dir),
+            "--output-dir",
+            str(tmp_path),
+            "--perturbation",
+            "Sepia",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "unknown perturbation 'Sepia'" in result.stderr and "ChannelSwap" in result.stderr
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "pretext_tasks" / "counting.py"), "--frames-dir", str(tmp_path / "nope"),
-         "--output-dir", str(tmp_path / "o")], capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO_ROOT / "pretext_tasks" / "counting.py"),
+            "--frames-dir",
+            str(tmp_path / "nope"),
+            "--output-dir",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "sample_frames.py" in result.stderr
 
 
 def test_cli_selects_a_video_range(frames_dir, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "jigsaw.py"
     result = subprocess.run(
-        [sys.executable, str(script), "--frames-dir", str(frames_dir), "--output-dir", str(tmp_path),
-         "--start", "2", "--end", "6", "--limit", "3", "--num-clips", "8", "--workers", "1"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(script),
+            "--frames-dir",
+            str(frames_dir),
+            "--output-dir",
+            str(tmp_path),
+            "--start",
+            "2",
+            "--end",
+            "6",
+            "--limit",
+            "3",
+            "--num-clips",
+            "8",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     rows = read_rows(tmp_path / "jigsaw8.parquet")
     assert [r["extra_info"]["video_id"] for r in rows] == all_ids(frames_dir)[2:5]
@@ -151,7 +188,7 @@ def test_cli_selects_a_video_range(frames_dir, tmp_path):
 
 def test_a_finished_file_is_left_alone_until_its_settings_or_videos_change(frames_dir, tmp_path):
     ids = all_ids(frames_dir)
-    spec = OutputSpec.grounding("Grayscale")
+    spec = spec_of("grounding/Grayscale")
     generate(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
     stamp = (tmp_path / "grayscale.parquet").stat().st_mtime_ns
     (again,) = generate(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))

@@ -29,9 +29,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
-from videossr.tiny_models import tiny_model_dir
 from vllm_cpu import cpu_env, run_in_own_session, vllm_cpu_python
 
 pytestmark = pytest.mark.slow
@@ -95,8 +93,7 @@ def test_verl_0_9_1_breaks_mrope_batches_whose_sequences_have_one_length(lengths
     from verl.protocol import deserialize_tensordict, serialize_tensordict
     from verl.utils.tensordict_utils import index_select_tensor_dict, maybe_fix_3d_position_ids
 
-    position_ids = torch.nested.as_nested_tensor([torch.arange(4 * n).view(4, n) for n in lengths],
-                                                 layout=torch.jagged)  # fmt: skip
+    position_ids = torch.nested.as_nested_tensor([torch.arange(4 * n).view(4, n) for n in lengths], layout=torch.jagged)
     batch = deserialize_tensordict(serialize_tensordict(TensorDict({"position_ids": position_ids}, batch_size=[2])))
     maybe_fix_3d_position_ids(batch)
     try:
@@ -114,10 +111,12 @@ def read_safetensors(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
-def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(family, cpu_python, mix_dir, tmp_path):
+def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
+    family, cpu_python, mix_dir, tmp_path, tiny_model
+):
     import torch
 
-    model = tiny_model_dir(family, tmp_path / "models")
+    model = tiny_model(family)
     run_dir = tmp_path / "run"
     ray_dir = Path(tempfile.mkdtemp(prefix="vssr-ray-", dir="/tmp"))  # short: Ray's socket paths
     env = cpu_env(
@@ -132,8 +131,9 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(family, cp
         LR="1e-2",
     )
     try:
-        run = run_in_own_session(["bash", str(SMOKE_SCRIPT)], env=env, timeout_s=TIMEOUT_S,
-                                 log_path=tmp_path / "smoke.log")  # fmt: skip
+        run = run_in_own_session(
+            ["bash", str(SMOKE_SCRIPT)], env=env, timeout_s=TIMEOUT_S, log_path=tmp_path / "smoke.log"
+        )
     finally:
         shutil.rmtree(ray_dir, ignore_errors=True)
     assert not run.timed_out, f"the GRPO run did not finish within {TIMEOUT_S} s (killed):\n{run.tail()}"

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
 from row_checks import output_tree, replicate_frames
+
 from videossr.io import read_json
 from videossr.store import read_log
 
@@ -141,15 +141,28 @@ def _sampling_stage(videos: Path) -> Stage:
     script = REPO_ROOT / "pretext_tasks" / "sample_frames.py"
 
     def check(out: Path, finished: set[str], result: subprocess.CompletedProcess, before) -> None:
-        assert result.stdout.startswith(f"sampled {16 - len(finished)}, failed 0, skipped {len(finished)}"), result.stdout
+        assert result.stdout.startswith(f"sampled {16 - len(finished)}, failed 0, skipped {len(finished)}"), (
+            result.stdout
+        )
 
     def compare(out: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-                if p.is_file() and p.name != "manifest.json"}  # fmt: skip
+        return {
+            str(p.relative_to(out)): p.read_bytes()
+            for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"
+        }
 
     return Stage(
-        command=lambda out: [sys.executable, str(script), "--video-dir", str(videos), "--output-dir", str(out),
-                             "--workers", "1"],  # fmt: skip
+        command=lambda out: [
+            sys.executable,
+            str(script),
+            "--video-dir",
+            str(videos),
+            "--output-dir",
+            str(out),
+            "--workers",
+            "1",
+        ],
         finished=lambda out: {p.parent.name for p in out.glob("*/sampling.json")},
         logs=lambda out: [],  # one record file per video: nothing to tear
         compare=compare,
@@ -173,8 +186,21 @@ def _eval_stage(benchmark: Path, model: Path) -> Stage:
         assert f"resumed past {len(done)}" in result.stdout, result.stdout
 
     return Stage(
-        command=lambda out: [sys.executable, str(script), "run", "--benchmark", str(benchmark), "--model", str(model),
-                             "--batch-size", "1", "--max-new-tokens", "4", "--output-dir", str(out)],  # fmt: skip
+        command=lambda out: [
+            sys.executable,
+            str(script),
+            "run",
+            "--benchmark",
+            str(benchmark),
+            "--model",
+            str(model),
+            "--batch-size",
+            "1",
+            "--max-new-tokens",
+            "4",
+            "--output-dir",
+            str(out),
+        ],
         finished=finished,
         logs=lambda out: [out / "responses.jsonl"] if (out / "responses.jsonl").exists() else [],
         compare=answers,
@@ -190,8 +216,9 @@ def _run(command: list[str]) -> subprocess.CompletedProcess:
 
 def _kill_at(command: list[str], delay_s: float) -> bool:
     """Run ``command`` and SIGKILL its process group after ``delay_s``; False if it finished first."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True, env=ENV)  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=ENV
+    )
     try:
         process.wait(timeout=delay_s)
     except subprocess.TimeoutExpired:
@@ -240,31 +267,67 @@ def test_killed_frame_sampling_resumes_to_the_same_frames(many_videos, tmp_path)
 
 def test_killed_generator_resumes_to_the_same_files_without_redoing_work(big_frames, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "grounding.py"
-    stage = _generation_stage(lambda out: [sys.executable, str(script), "--frames-dir", str(big_frames),
-                                           "--perturbation", "Blur", "--workers", "1", "--output-dir", str(out)])  # fmt: skip
+    stage = _generation_stage(
+        lambda out: [
+            sys.executable,
+            str(script),
+            "--frames-dir",
+            str(big_frames),
+            "--perturbation",
+            "Blur",
+            "--workers",
+            "1",
+            "--output-dir",
+            str(out),
+        ]
+    )
     _check_kill_and_resume(stage, tmp_path, seed=2)
 
 
 def test_killed_mix_build_resumes_to_the_same_mix(big_frames, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "build_mix.py"
-    stage = _generation_stage(lambda out: [sys.executable, str(script), "--frames-dir", str(big_frames),
-                                           "--val-fraction", "0.1", "--workers", "1", "--output-dir", str(out)])  # fmt: skip
+    stage = _generation_stage(
+        lambda out: [
+            sys.executable,
+            str(script),
+            "--frames-dir",
+            str(big_frames),
+            "--val-fraction",
+            "0.1",
+            "--workers",
+            "1",
+            "--output-dir",
+            str(out),
+        ]
+    )
     _check_kill_and_resume(stage, tmp_path, seed=3)
 
 
 def test_killed_viubench_build_resumes_to_the_same_benchmark(big_frames, tmp_path):
     script = REPO_ROOT / "eval" / "viubench.py"
-    stage = _generation_stage(lambda out: [sys.executable, str(script), "build", "--frames-dir", str(big_frames),
-                                           "--per-subtype", "4", "--workers", "1", "--output-dir", str(out)])  # fmt: skip
+    stage = _generation_stage(
+        lambda out: [
+            sys.executable,
+            str(script),
+            "build",
+            "--frames-dir",
+            str(big_frames),
+            "--per-subtype",
+            "4",
+            "--workers",
+            "1",
+            "--output-dir",
+            str(out),
+        ]
+    )
     _check_kill_and_resume(stage, tmp_path, seed=4)
 
 
-def test_killed_eval_run_resumes_to_the_same_answers(frames_dir, tmp_path):
+def test_killed_eval_run_resumes_to_the_same_answers(frames_dir, tmp_path, tiny_model):
     from videossr.eval.viubench import build_viubench
-    from videossr.tiny_models import tiny_model_dir
 
     benchmark = build_viubench(frames_dir, tmp_path / "bench", per_subtype=2, seed=0, reuse_videos=True, workers=1)
-    model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
+    model = tiny_model("qwen2_5_vl")
     _check_kill_and_resume(_eval_stage(benchmark, model), tmp_path, seed=5)
 
 

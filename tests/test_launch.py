@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
-from videossr.tiny_models import tiny_model_dir
+
 from videossr.training.dry_run import compose_config
 from videossr.training.parity import build_parity_data
 
@@ -28,9 +27,8 @@ def data(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny")
-    return {family: tiny_model_dir(family, root) for family in FAMILIES}
+def models(tiny_model) -> dict[str, Path]:
+    return {family: tiny_model(family) for family in FAMILIES}
 
 
 def run_train_sh(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -87,7 +85,6 @@ def test_dry_run_builds_each_files_first_row_and_checks_its_length(data, models)
 def test_train_sh_selects_our_agent_loop_and_dataset_through_verls_extension_points(data, models):
     import hydra
     from omegaconf import OmegaConf
-
     from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
     from verl.utils.dataset.rl_dataset import get_dataset_class
 
@@ -110,7 +107,6 @@ def test_length_filter_without_decoding_gives_verls_lengths_and_drops_what_verl_
     import pyarrow.parquet as pq
     from omegaconf import OmegaConf
     from transformers import AutoProcessor
-
     from verl.utils.dataset.rl_dataset import RLHFDataset
     from verl.utils.tokenizer import build_multimodal_processor_inputs
 
@@ -118,13 +114,23 @@ def test_length_filter_without_decoding_gives_verls_lengths_and_drops_what_verl_
 
     processor = AutoProcessor.from_pretrained(models[family])
     rows = pa.concat_tables([pq.read_table(p) for p in data.values()], promote_options="default").to_pylist()
-    broken = dict(rows[0], videos=[dict(rows[0]["videos"][0], video=[str(tmp_path / "missing.jpg")] * 48)],
-                  reward_model={"style": "rule", "ground_truth": "broken"})  # fmt: skip
+    broken = dict(
+        rows[0],
+        videos=[dict(rows[0]["videos"][0], video=[str(tmp_path / "missing.jpg")] * 48)],
+        reward_model={"style": "rule", "ground_truth": "broken"},
+    )
     path = tmp_path / "rows.parquet"
     pq.write_table(pa.Table.from_pylist(rows + [broken]), path)
-    config = OmegaConf.create({"filter_overlong_prompts": False, "video_key": "videos", "cache_dir": str(tmp_path / "c"),
-                               "image_patch_size": processor.image_processor.patch_size, "max_prompt_length": 8192,
-                               "filter_overlong_prompts_workers": None})  # fmt: skip
+    config = OmegaConf.create(
+        {
+            "filter_overlong_prompts": False,
+            "video_key": "videos",
+            "cache_dir": str(tmp_path / "c"),
+            "image_patch_size": processor.image_processor.patch_size,
+            "max_prompt_length": 8192,
+            "filter_overlong_prompts_workers": None,
+        }
+    )
     ours = VideoSSRDataset(data_files=[str(path)], tokenizer=processor.tokenizer, config=config, processor=processor)
     for k, row in enumerate(rows):
         doc = ours.dataframe[k]

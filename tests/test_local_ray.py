@@ -51,8 +51,9 @@ def _nodes_alive(address: str, ip: str) -> int:
         "import ray, sys; ray.init(address=sys.argv[1], _node_ip_address=sys.argv[2], log_to_driver=False); "
         "print(sum(n['Alive'] for n in ray.nodes()))"
     )
-    out = subprocess.run([sys.executable, "-c", script, address, ip], env=ray_env(), capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", script, address, ip], env=ray_env(), capture_output=True, text=True, timeout=120
+    )
     return int(out.stdout.strip()) if out.stdout.strip().isdigit() else 0
 
 
@@ -62,10 +63,27 @@ def bystander_cluster():
     port = _free_port()
     temp_dir = Path(tempfile.mkdtemp(prefix="vssr-by-", dir="/tmp"))
     process = subprocess.Popen(
-        [_ray_cli(), "start", "--head", "--block", "--node-ip-address", BYSTANDER_IP, "--port", str(port),
-         "--include-dashboard=false", "--num-cpus", "1", "--disable-usage-stats", "--temp-dir", str(temp_dir)],
-        env=ray_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            _ray_cli(),
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address",
+            BYSTANDER_IP,
+            "--port",
+            str(port),
+            "--include-dashboard=false",
+            "--num-cpus",
+            "1",
+            "--disable-usage-stats",
+            "--temp-dir",
+            str(temp_dir),
+        ],
+        env=ray_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     address = f"{BYSTANDER_IP}:{port}"
     deadline = time.monotonic() + 90
     while _nodes_alive(address, BYSTANDER_IP) < 1:
@@ -84,8 +102,11 @@ def test_the_helper_leaves_other_clusters_running_and_none_of_its_own_processes(
     with local_ray_cluster(num_nodes=2) as address:
         assert _nodes_alive(address, "127.0.0.2") == 2
         out = subprocess.run(["ps", "-ww", "-eo", "pid=,sid=,args="], capture_output=True, text=True).stdout
-        heads = [line.split()[1] for line in out.splitlines() if "ray start" in line and "vssr-ray-" in line
-                 and BYSTANDER_IP not in line]  # fmt: skip
+        heads = [
+            line.split()[1]
+            for line in out.splitlines()
+            if "ray start" in line and "vssr-ray-" in line and BYSTANDER_IP not in line
+        ]
         for sid in {int(s) for s in heads}:
             ours |= _session_pids(sid)
     assert ours, "the helper's node processes were not found"

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from media import REPO_ROOT
+
 from videossr.errors import ConfigError
 from videossr.generation import GenerationSettings, read_rows
 from videossr.io import read_json
@@ -60,8 +60,14 @@ def test_build_mix_writes_the_files_train_sh_reads(frames_dir, tmp_path):
     val = read_rows(summary.val_path)
     assert len(val) == 6 * 7 and all(r["extra_info"]["split"] == "val" for r in val)
     assert [r["extra_info"]["index"] for r in val] == list(range(len(val)))
-    train_truths = {(r["extra_info"]["video_id"], r["reward_model"]["ground_truth"]) for r in read_rows(tmp_path / "mirror.parquet")}
-    val_mirror = {(r["extra_info"]["video_id"], r["reward_model"]["ground_truth"]) for r in val if r["extra_info"]["perturbation"] == "Mirror"}
+    train_truths = {
+        (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"]) for r in read_rows(tmp_path / "mirror.parquet")
+    }
+    val_mirror = {
+        (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"])
+        for r in val
+        if r["extra_info"]["perturbation"] == "Mirror"
+    }
     assert train_truths != val_mirror, "reused videos still get fresh validation samples"
     manifest = read_json(tmp_path / "mix.json")
     assert manifest["recipe"] == "videossr-30k" and manifest["val_file"]["rows"] == 42
@@ -69,7 +75,17 @@ def test_build_mix_writes_the_files_train_sh_reads(frames_dir, tmp_path):
 
 def test_build_mix_cli_refuses_a_video_range(frames_dir, tmp_path):
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "pretext_tasks" / "build_mix.py"), "--frames-dir", str(frames_dir),
-         "--output-dir", str(tmp_path), "--limit", "3"], capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO_ROOT / "pretext_tasks" / "build_mix.py"),
+            "--frames-dir",
+            str(frames_dir),
+            "--output-dir",
+            str(tmp_path),
+            "--limit",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "drop --start/--end/--limit" in result.stderr

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
 from row_checks import check_row
+
 from videossr.generation import regenerate_sample
-from videossr.tiny_models import tiny_model_dir
+from videossr.tasks.registry import spec_of
 from videossr.training.dry_run import compose_config
 from videossr.training.online_dataset import OnlinePretextDataset, parse_mix
 
@@ -21,9 +21,18 @@ MIX = "grounding/ChannelSwap=1;grounding/Shuffle=1;grounding/Swap=1;counting/eas
 
 
 def overrides(frames_dir: Path, cache: Path, seed: int = 0, epochs: int = 2, **env: str) -> list[str]:
-    environment = {**os.environ, "PYTHON": sys.executable, "PRINT_OVERRIDES": "1", "ONLINE": "1",
-                   "FRAMES_DIRS": str(frames_dir), "ONLINE_MIX": MIX, "ONLINE_CACHE_DIR": str(cache),
-                   "SEED": str(seed), "TOTAL_EPOCHS": str(epochs), **env}  # fmt: skip
+    environment = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "PRINT_OVERRIDES": "1",
+        "ONLINE": "1",
+        "FRAMES_DIRS": str(frames_dir),
+        "ONLINE_MIX": MIX,
+        "ONLINE_CACHE_DIR": str(cache),
+        "SEED": str(seed),
+        "TOTAL_EPOCHS": str(epochs),
+        **env,
+    }
     result = subprocess.run(["bash", str(TRAIN_SH)], env=environment, capture_output=True, text=True, check=True)
     return result.stdout.splitlines() + ["data.filter_overlong_prompts_workers=null"]
 
@@ -78,19 +87,20 @@ def test_two_epochs_differ_and_a_seed_repeats(frames_dir, tmp_path):
                 assert Path(pa).read_bytes() == Path(pb).read_bytes()
 
 
-def test_items_reach_the_model_through_verls_getitem_and_vision_path(frames_dir, tmp_path):
+def test_items_reach_the_model_through_verls_getitem_and_vision_path(frames_dir, tmp_path, tiny_model):
     from transformers import AutoProcessor, AutoTokenizer
-
     from verl.utils.tokenizer import build_multimodal_processor_inputs
 
-    model = tiny_model_dir("qwen3_vl", tmp_path / "models")
+    model = tiny_model("qwen3_vl")
     tokenizer, processor = AutoTokenizer.from_pretrained(model), AutoProcessor.from_pretrained(model)
     dataset, config = verl_dataset(frames_dir, tmp_path / "cache", tokenizer=tokenizer, processor=processor)
     for index in (0, 5, 9):
         item = dataset[index]  # verl's RLHFDataset.__getitem__ on our rows
         assert item["index"] == index and "raw_prompt" in item and "videos" not in item
         messages = list(item["raw_prompt"])
-        images, videos, _ = dataset._process_multi_modal_info(messages, processor.image_processor.patch_size, config.data)
+        images, videos, _ = dataset._process_multi_modal_info(
+            messages, processor.image_processor.patch_size, config.data
+        )
         text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         inputs = build_multimodal_processor_inputs(processor, text=[text], images=images, videos=videos)
         assert inputs["video_grid_thw"].shape[0] == len(videos)
@@ -114,25 +124,36 @@ def test_the_frame_cache_stays_bounded(frames_dir, tmp_path):
     assert not stale.exists()
 
 
-def test_validation_parquet_files_load_as_verls_own_dataset(frames_dir, tmp_path):
-    from videossr.generation import GenerationSettings, OutputSpec, generate
+def test_validation_parquet_files_load_as_verls_own_dataset(frames_dir, tmp_path, tiny_model):
     from videossr.frame_sampling import load_index
+    from videossr.generation import GenerationSettings, generate
 
     ids = [r["video_id"] for r in load_index(frames_dir)]
-    generate(frames_dir, tmp_path / "val", [(OutputSpec.jigsaw(6), ids)], GenerationSettings(split="val"))
+    generate(frames_dir, tmp_path / "val", [(spec_of("jigsaw/6"), ids)], GenerationSettings(split="val"))
     config = compose_config(overrides(frames_dir, tmp_path / "cache") + [f"+data.cache_dir={tmp_path / 'verl'}"])
-    from verl.trainer.ppo.utils import create_rl_dataset
     from transformers import AutoProcessor, AutoTokenizer
+    from verl.trainer.ppo.utils import create_rl_dataset
 
-    model = tiny_model_dir("qwen3_vl", tmp_path / "models")
-    val = create_rl_dataset([str(tmp_path / "val" / "jigsaw6.parquet")], config.data,
-                            AutoTokenizer.from_pretrained(model), AutoProcessor.from_pretrained(model))  # fmt: skip
+    model = tiny_model("qwen3_vl")
+    val = create_rl_dataset(
+        [str(tmp_path / "val" / "jigsaw6.parquet")],
+        config.data,
+        AutoTokenizer.from_pretrained(model),
+        AutoProcessor.from_pretrained(model),
+    )
     assert not val.online and len(val) == 7
 
 
 def test_mix_strings_and_bad_mixes():
     assert [(s.stem, w) for s, w in parse_mix('{"jigsaw/6": 2}')] == [("jigsaw6", 2.0)]
-    assert [s.stem for s, _ in parse_mix(None)] == ["channelswap", "mirror", "zoomout", "rotate180", "jigsaw6", "counting"]
+    assert [s.stem for s, _ in parse_mix(None)] == [
+        "channelswap",
+        "mirror",
+        "zoomout",
+        "rotate180",
+        "jigsaw6",
+        "counting",
+    ]
     from videossr.errors import ConfigError
 
     for bad in ("sorting/x=1", "grounding/Sepia=1", "jigsaw/6=-1", "grounding/Mirror=abc"):
@@ -141,18 +162,30 @@ def test_mix_strings_and_bad_mixes():
 
 
 def test_train_sh_online_dry_run_passes_and_explains_missing_frames(frames_dir, tmp_path):
-    env = {**os.environ, "PYTHON": sys.executable, "ONLINE": "1", "FRAMES_DIRS": str(frames_dir), "ONLINE_MIX": MIX,
-           "VAL_FILE": "", "ONLINE_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
-    from videossr.generation import GenerationSettings, OutputSpec, generate
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "ONLINE": "1",
+        "FRAMES_DIRS": str(frames_dir),
+        "ONLINE_MIX": MIX,
+        "VAL_FILE": "",
+        "ONLINE_CACHE_DIR": str(tmp_path / "cache"),
+    }
     from videossr.frame_sampling import load_index
+    from videossr.generation import GenerationSettings, generate
 
-    generate(frames_dir, tmp_path / "val", [(OutputSpec.jigsaw(6), [r["video_id"] for r in load_index(frames_dir)])],
-             GenerationSettings(split="val"))  # fmt: skip
+    generate(
+        frames_dir,
+        tmp_path / "val",
+        [(spec_of("jigsaw/6"), [r["video_id"] for r in load_index(frames_dir)])],
+        GenerationSettings(split="val"),
+    )
     env["VAL_FILE"] = str(tmp_path / "val" / "jigsaw6.parquet")
     result = subprocess.run(["bash", str(TRAIN_SH), "--dry-run"], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "online OnlinePretextDataset: 7 videos x 1 epochs" in result.stdout
-    missing = subprocess.run(["bash", str(TRAIN_SH), "--dry-run"], env={**env, "FRAMES_DIRS": ""},
-                             capture_output=True, text=True)  # fmt: skip
+    missing = subprocess.run(
+        ["bash", str(TRAIN_SH), "--dry-run"], env={**env, "FRAMES_DIRS": ""}, capture_output=True, text=True
+    )
     assert missing.returncode == 2 and "needs FRAMES_DIRS" in missing.stderr
     assert not any(p.name == "videossr_online" for p in frames_dir.iterdir())

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
 from row_checks import replicate_frames
+
 from videossr.store import OutputBusyError, exclusive_writer
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -21,10 +21,7 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 def test_a_second_holder_is_refused_with_the_folder_and_the_holder(tmp_path):
     with exclusive_writer(tmp_path):
-        script = (
-            "import sys; from videossr.store import exclusive_writer\n"
-            "with exclusive_writer(sys.argv[1]): pass"
-        )
+        script = "import sys; from videossr.store import exclusive_writer\nwith exclusive_writer(sys.argv[1]): pass"
         result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
         assert result.returncode != 0
         assert "OutputBusyError" in result.stderr and str(tmp_path) in result.stderr
@@ -52,7 +49,10 @@ def _hold_in_child(folder: Path, name: str) -> None:
 
 
 def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
-    script = "import sys, time; from videossr.store import exclusive_writer\nwith exclusive_writer(sys.argv[1]): print('held', flush=True); time.sleep(600)"
+    script = (
+        "import sys, time; from videossr.store import exclusive_writer\n"
+        "with exclusive_writer(sys.argv[1]): print('held', flush=True); time.sleep(600)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(OutputBusyError):
@@ -69,8 +69,9 @@ def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
 
 def _start_and_wait_for_lock(command: list[str], lock: Path) -> subprocess.Popen:
     """Start ``command`` and return once it holds ``lock`` (its holder line is written)."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True, env=ENV)  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True, env=ENV
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if lock.exists() and lock.read_text().startswith(f"pid {process.pid} "):
@@ -87,7 +88,7 @@ def big_frames(frames_dir, tmp_path_factory) -> Path:
     return replicate_frames(frames_dir, tmp_path_factory.mktemp("lockframes") / "frames", copies=6)
 
 
-def _stage_commands(name: str, big_frames: Path, sample_videos: list[Path], tmp_path: Path):
+def _stage_commands(name: str, big_frames: Path, sample_videos: list[Path], tmp_path: Path, tiny_model):
     """(command writing into OUT, the lock file it holds) of each stage."""
     out = tmp_path / "out"
     if name == "sample_frames":
@@ -99,23 +100,47 @@ def _stage_commands(name: str, big_frames: Path, sample_videos: list[Path], tmp_
         script = [str(REPO_ROOT / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(videos), "--workers", "1"]
         return [sys.executable, *script, "--output-dir", str(out)], out / ".videossr.lock"
     if name == "generator":
-        script = [str(REPO_ROOT / "pretext_tasks" / "grounding.py"), "--frames-dir", str(big_frames),
-                  "--perturbation", "Blur", "--workers", "1"]  # fmt: skip
+        script = [
+            str(REPO_ROOT / "pretext_tasks" / "grounding.py"),
+            "--frames-dir",
+            str(big_frames),
+            "--perturbation",
+            "Blur",
+            "--workers",
+            "1",
+        ]
         return [sys.executable, *script, "--output-dir", str(out)], out / ".journal" / ".blur.lock"
     if name == "mix":
         script = [str(REPO_ROOT / "pretext_tasks" / "build_mix.py"), "--frames-dir", str(big_frames), "--workers", "1"]
         return [sys.executable, *script, "--output-dir", str(out)], out / ".mix.lock"
     if name == "viubench_build":
-        script = [str(REPO_ROOT / "eval" / "viubench.py"), "build", "--frames-dir", str(big_frames),
-                  "--per-subtype", "4", "--workers", "1"]  # fmt: skip
+        script = [
+            str(REPO_ROOT / "eval" / "viubench.py"),
+            "build",
+            "--frames-dir",
+            str(big_frames),
+            "--per-subtype",
+            "4",
+            "--workers",
+            "1",
+        ]
         return [sys.executable, *script, "--output-dir", str(out)], out / ".viubench.lock"
     from videossr.eval.viubench import build_viubench
-    from videossr.tiny_models import tiny_model_dir
 
     bench = build_viubench(big_frames, tmp_path / "bench", per_subtype=2, seed=0, workers=1)
-    model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
-    script = [str(REPO_ROOT / "eval" / "viubench.py"), "run", "--benchmark", str(bench), "--model", str(model),
-              "--batch-size", "1", "--max-new-tokens", "4"]  # fmt: skip
+    model = tiny_model("qwen2_5_vl")
+    script = [
+        str(REPO_ROOT / "eval" / "viubench.py"),
+        "run",
+        "--benchmark",
+        str(bench),
+        "--model",
+        str(model),
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "4",
+    ]
     return [sys.executable, *script, "--output-dir", str(out)], out / ".videossr.lock"
 
 
@@ -143,10 +168,28 @@ def test_a_second_run_on_the_same_output_is_refused_and_a_killed_one_does_not_bl
 @pytest.mark.slow
 def test_two_generators_may_write_different_files_of_one_folder_side_by_side(big_frames, tmp_path):
     out = tmp_path / "out"
-    blur = [sys.executable, str(REPO_ROOT / "pretext_tasks" / "grounding.py"), "--frames-dir", str(big_frames),
-            "--perturbation", "Blur", "--workers", "1", "--output-dir", str(out)]  # fmt: skip
-    counting = [sys.executable, str(REPO_ROOT / "pretext_tasks" / "counting.py"), "--frames-dir", str(big_frames),
-                "--workers", "1", "--output-dir", str(out)]  # fmt: skip
+    blur = [
+        sys.executable,
+        str(REPO_ROOT / "pretext_tasks" / "grounding.py"),
+        "--frames-dir",
+        str(big_frames),
+        "--perturbation",
+        "Blur",
+        "--workers",
+        "1",
+        "--output-dir",
+        str(out),
+    ]
+    counting = [
+        sys.executable,
+        str(REPO_ROOT / "pretext_tasks" / "counting.py"),
+        "--frames-dir",
+        str(big_frames),
+        "--workers",
+        "1",
+        "--output-dir",
+        str(out),
+    ]
     first = _start_and_wait_for_lock(blur, out / ".journal" / ".blur.lock")
     second = subprocess.run(counting, capture_output=True, text=True, env=ENV, timeout=900)
     assert first.wait(timeout=900) == 0, first.stderr.read()[-2000:]

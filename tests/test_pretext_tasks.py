@@ -11,20 +11,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from row_checks import check_counting_row, check_grounding_row, check_jigsaw_row, source_frame
 
 from videossr.frame_sampling import load_index
+from videossr.generation import GenerationSettings, generate, read_rows, regenerate_sample
 from videossr.imaging import encode_jpeg
-from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows, regenerate_sample
 from videossr.io import read_json
 from videossr.rewards.scoring import compute_score
-from row_checks import check_counting_row, check_grounding_row, check_jigsaw_row, source_frame
 from videossr.tasks.counting import DIFFICULTIES
 from videossr.tasks.perturbations import PERTURBATIONS
+from videossr.tasks.registry import spec_of
 
-SPECS = (
-    [OutputSpec.grounding(name) for name in PERTURBATIONS]
-    + [OutputSpec.counting("easy"), OutputSpec.counting("hard"), OutputSpec.jigsaw(6), OutputSpec.jigsaw(8)]
-)
+SPECS = [spec_of(f"grounding/{name}") for name in PERTURBATIONS] + [
+    spec_of("counting/easy"),
+    spec_of("counting/hard"),
+    spec_of("jigsaw/6"),
+    spec_of("jigsaw/8"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +129,7 @@ def test_swap_takes_the_same_positions_of_another_video(generated, frames_dir):
 
 @pytest.mark.parametrize("difficulty", list(DIFFICULTIES))
 def test_counting_changes_only_the_declared_frames_and_counts_add_up(generated, frames_dir, difficulty):
-    for row in read_rows(generated / f"{OutputSpec.counting(difficulty).stem}.parquet"):
+    for row in read_rows(generated / f"{spec_of('counting/' + difficulty).stem}.parquet"):
         check_counting_row(row, frames_dir)
 
 

@@ -7,18 +7,19 @@ import sys
 
 import cv2
 import pytest
-
 from media import REPO_ROOT
+
 from videossr.frame_sampling import load_index
-from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
+from videossr.generation import GenerationSettings, generate, read_rows
 from videossr.preview import render_contact_sheet
+from videossr.tasks.registry import spec_of
 
 
 @pytest.fixture(scope="module")
 def data(frames_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("preview_data")
     ids = [r["video_id"] for r in load_index(frames_dir)][:2]
-    specs = [OutputSpec.grounding("Rotate90"), OutputSpec.counting("hard"), OutputSpec.jigsaw(8)]
+    specs = [spec_of("grounding/Rotate90"), spec_of("counting/hard"), spec_of("jigsaw/8")]
     generate(frames_dir, out, [(s, ids) for s in specs], GenerationSettings())
     return out
 
@@ -41,12 +42,18 @@ def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks):
 def test_cli_writes_a_png_and_rejects_a_bad_index(data, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "preview.py"
     target = tmp_path / "sheet.png"
-    result = subprocess.run([sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "1",
-                             "--output", str(target)], capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "1", "--output", str(target)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(target)) is not None
-    result = subprocess.run([sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "9"],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "9"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "outside 0..1" in result.stderr
-    result = subprocess.run([sys.executable, str(script), str(tmp_path / "none.parquet")], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "none.parquet")], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "not found" in result.stderr

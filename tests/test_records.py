@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from media import REPO_ROOT
+
 from videossr.errors import ConfigError
 from videossr.eval.external import score_vqa, score_vtg, validate_records, vqa_ground_truth, vtg_ground_truths
 
@@ -67,9 +67,21 @@ def test_grounding_answers_are_spans_or_lists_of_spans(answer, windows):
 
 @pytest.mark.parametrize(
     "answer",
-    ["30.4 - 24.3", "-1 - 2", "nan - 2", "inf - inf", "24.3 to 30.4", "24.3", [], [[1, 2, 0.9]], [None], None,
-     "9" * 400 + " - " + "9" * 401, [[True, 2]]],
-)  # fmt: skip
+    [
+        "30.4 - 24.3",
+        "-1 - 2",
+        "nan - 2",
+        "inf - inf",
+        "24.3 to 30.4",
+        "24.3",
+        [],
+        [[1, 2, 0.9]],
+        [None],
+        None,
+        "9" * 400 + " - " + "9" * 401,
+        [[True, 2]],
+    ],
+)
 def test_bad_grounding_answers_are_errors(answer):
     with pytest.raises(ConfigError, match="record r: "):
         vtg_ground_truths({"id": "r", "answer": answer})
@@ -96,8 +108,11 @@ def test_unparsed_responses_are_reported_with_examples():
 
 
 def test_invalid_records_are_listed_in_one_error_or_skipped_and_counted():
-    records = [{"id": "ok", "question": Q, "answer": "B"}, {"id": "bad1", "question": Q, "answer": "Z"},
-               {"id": "bad2", "question": "no options", "answer": "A"}]  # fmt: skip
+    records = [
+        {"id": "ok", "question": Q, "answer": "B"},
+        {"id": "bad1", "question": Q, "answer": "Z"},
+        {"id": "bad2", "question": "no options", "answer": "A"},
+    ]
     with pytest.raises(ConfigError) as info:
         validate_records(records, "vqa")
     message = str(info.value)
@@ -109,19 +124,34 @@ def test_invalid_records_are_listed_in_one_error_or_skipped_and_counted():
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(REPO_ROOT / "eval" / "vqa.py"), *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "eval" / "vqa.py"), *args], capture_output=True, text=True, env=env
+    )
 
 
 def test_vqa_cli_refuses_invalid_records_and_scores_the_rest_with_skip_invalid(tmp_path):
     bench = tmp_path / "b.json"
-    bench.write_text(json.dumps([{"id": "1", "video": "v", "question": Q, "answer": "cooking"},
-                                 {"id": "2", "video": "v", "question": Q, "answer": "Z"},
-                                 {"id": "3", "video": "v", "question": Q, "answer": "C"}]))  # fmt: skip
+    bench.write_text(
+        json.dumps(
+            [
+                {"id": "1", "video": "v", "question": Q, "answer": "cooking"},
+                {"id": "2", "video": "v", "question": Q, "answer": "Z"},
+                {"id": "3", "video": "v", "question": Q, "answer": "C"},
+            ]
+        )
+    )
     out = tmp_path / "r"
     out.mkdir()
-    (out / "responses.jsonl").write_text("".join(json.dumps(line) + "\n" for line in [
-        {"id": "1", "response": "<think>(A) is unlikely</think><answer>B</answer>"},
-        {"id": "2", "response": "Z"}, {"id": "3", "response": "I have no idea."}]))  # fmt: skip
+    (out / "responses.jsonl").write_text(
+        "".join(
+            json.dumps(line) + "\n"
+            for line in [
+                {"id": "1", "response": "<think>(A) is unlikely</think><answer>B</answer>"},
+                {"id": "2", "response": "Z"},
+                {"id": "3", "response": "I have no idea."},
+            ]
+        )
+    )
     refused = _cli("--benchmark", str(bench), "--output-dir", str(out), "--score-only")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "2: answer 'Z'" in refused.stderr
     scored = _cli("--benchmark", str(bench), "--output-dir", str(out), "--score-only", "--skip-invalid")

@@ -19,21 +19,23 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
-
 from browser import Dom, dump_dom, find_chromium, screenshot
 from media import REPO_ROOT, SAMPLE_VIDEO_DIR
-from videossr.eval.viubench import SUBTYPES, TASK_ORDER, build_viubench, load_benchmark, score_response
-from videossr.generation import GenerationSettings, OutputSpec, generate
+
+from videossr.eval.viubench import build_viubench, load_benchmark, score_response, subtypes, task_order
 from videossr.frame_sampling import load_index
+from videossr.generation import GenerationSettings, generate
+from videossr.tasks.registry import spec_of
 
 pytestmark = pytest.mark.slow
 
 REPORT = REPO_ROOT / "eval" / "report.py"
 PREVIEW = REPO_ROOT / "pretext_tasks" / "preview.py"
-HOSTILE = ('</script><img src=x onerror="document.body.setAttribute(\'data-pwned\',\'1\')">'
-           "<script>document.title='pwned'</script>")  # fmt: skip
+HOSTILE = (
+    "</script><img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
+    "<script>document.title='pwned'</script>"
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,41 +54,114 @@ def _py(script: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def bench(frames_dir, tmp_path_factory) -> Path:
-    return build_viubench(frames_dir, tmp_path_factory.mktemp("report_bench"), per_subtype=2, seed=0,
-                          reuse_videos=True, workers=2)  # fmt: skip
+    return build_viubench(
+        frames_dir, tmp_path_factory.mktemp("report_bench"), per_subtype=2, seed=0, reuse_videos=True, workers=2
+    )
 
 
 @pytest.fixture(scope="module")
-def runs(bench, tmp_path_factory) -> dict[str, Path]:
-    from videossr.tiny_models import tiny_model_dir
+def runs(bench, tmp_path_factory, tiny_model) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("report_runs")
     viubench = REPO_ROOT / "eval" / "viubench.py"
     done = _py(viubench, "run", "--benchmark", str(bench), "--backend", "random", "--output-dir", str(root / "random"))
     assert done.returncode == 0, done.stderr
-    model = tiny_model_dir("qwen3_vl")
-    done = _py(viubench, "run", "--benchmark", str(bench), "--model", str(model), "--max-new-tokens", "8",
-               "--batch-size", "6", "--output-dir", str(root / "tiny"))  # fmt: skip
+    model = tiny_model("qwen3_vl")
+    done = _py(
+        viubench,
+        "run",
+        "--benchmark",
+        str(bench),
+        "--model",
+        str(model),
+        "--max-new-tokens",
+        "8",
+        "--batch-size",
+        "6",
+        "--output-dir",
+        str(root / "tiny"),
+    )
     assert done.returncode == 0, done.stderr
     vtg = root / "vtg.json"
-    vtg.write_text(json.dumps([
-        {"id": "b1", "video": "bikes", "question": "a bike passes.", "answer": "2.0 - 6.0", "category": "motion"},
-        {"id": "b2", "video": "bikes", "question": "the road is empty.", "answer": "0.0 - 9.0", "category": "motion"},
-        {"id": "c1", "video": "carphone_pristine", "question": "a man talks.", "answer": "1.0 - 3.0", "category": "people"},
-        {"id": "x1", "video": "not_there", "question": "nothing.", "answer": "1.0 - 2.0", "category": "people"},
-    ]))  # fmt: skip
-    done = _py(REPO_ROOT / "eval" / "vtg.py", "--benchmark", str(vtg), "--video-dir", str(SAMPLE_VIDEO_DIR),
-               "--backend", "random", "--output-dir", str(root / "vtg"))  # fmt: skip
+    vtg.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "b1",
+                    "video": "bikes",
+                    "question": "a bike passes.",
+                    "answer": "2.0 - 6.0",
+                    "category": "motion",
+                },
+                {
+                    "id": "b2",
+                    "video": "bikes",
+                    "question": "the road is empty.",
+                    "answer": "0.0 - 9.0",
+                    "category": "motion",
+                },
+                {
+                    "id": "c1",
+                    "video": "carphone_pristine",
+                    "question": "a man talks.",
+                    "answer": "1.0 - 3.0",
+                    "category": "people",
+                },
+                {"id": "x1", "video": "not_there", "question": "nothing.", "answer": "1.0 - 2.0", "category": "people"},
+            ]
+        )
+    )
+    done = _py(
+        REPO_ROOT / "eval" / "vtg.py",
+        "--benchmark",
+        str(vtg),
+        "--video-dir",
+        str(SAMPLE_VIDEO_DIR),
+        "--backend",
+        "random",
+        "--output-dir",
+        str(root / "vtg"),
+    )
     assert done.returncode == 0, done.stderr
     vqa = root / "vqa.json"
-    vqa.write_text(json.dumps([
-        {"id": "q1", "video": "bikes", "question": "What moves?\n(A) bikes\n(B) boats", "answer": "A", "category": "motion"},
-        {"id": "q2", "video": "carphone_pristine", "question": "Who?\n(A) a man\n(B) a cat\n(C) a dog", "answer": "A",
-         "category": "people"},
-        {"id": "q3", "video": "bikes", "question": "Where?\n(A) a road\n(B) a lake", "answer": "A", "category": "people"},
-    ]))  # fmt: skip
-    done = _py(REPO_ROOT / "eval" / "vqa.py", "--benchmark", str(vqa), "--video-dir", str(SAMPLE_VIDEO_DIR),
-               "--backend", "random", "--output-dir", str(root / "vqa"))  # fmt: skip
+    vqa.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "q1",
+                    "video": "bikes",
+                    "question": "What moves?\n(A) bikes\n(B) boats",
+                    "answer": "A",
+                    "category": "motion",
+                },
+                {
+                    "id": "q2",
+                    "video": "carphone_pristine",
+                    "question": "Who?\n(A) a man\n(B) a cat\n(C) a dog",
+                    "answer": "A",
+                    "category": "people",
+                },
+                {
+                    "id": "q3",
+                    "video": "bikes",
+                    "question": "Where?\n(A) a road\n(B) a lake",
+                    "answer": "A",
+                    "category": "people",
+                },
+            ]
+        )
+    )
+    done = _py(
+        REPO_ROOT / "eval" / "vqa.py",
+        "--benchmark",
+        str(vqa),
+        "--video-dir",
+        str(SAMPLE_VIDEO_DIR),
+        "--backend",
+        "random",
+        "--output-dir",
+        str(root / "vqa"),
+    )
     assert done.returncode == 0, done.stderr
     return {"random": root / "random", "tiny": root / "tiny", "vtg": root / "vtg", "vqa": root / "vqa"}
 
@@ -94,7 +169,9 @@ def runs(bench, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def report(runs, tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("report") / "report.html"
-    done = _py(REPORT, str(runs["random"]), str(runs["tiny"]), str(runs["vtg"]), str(runs["vqa"]), "--output", str(target))
+    done = _py(
+        REPORT, str(runs["random"]), str(runs["tiny"]), str(runs["vtg"]), str(runs["vqa"]), "--output", str(target)
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(str(target))
     return target
@@ -110,7 +187,9 @@ def _outcomes(folder: Path, bench: Path) -> dict[str, tuple[float, bool]]:
     out = {}
     for line in (folder / "responses.jsonl").read_text().splitlines():
         entry = json.loads(line)
-        out[entry["id"]] = (0.0, False) if entry.get("error") else score_response(records[entry["id"]], entry["response"])
+        out[entry["id"]] = (
+            (0.0, False) if entry.get("error") else score_response(records[entry["id"]], entry["response"])
+        )
     return out
 
 
@@ -150,9 +229,9 @@ def test_rendered_tables_show_the_summary_numbers_and_every_sampled_item(browser
     assert "self-contained" in dom.by_id("size-note").text
     for key, name in (("r0", "random"), ("r1", "tiny")):
         summary = _summary(runs[name])
-        for subtype in SUBTYPES:
+        for subtype in subtypes():
             assert dom.by_id(f"viu-{key}-{subtype}").text == f"{summary['subtypes'][subtype]:.1f}"
-        for task in TASK_ORDER:
+        for task in task_order():
             assert dom.by_id(f"viu-{key}-task-{task}").text == f"{summary['tasks'][task]:.1f}"
         assert dom.by_id(f"viu-{key}-overall").text == f"{summary['overall']:.1f}"
         assert f"{summary['num_unparsed']} unparsed" in dom.by_id(f"counts-{key}").text
@@ -173,7 +252,10 @@ def test_rendered_tables_show_the_summary_numbers_and_every_sampled_item(browser
     assert len(items) == 18 + 4 + 3 == len(dom.visible_items())
     assert [e.text for e in dom.with_class("shown-count")] == ["18", "4", "3"]
     # Every item has its contact sheet but the missing video's, which says so instead.
-    assert sum(1 for e in dom.elements if e.tag == "img" and e.attrs.get("src", "").startswith("data:image/jpeg")) == 18 + 3 + 3
+    assert (
+        sum(1 for e in dom.elements if e.tag == "img" and e.attrs.get("src", "").startswith("data:image/jpeg"))
+        == 18 + 3 + 3
+    )
     assert len(dom.with_class("noimg")) == 1
     # Offline: everything the page loads or links is inline (data: URIs) or on the page (#anchors).
     raw = report.read_text()
@@ -242,8 +324,14 @@ def test_a_hostile_response_a_missing_frame_and_an_unparsed_answer_still_render_
     lines[0]["response"] = HOSTILE
     lines[1]["response"] = "I cannot tell."
     (folder / "responses.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    done = _py(REPO_ROOT / "eval" / "viubench.py", "score", "--benchmark", str(moved), "--responses",
-               str(folder / "responses.jsonl"))  # fmt: skip
+    done = _py(
+        REPO_ROOT / "eval" / "viubench.py",
+        "score",
+        "--benchmark",
+        str(moved),
+        "--responses",
+        str(folder / "responses.jsonl"),
+    )
     assert done.returncode == 0, done.stderr
     target = tmp_path / "report.html"
     done = _py(REPORT, str(folder), "--output", str(target))
@@ -273,7 +361,7 @@ def test_galleries_are_a_seeded_sample_of_the_stated_size(runs, tmp_path):
         outputs.append((tmp_path / name).read_text())
     assert outputs[0] == outputs[1]
     dom = Dom(outputs[0])
-    assert len(dom.with_class("item")) == len(SUBTYPES)  # one per subtype
+    assert len(dom.with_class("item")) == len(subtypes())  # one per subtype
     assert "1 items per subtype" in outputs[0] and "--per-group 1 --seed 3" in outputs[0]
     other = _py(REPORT, str(runs["random"]), "--output", str(tmp_path / "c.html"), "--per-group", "1", "--seed", "4")
     assert other.returncode == 0
@@ -291,8 +379,12 @@ def test_cli_errors_are_one_line(tmp_path):
 def data_dir(frames_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report_data")
     ids = [r["video_id"] for r in load_index(frames_dir)][:4]
-    specs = [OutputSpec.grounding("Mirror"), OutputSpec.grounding("Shuffle"), OutputSpec.counting("easy"),
-             OutputSpec.jigsaw(6)]  # fmt: skip
+    specs = [
+        spec_of("grounding/Mirror"),
+        spec_of("grounding/Shuffle"),
+        spec_of("counting/easy"),
+        spec_of("jigsaw/6"),
+    ]
     generate(frames_dir, out, [(s, ids) for s in specs], GenerationSettings())
     return out
 
@@ -316,4 +408,3 @@ def test_data_report_of_a_folder_shows_its_distributions_and_a_sample_grid(brows
     assert image is not None and image.std() > 20
     single = _py(PREVIEW, str(data_dir / "mirror.parquet"), "--html", str(tmp_path / "one.html"))
     assert single.returncode == 0 and "4 sample rows" not in single.stdout and "3 sample rows" in single.stdout
-

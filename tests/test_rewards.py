@@ -14,6 +14,7 @@ from videossr.rewards.scoring import RESULT_KEYS, compute_score
 
 # ---------------------------------------------------------------------------- grounding
 
+
 @pytest.mark.parametrize(
     "response, expected",
     [
@@ -50,6 +51,7 @@ def test_interval_iou(pred, truth, iou):
 
 # ---------------------------------------------------------------------------- counting
 
+
 @pytest.mark.parametrize(
     "response, expected",
     [
@@ -82,6 +84,7 @@ def test_counting_score(response, truth, score):
 
 # ---------------------------------------------------------------------------- jigsaw
 
+
 @pytest.mark.parametrize(
     "response, truth, score",
     [
@@ -112,6 +115,7 @@ def test_order_score_of_the_reversed_order_is_zero_for_every_length():
 
 
 # ---------------------------------------------------------------------------- modes, formats, errors
+
 
 def test_strict_mode_pays_only_exact_answers():
     assert compute_score("grounding", "2.0-4.0", "2.0-4.0", reward_mode="strict")["score"] == 1.0
@@ -145,7 +149,9 @@ def test_answer_extraction_guards_against_known_hacks(response, answer_format, e
 
 
 def test_format_weight_mixes_format_and_accuracy():
-    result = compute_score("counting", "<answer>3,1,2</answer>", "3,1,4", answer_format="answer_tags", format_weight=0.1)
+    result = compute_score(
+        "counting", "<answer>3,1,2</answer>", "3,1,4", answer_format="answer_tags", format_weight=0.1
+    )
     assert result["format"] == 1.0 and result["accuracy"] == pytest.approx(2.5 / 3, abs=1e-6)
     assert result["score"] == pytest.approx(0.9 * 2.5 / 3 + 0.1, abs=1e-6)
     bad = compute_score("counting", "3,1,4", "3,1,4", answer_format="answer_tags", format_weight=0.1)
@@ -154,9 +160,15 @@ def test_format_weight_mixes_format_and_accuracy():
 
 @pytest.mark.parametrize(
     "task, truth",
-    [("grounding", "2.0 to 4.0"), ("grounding", "5.0-4.0"), ("counting", "3,1"), ("counting", "a,b,c"),
-     ("jigsaw", "1123"), ("jigsaw", "")],
-)  # fmt: skip
+    [
+        ("grounding", "2.0 to 4.0"),
+        ("grounding", "5.0-4.0"),
+        ("counting", "3,1"),
+        ("counting", "a,b,c"),
+        ("jigsaw", "1123"),
+        ("jigsaw", ""),
+    ],
+)
 def test_malformed_ground_truth_raises(task, truth):
     with pytest.raises(ValueError, match="malformed"):
         compute_score(task, "anything", truth)

@@ -21,10 +21,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
+
 from videossr.generation import read_rows
-from videossr.tiny_models import tiny_model_dir
 from videossr.training.parity import TASK_FILES, build_parity_data
 from videossr.training.rollout_prompt import (
     VIDEO_PLACEHOLDER,
@@ -45,23 +44,29 @@ def parity_data(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def processors(tmp_path_factory):
+def processors(tiny_model):
     from transformers import AutoProcessor
 
-    root = tmp_path_factory.mktemp("tiny")
-    return {family: AutoProcessor.from_pretrained(tiny_model_dir(family, root)) for family in FAMILIES}
+    return {family: AutoProcessor.from_pretrained(tiny_model(family)) for family in FAMILIES}
 
 
 def _processor_inputs(processor, data_file: Path, tmp_path: Path):
     """verl's dataset messages of the file's first row, and the processor's output for them."""
     from omegaconf import OmegaConf
-
     from verl.utils.dataset.rl_dataset import RLHFDataset
     from verl.utils.tokenizer import build_multimodal_processor_inputs
 
-    config = OmegaConf.create({"filter_overlong_prompts": False, "video_key": "videos", "cache_dir": str(tmp_path),
-                               "image_patch_size": processor.image_processor.patch_size})  # fmt: skip
-    dataset = RLHFDataset(data_files=[str(data_file)], tokenizer=processor.tokenizer, config=config, processor=processor)
+    config = OmegaConf.create(
+        {
+            "filter_overlong_prompts": False,
+            "video_key": "videos",
+            "cache_dir": str(tmp_path),
+            "image_patch_size": processor.image_processor.patch_size,
+        }
+    )
+    dataset = RLHFDataset(
+        data_files=[str(data_file)], tokenizer=processor.tokenizer, config=config, processor=processor
+    )
     messages = list(dataset[0]["raw_prompt"])
     _, videos, _ = dataset._process_multi_modal_info(messages, processor.image_processor.patch_size, config)
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -117,10 +122,20 @@ def _stack_python(stack: str) -> tuple[Path | None, str]:
 
 
 def _run_parity(python: Path, data_dir: Path) -> list[dict]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "VLLM_TARGET_DEVICE": "cpu",
-           "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
-    done = subprocess.run([str(python), "-m", "videossr.training.parity", "--data-dir", str(data_dir), "--stock", "--json"],
-                          env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_TARGET_DEVICE": "cpu",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    done = subprocess.run(
+        [str(python), "-m", "videossr.training.parity", "--data-dir", str(data_dir), "--stock", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     sys.stdout.write("\n".join(line for line in done.stdout.splitlines() if line.startswith("rollout parity")) + "\n")
     lines = [line for line in done.stdout.splitlines() if line.startswith("parity json: ")]
     assert lines, f"parity printed no results (exit {done.returncode}): {done.stderr[-3000:]}"

@@ -40,14 +40,18 @@ def test_segment_length_and_start_are_uniform_over_their_ranges(pattern):
 
 
 def test_stutterhold_never_starts_at_frame_zero(pattern):
-    starts = [make_grounding_sample(pattern, get_perturbation("StutterHold"), rng_for(s)).info["start_frame_idx"]
-              for s in SEEDS]  # fmt: skip
+    starts = [
+        make_grounding_sample(pattern, get_perturbation("StutterHold"), rng_for(s)).info["start_frame_idx"]
+        for s in SEEDS
+    ]
     assert min(starts) == 1
 
 
 def test_fast_keeps_its_content_inside_the_source_video(pattern):
     fast = get_perturbation("Fast")
-    last_content = (pattern.record["num_source_frames"] - 1 - pattern.record["frame_indices"][0]) / pattern.record["step"]
+    last_content = (pattern.record["num_source_frames"] - 1 - pattern.record["frame_indices"][0]) / pattern.record[
+        "step"
+    ]
     for seed in range(60):
         rng = rng_for(seed)
         length = int(rng.integers(8, 17))
@@ -112,6 +116,16 @@ def test_jigsaw_orders_are_uniform_over_positions(pattern):
 def test_derived_seeds_depend_on_every_part_and_on_nothing_else():
     base = derive_seed(0, "grounding", "Mirror", "a")
     assert base == derive_seed(0, "grounding", "Mirror", "a")
-    assert len({base, derive_seed(1, "grounding", "Mirror", "a"), derive_seed(0, "grounding", "Blur", "a"),
-                derive_seed(0, "grounding", "Mirror", "b"), derive_seed(0, "counting", "Mirror", "a")}) == 5  # fmt: skip
+    assert (
+        len(
+            {
+                base,
+                derive_seed(1, "grounding", "Mirror", "a"),
+                derive_seed(0, "grounding", "Blur", "a"),
+                derive_seed(0, "grounding", "Mirror", "b"),
+                derive_seed(0, "counting", "Mirror", "a"),
+            }
+        )
+        == 5
+    )
     assert 0 <= base < 2**63

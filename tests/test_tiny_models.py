@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
+
 from videossr import tiny_models
 from videossr.tiny_models import FAMILIES, MARKER_NAME, SPECIAL_TOKENS, build_tiny_model, tiny_model_dir
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from media import REPO_ROOT
+
 from videossr.generation import GenerationSettings, read_rows
 from videossr.mix import build_mix, get_recipe
-from videossr.tiny_models import tiny_model_dir
 from videossr.training.dry_run import compose_config
 
 TRAIN_SH = REPO_ROOT / "train" / "train.sh"
@@ -32,13 +31,13 @@ def mix_dir(frames_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_qwen3(tmp_path_factory) -> Path:
-    return tiny_model_dir("qwen3_vl", tmp_path_factory.mktemp("tiny_models"))
+def tiny_qwen3(tiny_model) -> Path:
+    return tiny_model("qwen3_vl")
 
 
 @pytest.fixture(scope="module")
-def tiny_qwen25(tmp_path_factory) -> Path:
-    return tiny_model_dir("qwen2_5_vl", tmp_path_factory.mktemp("tiny_models25"))
+def tiny_qwen25(tiny_model) -> Path:
+    return tiny_model("qwen2_5_vl")
 
 
 def launcher_env(**overrides: str) -> dict[str, str]:
@@ -49,8 +48,13 @@ def launcher_env(**overrides: str) -> dict[str, str]:
 
 def train_sh_overrides(**env: str) -> list[str]:
     """The exact verl overrides ``train/train.sh`` would pass, for the given environment."""
-    result = subprocess.run(["bash", str(TRAIN_SH)], env=launcher_env(PRINT_OVERRIDES="1", **env),
-                            capture_output=True, text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        ["bash", str(TRAIN_SH)],
+        env=launcher_env(PRINT_OVERRIDES="1", **env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout.splitlines()
 
 
@@ -61,8 +65,9 @@ def test_train_sh_dry_run_validates_the_paper_config_with_verl(mix_dir, tiny_qwe
     result = subprocess.run(
         ["bash", str(TRAIN_SH), "--dry-run"],
         env=launcher_env(DATA_DIR=str(mix_dir), MODEL_PATH=str(tiny_qwen3)),
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "dry run OK" in result.stdout
     assert "All configuration checks passed" in result.stdout  # verl's own validate_config ran
@@ -108,8 +113,9 @@ def test_dry_run_fails_with_verls_message_in_one_line(mix_dir, extra, env, messa
     result = subprocess.run(
         ["bash", str(TRAIN_SH), "--dry-run", *extra],
         env=launcher_env(**{"DATA_DIR": str(mix_dir), **env}),
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("train.sh --dry-run: error:")]
     assert message in line
@@ -118,16 +124,20 @@ def test_dry_run_fails_with_verls_message_in_one_line(mix_dir, extra, env, messa
 def test_patch_size_that_does_not_match_the_model_is_caught(mix_dir, tiny_qwen3):
     result = subprocess.run(
         ["bash", str(TRAIN_SH), "--dry-run", "data.image_patch_size=14"],
-        env=launcher_env(DATA_DIR=str(mix_dir), MODEL_PATH=str(tiny_qwen3)), capture_output=True, text=True,
-    )  # fmt: skip
+        env=launcher_env(DATA_DIR=str(mix_dir), MODEL_PATH=str(tiny_qwen3)),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "qwen3_vl uses 16" in result.stderr
 
 
 def test_one_gpu_smoke_configuration_is_valid(mix_dir, tiny_qwen3):
     result = subprocess.run(
         ["bash", str(REPO_ROOT / "train" / "smoke_1gpu.sh"), "--dry-run"],
-        env=launcher_env(DATA_DIR=str(mix_dir), MODEL_PATH=str(tiny_qwen3)), capture_output=True, text=True,
-    )  # fmt: skip
+        env=launcher_env(DATA_DIR=str(mix_dir), MODEL_PATH=str(tiny_qwen3)),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -162,7 +172,6 @@ def _all_rows(mix_dir: Path) -> list[dict]:
 
 def test_verls_naive_reward_manager_scores_our_rows_with_the_keys_train_sh_sets(mix_dir, tiny_qwen3):
     from transformers import AutoTokenizer
-
     from verl.trainer.ppo.reward import load_reward_manager
 
     config = compose_config(train_sh_overrides(DATA_DIR=str(mix_dir), MODEL_PATH=str(tiny_qwen3)))
@@ -182,9 +191,8 @@ def test_verls_naive_reward_manager_scores_our_rows_with_the_keys_train_sh_sets(
 
 def test_verls_ray_reward_loop_scores_our_rows(mix_dir, tiny_qwen3):
     import ray
-
-    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker, migrate_legacy_reward_impl
     from transformers import AutoTokenizer
+    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker, migrate_legacy_reward_impl
 
     config = migrate_legacy_reward_impl(
         compose_config(train_sh_overrides(DATA_DIR=str(mix_dir), MODEL_PATH=str(tiny_qwen3)))
@@ -193,8 +201,13 @@ def test_verls_ray_reward_loop_scores_our_rows(mix_dir, tiny_qwen3):
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen3)
     batch = _response_batch(tokenizer, rows, [r["reward_model"]["ground_truth"] for r in rows])
     # A loopback node address keeps this local Ray off the machine's network address.
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.2",
-             runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}})  # fmt: skip
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        _node_ip_address="127.0.0.2",
+        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}},
+    )
     try:
         worker = ray.remote(RewardLoopWorker).remote(config)
         results = ray.get(worker.compute_score_batch.remote(batch), timeout=120)
@@ -220,12 +233,13 @@ def dataset_config(mix_dir: Path, model_dir: Path, tmp_path_factory):
 
 def _dataset(config, files: list[Path], model_dir: Path):
     from transformers import AutoProcessor, AutoTokenizer
-
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     processor = AutoProcessor.from_pretrained(model_dir)
-    dataset = RLHFDataset(data_files=[str(f) for f in files], tokenizer=tokenizer, config=config.data, processor=processor)
+    dataset = RLHFDataset(
+        data_files=[str(f) for f in files], tokenizer=tokenizer, config=config.data, processor=processor
+    )
     return dataset, processor
 
 
@@ -299,6 +313,11 @@ def test_tiny_model_trains_one_step_on_a_generated_sample(mix_dir, tiny_qwen3, t
 def test_the_reward_also_loads_from_the_installed_package(mix_dir):
     from verl.trainer.ppo.reward import get_custom_reward_fn
 
-    config = compose_config(train_sh_overrides(DATA_DIR=str(mix_dir)) + ["reward.custom_reward_function.path=pkg://videossr.rewards.scoring"])
+    config = compose_config(
+        train_sh_overrides(DATA_DIR=str(mix_dir))
+        + ["reward.custom_reward_function.path=pkg://videossr.rewards.scoring"]
+    )
     reward_fn = get_custom_reward_fn(config)
-    assert reward_fn(data_source="shuffled", solution_str="123456", ground_truth="123456", extra_info={})["score"] == 1.0
+    assert (
+        reward_fn(data_source="shuffled", solution_str="123456", ground_truth="123456", extra_info={})["score"] == 1.0
+    )

@@ -12,13 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from media import REPO_ROOT
+
 from videossr.errors import ConfigError
 from videossr.eval.backends.random_backend import RandomBackend
 from videossr.eval.viubench import (
-    SUBTYPES, assign_benchmark_videos, build_viubench, load_benchmark, request_of, score_benchmark,
-)  # fmt: skip
+    assign_benchmark_videos,
+    build_viubench,
+    load_benchmark,
+    request_of,
+    score_benchmark,
+    subtypes,
+)
 from videossr.tasks.counting import DIFFICULTIES, choose_shape_frames
 from videossr.tasks.seeds import rng_for
 
@@ -32,10 +37,17 @@ def benchmark(frames_dir, tmp_path_factory) -> Path:
 
 
 def test_the_nine_subtypes_are_the_papers():
-    assert list(SUBTYPES) == [
-        "counting_easy", "counting_hard", "grounding_channelswap", "grounding_rotate180", "grounding_zoomout",
-        "grounding_mirror", "grounding_shuffle", "jigsaw_easy", "jigsaw_hard",
-    ]  # fmt: skip
+    assert list(subtypes()) == [
+        "counting_easy",
+        "counting_hard",
+        "grounding_channelswap",
+        "grounding_rotate180",
+        "grounding_zoomout",
+        "grounding_mirror",
+        "grounding_shuffle",
+        "jigsaw_easy",
+        "jigsaw_hard",
+    ]
 
 
 def test_each_video_serves_one_question_across_the_benchmark():
@@ -49,7 +61,7 @@ def test_each_video_serves_one_question_across_the_benchmark():
 
 def test_built_records_carry_prompt_frames_at_512_and_a_stable_id(benchmark):
     records = load_benchmark(benchmark)
-    assert {r["subtype"] for r in records} == set(SUBTYPES)
+    assert {r["subtype"] for r in records} == set(subtypes())
     assert len({r["id"] for r in records}) == len(records) == 18
     for record in records:
         assert record["id"] == f"{record['subtype']}/{record['video_id']}"
@@ -62,8 +74,13 @@ def test_built_records_carry_prompt_frames_at_512_and_a_stable_id(benchmark):
 
 
 def _record(subtype: str, answer: str, num_clips: int = 6) -> dict:
-    return {"id": f"{subtype}/x", "subtype": subtype, "answer": answer, "prompt": "<video>\nq",
-            "videos": [{"video": ["f.jpg"], "sample_fps": 1.0, "max_pixels": 1, "min_pixels": 1}]}  # fmt: skip
+    return {
+        "id": f"{subtype}/x",
+        "subtype": subtype,
+        "answer": answer,
+        "prompt": "<video>\nq",
+        "videos": [{"video": ["f.jpg"], "sample_fps": 1.0, "max_pixels": 1, "min_pixels": 1}],
+    }
 
 
 def test_scoring_follows_viubench_rules_not_the_training_rewards():
@@ -99,16 +116,33 @@ def test_the_random_baseline_reproduces_the_papers_random_guess_row():
     for k in range(3000):
         for subtype, difficulty in (("counting_easy", "easy"), ("counting_hard", "hard")):
             shapes = choose_shape_frames(48, DIFFICULTIES[difficulty], rng)
-            counts = [sum(e["num_instances"] for e in shapes if e["shape"] == s) for s in ("circle", "square", "triangle")]
+            counts = [
+                sum(e["num_instances"] for e in shapes if e["shape"] == s) for s in ("circle", "square", "triangle")
+            ]
             limits = DIFFICULTIES[difficulty]
-            records.append({**_record(subtype, ",".join(map(str, counts))), "id": f"{subtype}/{k}",
-                            "hints": {"task": "counting", "max_count": limits.max_frames_per_shape * limits.max_instances_per_frame}})  # fmt: skip
+            records.append(
+                {
+                    **_record(subtype, ",".join(map(str, counts))),
+                    "id": f"{subtype}/{k}",
+                    "hints": {
+                        "task": "counting",
+                        "max_count": limits.max_frames_per_shape * limits.max_instances_per_frame,
+                    },
+                }
+            )
         length = int(rng.integers(8, 17))
         start = int(rng.integers(0, 48 - length + 1))
-        records.append({**_record("grounding_shuffle", f"{start / 4.8:.1f}-{(start + length) / 4.8:.1f}"),
-                        "id": f"grounding_shuffle/{k}", "hints": {"task": "grounding", "duration_s": 10.0}})  # fmt: skip
+        records.append(
+            {
+                **_record("grounding_shuffle", f"{start / 4.8:.1f}-{(start + length) / 4.8:.1f}"),
+                "id": f"grounding_shuffle/{k}",
+                "hints": {"task": "grounding", "duration_s": 10.0},
+            }
+        )
         order = "".join(str(int(i) + 1) for i in rng.permutation(6))
-        records.append({**_record("jigsaw_easy", order), "id": f"jigsaw_easy/{k}", "hints": {"task": "jigsaw", "num_clips": 6}})
+        records.append(
+            {**_record("jigsaw_easy", order), "id": f"jigsaw_easy/{k}", "hints": {"task": "jigsaw", "num_clips": 6}}
+        )
     for generation in backend.generate([request_of(r) for r in records]):
         responses[generation.id] = {"id": generation.id, "response": generation.response}
     summary = score_benchmark(records, responses)["subtypes"]
@@ -131,29 +165,50 @@ def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_cli_build_run_and_score_with_the_random_baseline(frames_dir, tmp_path):
-    built = _run("build", "--frames-dir", str(frames_dir), "--output-dir", str(tmp_path / "bench"),
-                 "--per-subtype", "1", "--reuse-videos", "--workers", "1")  # fmt: skip
+    built = _run(
+        "build",
+        "--frames-dir",
+        str(frames_dir),
+        "--output-dir",
+        str(tmp_path / "bench"),
+        "--per-subtype",
+        "1",
+        "--reuse-videos",
+        "--workers",
+        "1",
+    )
     assert built.returncode == 0, built.stderr
     bench = tmp_path / "bench" / "viubench.json"
     ran = _run("run", "--benchmark", str(bench), "--backend", "random", "--output-dir", str(tmp_path / "r"))
     assert ran.returncode == 0, ran.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert set(summary["subtypes"]) == set(SUBTYPES) and summary["num_items"] == 9
+    assert set(summary["subtypes"]) == set(subtypes()) and summary["num_items"] == 9
     assert "Overall" in ran.stdout and "Cnt-E" in ran.stdout
-    rescored = _run("score", "--benchmark", str(bench), "--responses", str(tmp_path / "r" / "responses.jsonl"),
-                    "--output-dir", str(tmp_path / "s"))  # fmt: skip
+    rescored = _run(
+        "score",
+        "--benchmark",
+        str(bench),
+        "--responses",
+        str(tmp_path / "r" / "responses.jsonl"),
+        "--output-dir",
+        str(tmp_path / "s"),
+    )
     assert rescored.returncode == 0
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["overall"] == summary["overall"]
 
 
 def test_cli_errors_are_one_line(tmp_path):
     for args, message in (
-        (["run", "--benchmark", str(tmp_path / "none.json"), "--backend", "random", "--output-dir", str(tmp_path)],
-         "benchmark file not found"),
+        (
+            ["run", "--benchmark", str(tmp_path / "none.json"), "--backend", "random", "--output-dir", str(tmp_path)],
+            "benchmark file not found",
+        ),
         (["run", "--benchmark", str(tmp_path / "none.json"), "--output-dir", str(tmp_path)], "--model is required"),
-        (["score", "--benchmark", str(tmp_path / "none.json"), "--responses", str(tmp_path / "r.jsonl")],
-         "benchmark file not found"),
-    ):  # fmt: skip
+        (
+            ["score", "--benchmark", str(tmp_path / "none.json"), "--responses", str(tmp_path / "r.jsonl")],
+            "benchmark file not found",
+        ),
+    ):
         result = _run(*args)
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     (tmp_path / "empty.json").write_text("[]")
@@ -168,15 +223,18 @@ def test_scoring_a_hand_written_file_rejects_ids_not_in_the_benchmark(benchmark,
     assert result.returncode == 2 and "not in" in result.stderr
 
 
-def test_a_killed_model_run_resumes_to_the_same_answers(benchmark, tmp_path):
-    from videossr.tiny_models import tiny_model_dir
+def test_a_killed_model_run_resumes_to_the_same_answers(benchmark, tmp_path, tiny_model):
 
-    model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
+    model = tiny_model("qwen2_5_vl")
     args = ["run", "--benchmark", str(benchmark), "--model", str(model), "--batch-size", "1", "--max-new-tokens", "4"]
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, str(SCRIPT), *args, "--output-dir", str(killed)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), *args, "--output-dir", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     responses = killed / "responses.jsonl"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and (not responses.exists() or responses.read_text().count("\n") < 3):
@@ -190,21 +248,25 @@ def test_a_killed_model_run_resumes_to_the_same_answers(benchmark, tmp_path):
     assert f"resumed past {answered_before}" in resumed.stdout
     fresh = _run(*args, "--output-dir", str(tmp_path / "fresh"))
     assert fresh.returncode == 0
-    read = lambda p: {json.loads(l)["id"]: json.loads(l)["response"] for l in p.read_text().splitlines()}  # noqa: E731
+    read = lambda p: {json.loads(line)["id"]: json.loads(line)["response"] for line in p.read_text().splitlines()}  # noqa: E731
     assert read(responses) == read(tmp_path / "fresh" / "responses.jsonl")
     assert len(read(responses)) == 18 == len(responses.read_text().splitlines())
     assert np.isfinite(json.loads((killed / "summary.json").read_text())["overall"])
 
 
 def test_a_run_folder_refuses_answers_of_another_model(benchmark, tmp_path):
-    first = _run("run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path), "--limit", "2")
+    first = _run(
+        "run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path), "--limit", "2"
+    )
     assert first.returncode == 0
     other = _run("run", "--benchmark", str(benchmark), "--model", str(tmp_path / "m"), "--output-dir", str(tmp_path))
     assert other.returncode == 2
 
 
 def test_truncated_last_line_of_responses_is_repaired_on_resume(benchmark, tmp_path):
-    first = _run("run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path), "--limit", "4")
+    first = _run(
+        "run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path), "--limit", "4"
+    )
     assert first.returncode == 0
     path = tmp_path / "responses.jsonl"
     path.write_text(path.read_text() + '{"id": "counting_hard/bik')  # a crash mid-write
@@ -215,11 +277,10 @@ def test_truncated_last_line_of_responses_is_repaired_on_resume(benchmark, tmp_p
 
 
 @pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
-def test_batched_answers_equal_one_at_a_time_answers(benchmark, family, tmp_path_factory):
+def test_batched_answers_equal_one_at_a_time_answers(benchmark, family, tiny_model):
     from videossr.eval.backends.transformers_backend import TransformersBackend
-    from videossr.tiny_models import tiny_model_dir
 
-    backend = TransformersBackend(str(tiny_model_dir(family, tmp_path_factory.mktemp("m"))), device="cpu")
+    backend = TransformersBackend(str(tiny_model(family)), device="cpu")
     requests = [request_of(r, max_new_tokens=5) for r in load_benchmark(benchmark)[::2]]
     single = [backend.generate([r])[0] for r in requests]
     batched = backend.generate(requests)
@@ -228,13 +289,12 @@ def test_batched_answers_equal_one_at_a_time_answers(benchmark, family, tmp_path
     assert all(g.error is None for g in batched)
 
 
-def test_one_broken_request_in_a_batch_costs_only_itself(benchmark, tmp_path_factory):
+def test_one_broken_request_in_a_batch_costs_only_itself(benchmark, tiny_model):
     from dataclasses import replace
 
     from videossr.eval.backends.transformers_backend import TransformersBackend
-    from videossr.tiny_models import tiny_model_dir
 
-    backend = TransformersBackend(str(tiny_model_dir("qwen3_vl", tmp_path_factory.mktemp("m"))), device="cpu")
+    backend = TransformersBackend(str(tiny_model("qwen3_vl")), device="cpu")
     requests = [request_of(r, max_new_tokens=3) for r in load_benchmark(benchmark)[:3]]
     broken_video = replace(requests[1].videos[0], frames=("/nonexistent/0.jpg",) * 4)
     requests[1] = replace(requests[1], videos=(broken_video,))

@@ -33,7 +33,7 @@ from videossr.eval.backends.vllm_backend import (
     video_family,
     visible_gpu_ids,
 )
-from videossr.tiny_models import FAMILIES, tiny_model_dir
+from videossr.tiny_models import FAMILIES
 
 VLLM_INSTALLED = importlib.util.find_spec("vllm") is not None
 FAKE_ENGINE = "test_vllm_backend:FakeEngine"
@@ -47,9 +47,8 @@ MAX_PIXELS = 96 * 28 * 28
 
 
 @pytest.fixture(scope="module")
-def model_dirs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny_vllm_models")
-    return {family: tiny_model_dir(family, root) for family in FAMILIES}
+def model_dirs(tiny_model) -> dict[str, Path]:
+    return {family: tiny_model(family) for family in FAMILIES}
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT, SAMPLE_VIDEO_DIR, write_vqa_benchmark
-from videossr.tiny_models import tiny_model_dir
 from vllm_cpu import cpu_env, kill_session, run_in_own_session, session_pids, vllm_cpu_python
 
 pytestmark = pytest.mark.slow
@@ -46,8 +44,9 @@ def cpu_python() -> Path:
 def benchmark(frames_dir, tmp_path_factory) -> Path:
     from videossr.eval.viubench import build_viubench
 
-    return build_viubench(frames_dir, tmp_path_factory.mktemp("viubench_vllm"), per_subtype=2, seed=0,
-                          reuse_videos=True, workers=2)  # fmt: skip
+    return build_viubench(
+        frames_dir, tmp_path_factory.mktemp("viubench_vllm"), per_subtype=2, seed=0, reuse_videos=True, workers=2
+    )
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -68,19 +67,43 @@ def engine_workers(parent_pid: int) -> list[int]:
     return sorted(workers)
 
 
-def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(cpu_python, benchmark, tmp_path):
+def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(
+    cpu_python, benchmark, tmp_path, tiny_model
+):
     from videossr.eval.viubench import load_benchmark
 
-    model = tiny_model_dir("qwen3_vl", tmp_path / "models")
+    model = tiny_model("qwen3_vl")
     out = tmp_path / "run"
-    args = [str(cpu_python), str(REPO_ROOT / "eval" / "viubench.py"), "run", "--benchmark", str(benchmark),
-            "--backend", "vllm", "--model", str(model), "--batch-size", "1", "--max-new-tokens", "4",
-            "--max-model-len", "8192", "--output-dir", str(out)]  # fmt: skip
+    args = [
+        str(cpu_python),
+        str(REPO_ROOT / "eval" / "viubench.py"),
+        "run",
+        "--benchmark",
+        str(benchmark),
+        "--backend",
+        "vllm",
+        "--model",
+        str(model),
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "4",
+        "--max-model-len",
+        "8192",
+        "--output-dir",
+        str(out),
+    ]
     num_items = len(load_benchmark(benchmark))
     log_path = tmp_path / "first.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([*args, "--data-parallel", "2"], stdout=log, stderr=subprocess.STDOUT,
-                                   env=cpu_env(**ENV), cwd=REPO_ROOT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            [*args, "--data-parallel", "2"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=cpu_env(**ENV),
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
     try:
         # Both engines are up once answers arrive; kill one while most items are still to come.
         deadline = time.monotonic() + TIMEOUT_S
@@ -105,8 +128,12 @@ def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(cpu_
     assert any(line.get("worker") == 0 for line in answered.values()), "the surviving engine answered nothing"
     assert (out / "summary.json").exists() and "Overall" in output
 
-    resumed = run_in_own_session([*args, "--data-parallel", "1", "--retry-errors"], env=cpu_env(**ENV),
-                                 timeout_s=TIMEOUT_S, log_path=tmp_path / "second.log")  # fmt: skip
+    resumed = run_in_own_session(
+        [*args, "--data-parallel", "1", "--retry-errors"],
+        env=cpu_env(**ENV),
+        timeout_s=TIMEOUT_S,
+        log_path=tmp_path / "second.log",
+    )
     assert not resumed.timed_out and resumed.returncode == 0, resumed.tail()
     assert f"resumed past {len(answered)}" in resumed.output
     final = {line["id"]: line for line in read_lines(out / "responses.jsonl")}
@@ -116,16 +143,38 @@ def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(cpu_
     assert summary["num_items"] == len(first)
 
 
-def test_vqa_through_vllm_answers_and_reports_the_missing_video(cpu_python, tmp_path):
-    model = tiny_model_dir("qwen2_5_vl", tmp_path / "models")
+def test_vqa_through_vllm_answers_and_reports_the_missing_video(cpu_python, tmp_path, tiny_model):
+    model = tiny_model("qwen2_5_vl")
     bench = write_vqa_benchmark(tmp_path / "vqa.json")
     run = run_in_own_session(
-        [str(cpu_python), str(REPO_ROOT / "eval" / "vqa.py"), "--benchmark", str(bench), "--video-dir",
-         str(SAMPLE_VIDEO_DIR), "--backend", "vllm", "--model", str(model), "--data-parallel", "1",
-         "--max-model-len", "8192", "--output-dir", str(tmp_path / "r"), "--max-frames", "8",
-         "--max-new-tokens", "4", "--batch-size", "2"],
-        env=cpu_env(**ENV), timeout_s=TIMEOUT_S, log_path=tmp_path / "vqa.log",
-    )  # fmt: skip
+        [
+            str(cpu_python),
+            str(REPO_ROOT / "eval" / "vqa.py"),
+            "--benchmark",
+            str(bench),
+            "--video-dir",
+            str(SAMPLE_VIDEO_DIR),
+            "--backend",
+            "vllm",
+            "--model",
+            str(model),
+            "--data-parallel",
+            "1",
+            "--max-model-len",
+            "8192",
+            "--output-dir",
+            str(tmp_path / "r"),
+            "--max-frames",
+            "8",
+            "--max-new-tokens",
+            "4",
+            "--batch-size",
+            "2",
+        ],
+        env=cpu_env(**ENV),
+        timeout_s=TIMEOUT_S,
+        log_path=tmp_path / "vqa.log",
+    )
     assert not run.timed_out and run.returncode == 0, run.tail()
     lines = {line["id"]: line for line in read_lines(tmp_path / "r" / "responses.jsonl")}
     assert set(lines) == {"0", "1", "2"}

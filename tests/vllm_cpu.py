@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from media import REPO_ROOT
 
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "setup_vllm_cpu.sh"
@@ -109,8 +108,9 @@ def run_in_own_session(command: list[str], *, env: dict[str, str], timeout_s: fl
     command ends or when ``timeout_s`` (a hang guard, not a performance check) runs out.
     """
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
+        )
         timed_out = False
         try:
             process.wait(timeout=timeout_s)

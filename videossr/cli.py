@@ -2,7 +2,8 @@
 
 Each script owns one dataclass; every field becomes ``--field-name``. The field's ``metadata``
 carries ``help`` (required for a flag to be documented) and optionally ``required=True``,
-``positional=True`` (a bare argument instead of a flag), ``choices`` or ``metavar``. Supported field types: ``str``, ``int``, ``float``, ``bool`` (``--x`` / ``--no-x``),
+``positional=True`` (a bare argument instead of a flag), ``choices`` or ``metavar``. Supported field
+types: ``str``, ``int``, ``float``, ``bool`` (``--x`` / ``--no-x``),
 ``Path``, ``X | None`` and ``list[X]`` (flag repeatable: ``--video-dir A --video-dir B``).
 
 Precedence is defaults < command line. The dataclass's ``validate()`` (if any) runs after parsing;
@@ -48,8 +49,10 @@ def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field, field_
     if "metavar" in meta:
         kwargs["metavar"] = meta["metavar"]
     tp = _unwrap_optional(field_type)
-    default = field.default if field.default is not dataclasses.MISSING else (
-        field.default_factory() if field.default_factory is not dataclasses.MISSING else None
+    default = (
+        field.default
+        if field.default is not dataclasses.MISSING
+        else (field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
     )
     if meta.get("positional"):
         flag = field.name
@@ -114,6 +117,7 @@ def parse_config(
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """JSON-ready dict of a config dataclass (paths as strings), for manifests."""
+
     def convert(value: Any) -> Any:
         if isinstance(value, Path):
             return str(value)
@@ -146,15 +150,18 @@ def progress_bar(desc: str, unit: str):
 
 
 def parse_subcommand(
-    commands: dict[str, tuple[type, str]], argv: list[str] | None = None, description: str | None = None,
+    commands: dict[str, tuple[type, str]],
+    argv: list[str] | None = None,
+    description: str | None = None,
     prog: str | None = None,
 ) -> tuple[str, Any]:
     """``prog COMMAND --flags``: one config dataclass per command; returns ``(command, config)``."""
     parser = OneLineErrorParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
     for name, (config_cls, help_text) in commands.items():
-        child = sub.add_parser(name, help=help_text, description=help_text,
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+        child = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         hints = typing.get_type_hints(config_cls)
         for field in dataclasses.fields(config_cls):
             if field.init:

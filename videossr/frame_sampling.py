@@ -73,6 +73,7 @@ class FrameSamplingConfig(RayOptions):
     )
     jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of stored frames (1-100)"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+
     def validate(self) -> None:
         """Check values that need no file system access; raises :class:`ConfigError`."""
         if self.output_dir is None:
@@ -186,9 +187,7 @@ def _sample_video(task: _Task) -> int:
     record_path = video_dir / RECORD_NAME
     height = width = quarter_turns = None
     written = 0
-    for decoded in decode_frames(
-        probe, plan.frame_indices, max_pixels=task.max_pixels, threads=task.decoder_threads
-    ):
+    for decoded in decode_frames(probe, plan.frame_indices, max_pixels=task.max_pixels, threads=task.decoder_threads):
         height, width = decoded.image.shape[:2]
         quarter_turns = decoded.quarter_turns
         frame_path(task.output_dir, task.source.video_id, decoded.position).write_bytes(
@@ -405,4 +404,3 @@ def load_index(frames_dir: str | Path) -> list[dict[str, Any]]:
             "(re-run it there if it was interrupted)"
         )
     return list(iter_jsonl(index_path))
-

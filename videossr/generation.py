@@ -1,8 +1,9 @@
 """Stage 2 of the pipeline: sampled frame folders -> pretext-task data files for verl.
 
-One :class:`OutputSpec` describes one data file (``channelswap``, ``counting``, ``jigsaw6``, ...).
-:func:`generate` makes the samples of one or more specs over the videos of a frames folder, in
-parallel, and writes for each spec::
+One :class:`~videossr.tasks.registry.OutputSpec` describes one data file (``channelswap``,
+``counting``, ``jigsaw6``, ...; :func:`~videossr.tasks.registry.spec_of` makes one from a
+``task/variant`` key). :func:`generate` makes the samples of one or more specs over the videos of a
+frames folder, in parallel, through the specs' registered tasks, and writes for each spec::
 
     OUT/<stem>.parquet                 verl rows (schema: ``videossr.tasks.rows``), sorted by video_id
     OUT/<stem>.jsonl                   the same rows as JSON Lines, for reading
@@ -44,12 +45,9 @@ from videossr.io import atomic_open, read_json, remove_stale_temporaries, write_
 from videossr.parallel import WorkerCrash, map_unordered
 from videossr.provenance import package_versions, utc_now
 from videossr.store import AppendLog, exclusive_writer
-from videossr.tasks import COUNTING, GROUNDING, JIGSAW
-from videossr.tasks.counting import DEFAULT_PLACEMENT, UNRECORDED_PLACEMENT, check_placement, get_difficulty, make_counting_sample
+from videossr.tasks.counting import DEFAULT_PLACEMENT, check_placement
 from videossr.tasks.frames import VideoFrames
-from videossr.tasks.grounding import make_grounding_sample
-from videossr.tasks.jigsaw import make_jigsaw_sample
-from videossr.tasks.perturbations import get_perturbation
+from videossr.tasks.registry import OutputSpec, PretextTask, get_task
 from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, build_row, rows_to_table
 from videossr.tasks.sample import Sample
 from videossr.tasks.seeds import derive_seed, rng_for
@@ -62,31 +60,7 @@ JOURNAL_DIR = ".journal"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
-class OutputSpec:
-    """One data file: which task, which variant, under which file name.
-
-    ``variant`` is the perturbation name (grounding), the difficulty (counting) or the number of
-    clips as text (jigsaw).
-    """
-
-    task: str
-    variant: str
-    stem: str
-
-    @staticmethod
-    def grounding(perturbation: str) -> OutputSpec:
-        found = get_perturbation(perturbation)
-        return OutputSpec(GROUNDING, found.name, found.file_stem)
-
-    @staticmethod
-    def counting(difficulty: str = "easy") -> OutputSpec:
-        get_difficulty(difficulty)
-        return OutputSpec(COUNTING, difficulty, "counting" if difficulty == "easy" else f"counting_{difficulty}")
-
-    @staticmethod
-    def jigsaw(num_clips: int = 6) -> OutputSpec:
-        return OutputSpec(JIGSAW, str(num_clips), f"jigsaw{num_clips}")
+__all__ = ["OutputSpec", "GenerationSettings", "generate", "make_sample", "build_sample_row", "regenerate_sample"]
 
 
 @dataclass
@@ -98,7 +72,7 @@ class GenerationSettings:
     max_pixels: int = TRAIN_MAX_PIXELS
     min_pixels: int = TRAIN_MIN_PIXELS
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
-    counting_placement: str = DEFAULT_PLACEMENT  # counting only: "separate" or "released"
+    counting_placement: str = DEFAULT_PLACEMENT  # counting's placement rule: "separate" or "released"
 
     def validate(self) -> None:
         if self.min_pixels < 1 or self.max_pixels < self.min_pixels:
@@ -122,8 +96,8 @@ class GenerationSettings:
             "min_pixels": self.min_pixels,
             "jpeg_quality": self.jpeg_quality,
         }
-        if spec.task == COUNTING:  # only counting's bytes depend on it: other files stay up to date
-            fingerprint["counting_placement"] = self.counting_placement
+        # Settings only some tasks' bytes depend on (counting's placement): other files stay up to date.
+        fingerprint.update(get_task(spec.task).fingerprint(self))
         return fingerprint
 
 
@@ -142,7 +116,9 @@ class FileSummary:
 
     def one_line(self) -> str:
         if self.up_to_date:
-            return f"{self.stem}: up to date, {self.num_rows} samples, {len(self.skipped)} videos skipped -> {self.path}"
+            return (
+                f"{self.stem}: up to date, {self.num_rows} samples, {len(self.skipped)} videos skipped -> {self.path}"
+            )
         return (
             f"{self.stem}: {self.num_rows} samples ({self.generated} new, {self.resumed} resumed), "
             f"{len(self.skipped)} videos skipped -> {self.path}"
@@ -154,6 +130,7 @@ class FileSummary:
 
 @dataclass(frozen=True)
 class _Job:
+    task: PretextTask  # the object, not its name: a spawned worker unpickles (imports) the task's module
     spec: OutputSpec
     frames_dir: Path
     output_dir: Path
@@ -176,56 +153,14 @@ def partner_for(seed: int, video_id: str, all_video_ids: Sequence[str]) -> str |
 
 
 def make_sample(
-    spec: OutputSpec,
-    video: VideoFrames,
-    seed: int,
-    partner: VideoFrames | None = None,
-    *,
-    counting_placement: str = DEFAULT_PLACEMENT,
+    spec: OutputSpec, video: VideoFrames, seed: int, partner: VideoFrames | None = None, **options: Any
 ) -> Sample:
-    """The sample of ``spec`` for ``video``; pure given the frames (and source video for Slow/Fast).
+    """The sample of ``spec`` for ``video`` from its seed, made by the spec's task.
 
-    ``counting_placement`` is the counting placement rule (``separate`` or ``released``); other
-    tasks ignore it.
+    ``options`` are the task's sample options (:meth:`~videossr.tasks.registry.PretextTask.sample_options`,
+    e.g. counting's ``placement``); a task's defaults apply to those left out.
     """
-    rng = rng_for(seed)
-    if spec.task == GROUNDING:
-        perturbation = get_perturbation(spec.variant)
-        return make_grounding_sample(
-            video,
-            perturbation,
-            rng,
-            partner=partner,
-            decode_source=decode_source_frames if perturbation.needs_source else None,
-        )
-    if spec.task == COUNTING:
-        return make_counting_sample(video, get_difficulty(spec.variant), rng, placement=counting_placement)
-    if spec.task == JIGSAW:
-        return make_jigsaw_sample(video, int(spec.variant), rng)
-    raise ConfigError(f"unknown task {spec.task!r}")
-
-
-def decode_source_frames(video: VideoFrames, frame_indices: list[int], size: tuple[int, int]) -> list:
-    """Frames of the source video at ``frame_indices``, at the stored frames' ``size`` (w, h)."""
-    import cv2
-
-    from videossr.video.decoder import decode_frames, probe_video
-
-    source = video.record.get("source")
-    if not source or not Path(source).is_file():
-        raise VideoError(f"source video not found: {source} (Slow and Fast decode it)")
-    probe = probe_video(source)
-    if probe.num_frames != int(video.record["num_source_frames"]):
-        raise VideoError(f"source video changed since sampling: {probe.num_frames} frames, record says "
-                         f"{video.record['num_source_frames']}")  # fmt: skip
-    width, height = size
-    images = []
-    for decoded in decode_frames(probe, frame_indices, max_pixels=width * height):
-        image = decoded.image
-        if (image.shape[1], image.shape[0]) != (width, height):
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        images.append(image)
-    return images
+    return get_task(spec.task).make_sample(video, spec.variant, rng_for(seed), partner=partner, **options)
 
 
 def materialise(sample: Sample, sample_dir: Path, jpeg_quality: int = DEFAULT_JPEG_QUALITY) -> list[list[str]]:
@@ -249,25 +184,45 @@ def materialise(sample: Sample, sample_dir: Path, jpeg_quality: int = DEFAULT_JP
     return paths
 
 
+def build_sample_row(
+    task: PretextTask,
+    spec: OutputSpec,
+    frames_dir: Path,
+    record: dict[str, Any],
+    partner_record: dict[str, Any] | None,
+    seed: int,
+    sample_dir: Path,
+    settings: GenerationSettings,
+) -> dict[str, Any]:
+    """The verl row of one video's sample, its new frames written into ``sample_dir``.
+
+    What generation and the online dataset both do per item. Raises :class:`VideoError` when the
+    video cannot carry the sample.
+    """
+    video = VideoFrames(frames_dir, record)
+    video.check_complete()
+    partner = VideoFrames(frames_dir, partner_record) if partner_record else None
+    sample = task.make_sample(video, spec.variant, rng_for(seed), partner=partner, **task.sample_options(settings))
+    paths = materialise(sample, sample_dir, settings.jpeg_quality)
+    return build_row(
+        sample,
+        paths,
+        seed=seed,
+        split=settings.split,
+        frames_dir=frames_dir,
+        max_pixels=settings.max_pixels,
+        min_pixels=settings.min_pixels,
+    )
+
+
 def _run_job(job: _Job) -> dict[str, Any]:
     """Worker entry: one video of one spec -> a journal entry (row, or skip reason)."""
     video_id = job.record["video_id"]
     seed = sample_seed(job.settings, job.spec, video_id)
+    sample_dir = job.output_dir / "frames" / job.spec.stem / video_id
     try:
-        video = VideoFrames(job.frames_dir, job.record)
-        video.check_complete()
-        partner = VideoFrames(job.frames_dir, job.partner_record) if job.partner_record else None
-        sample = make_sample(job.spec, video, seed, partner, counting_placement=job.settings.counting_placement)
-        sample_dir = job.output_dir / "frames" / job.spec.stem / video_id
-        paths = materialise(sample, sample_dir, job.settings.jpeg_quality)
-        row = build_row(
-            sample,
-            paths,
-            seed=seed,
-            split=job.settings.split,
-            frames_dir=job.frames_dir,
-            max_pixels=job.settings.max_pixels,
-            min_pixels=job.settings.min_pixels,
+        row = build_sample_row(
+            job.task, job.spec, job.frames_dir, job.record, job.partner_record, seed, sample_dir, job.settings
         )
         return {"video_id": video_id, "row": row}
     except VideoError as exc:
@@ -352,9 +307,18 @@ def generate(
         # Temporaries a killed run left for these outputs (their locks are held now).
         remove_stale_temporaries(output_dir, [f"{stem}.{ext}" for stem in stems for ext in ("parquet", "jsonl")])
         return _generate_locked(
-            frames_dir, output_dir, assignments, settings, records, all_ids, started,
-            workers=workers, ray_address=ray_address, config_for_manifest=config_for_manifest, progress=progress,
-        )  # fmt: skip
+            frames_dir,
+            output_dir,
+            assignments,
+            settings,
+            records,
+            all_ids,
+            started,
+            workers=workers,
+            ray_address=ray_address,
+            config_for_manifest=config_for_manifest,
+            progress=progress,
+        )
 
 
 def _generate_locked(
@@ -388,20 +352,25 @@ def _generate_locked(
             and (output_dir / f"{spec.stem}.parquet").is_file()
         ):
             up_to_date[spec.stem] = FileSummary(
-                stem=spec.stem, path=output_dir / f"{spec.stem}.parquet", num_rows=previous["num_rows"],
-                resumed=previous["num_rows"] + len(previous["skipped"]), skipped=previous["skipped"], up_to_date=True,
-            )  # fmt: skip
+                stem=spec.stem,
+                path=output_dir / f"{spec.stem}.parquet",
+                num_rows=previous["num_rows"],
+                resumed=previous["num_rows"] + len(previous["skipped"]),
+                skipped=previous["skipped"],
+                up_to_date=True,
+            )
             continue
         journal = _Journal(output_dir / JOURNAL_DIR / f"{spec.stem}.jsonl", settings.fingerprint(spec, frames_dir))
         journals[spec.stem] = journal
+        task = get_task(spec.task)
         for video_id in sorted(video_ids):
             if video_id in journal.entries:
                 continue
             partner = None
-            if spec.task == GROUNDING and get_perturbation(spec.variant).needs_partner:
+            if task.needs_partner(spec.variant):
                 partner_id = partner_for(sample_seed(settings, spec, video_id), video_id, all_ids)
                 partner = records[partner_id] if partner_id else None
-            jobs.append(_Job(spec, frames_dir, output_dir, records[video_id], partner, settings))
+            jobs.append(_Job(task, spec, frames_dir, output_dir, records[video_id], partner, settings))
     resumed = {stem: len(j.entries) for stem, j in journals.items()}
 
     results = _run_jobs(jobs, workers, ray_address)
@@ -440,8 +409,11 @@ def _run_jobs(jobs: list[_Job], workers: int, ray_address: str | None = None) ->
     for job, result in map_unordered(_run_job, jobs, in_flight, ray_address=ray_address):
         if isinstance(result, WorkerCrash):
             # Environmental, not a property of the video: a resumed run tries it again.
-            result = {"video_id": job.record["video_id"], "skip_reason": f"worker crashed: {result.message}",
-                      "retry_on_resume": True}  # fmt: skip
+            result = {
+                "video_id": job.record["video_id"],
+                "skip_reason": f"worker crashed: {result.message}",
+                "retry_on_resume": True,
+            }
         yield job.spec.stem, result
 
 
@@ -524,8 +496,8 @@ def _records_by_id(frames_dir: str, index_mtime_ns: int) -> dict[str, dict[str, 
 def regenerate_sample(row: dict[str, Any], spec: OutputSpec | None = None) -> Sample:
     """Rebuild the sample of a row from its frames folder and seed (nothing is written).
 
-    A counting row is rebuilt with the placement rule its params record (rows written before it
-    was recorded used the released rule).
+    The row's task rebuilds it with the options its params record (counting: the placement rule;
+    rows written before it was recorded used the released rule).
 
     Raises :class:`VideoError` if the frames folder no longer holds the video.
     """
@@ -533,19 +505,22 @@ def regenerate_sample(row: dict[str, Any], spec: OutputSpec | None = None) -> Sa
     frames_dir = Path(extra["frames_dir"])
     index = frames_dir / "index.jsonl"
     records = _records_by_id(str(frames_dir), index.stat().st_mtime_ns if index.exists() else 0)
-    missing = [v for v in (extra["video_id"], json.loads(extra["params"] or "{}").get("partner_video_id")) if v and v not in records]
+    missing = [
+        v
+        for v in (extra["video_id"], json.loads(extra["params"] or "{}").get("partner_video_id"))
+        if v and v not in records
+    ]
     if missing:
         raise VideoError(f"{frames_dir} no longer holds video {missing[0]!r}")
+    task = get_task(extra["task"] if spec is None else spec.task)
     if spec is None:
-        variant = {GROUNDING: extra["perturbation"], COUNTING: extra["difficulty"], JIGSAW: str(extra["num_clips"])}
-        spec = OutputSpec(extra["task"], variant[extra["task"]], "")
+        spec = task.spec(task.variant_of_row(extra))
     video = VideoFrames(frames_dir, records[extra["video_id"]])
     partner = None
     params = json.loads(extra["params"] or "{}")
     if "partner_video_id" in params:
         partner = VideoFrames(frames_dir, records[params["partner_video_id"]])
-    placement = params.get("placement", UNRECORDED_PLACEMENT) if spec.task == COUNTING else DEFAULT_PLACEMENT
-    return make_sample(spec, video, int(extra["seed"]), partner, counting_placement=placement)
+    return make_sample(spec, video, int(extra["seed"]), partner, **task.row_sample_options(params))
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:

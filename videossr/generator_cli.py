@@ -57,10 +57,15 @@ class GeneratorConfig(RayOptions):
     end: int | None = field(default=None, metadata={"help": "end of the video range, exclusive (default: all)"})
     limit: int | None = field(default=None, metadata={"help": "at most this many videos (after --start/--end)"})
     split: str = field(default="train", metadata={"help": "split name stored in extra_info"})
-    max_pixels: int = field(default=TRAIN_MAX_PIXELS, metadata={"help": "Qwen-VL max pixels per frame, stored in each row"})
-    min_pixels: int = field(default=TRAIN_MIN_PIXELS, metadata={"help": "Qwen-VL min pixels per frame, stored in each row"})
+    max_pixels: int = field(
+        default=TRAIN_MAX_PIXELS, metadata={"help": "Qwen-VL max pixels per frame, stored in each row"}
+    )
+    min_pixels: int = field(
+        default=TRAIN_MIN_PIXELS, metadata={"help": "Qwen-VL min pixels per frame, stored in each row"}
+    )
     jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of changed frames"})
     workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+
     def validate(self) -> None:
         if self.frames_dir is None or self.output_dir is None:
             raise ConfigError("--frames-dir and --output-dir are required")

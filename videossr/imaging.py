@@ -49,4 +49,3 @@ def encode_jpeg(frame_bgr: np.ndarray, quality: int = DEFAULT_JPEG_QUALITY) -> b
     if not ok:
         raise ValueError(f"JPEG encoding failed for an array of shape {frame_bgr.shape}")
     return buffer.tobytes()
-

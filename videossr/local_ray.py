@@ -58,8 +58,12 @@ def local_ray_cluster(num_nodes: int = 2, cpus_per_node: int = 1):
     common = ["--num-cpus", str(cpus_per_node), "--disable-usage-stats", "--block"]
     nodes: list[subprocess.Popen] = []
     try:
-        nodes.append(_start_node(["--head", "--node-ip-address", HEAD_IP, "--port", str(port),
-                                  "--include-dashboard=false", *common], temp_root / "head"))  # fmt: skip
+        nodes.append(
+            _start_node(
+                ["--head", "--node-ip-address", HEAD_IP, "--port", str(port), "--include-dashboard=false", *common],
+                temp_root / "head",
+            )
+        )
         _wait_for_nodes(address, 1, nodes)
         for k, ip in enumerate(WORKER_IPS[: num_nodes - 1]):
             nodes.append(_start_node(["--address", address, "--node-ip-address", ip, *common], temp_root / f"w{k}"))
@@ -74,8 +78,13 @@ def _start_node(args: list[str], temp_dir: Path) -> subprocess.Popen:
     temp_dir.mkdir(parents=True)
     log = (temp_dir / "ray_start.log").open("wb")
     try:
-        return subprocess.Popen([_ray_cli(), "start", *args, "--temp-dir", str(temp_dir)], env=ray_env(),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            [_ray_cli(), "start", *args, "--temp-dir", str(temp_dir)],
+            env=ray_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     finally:
         log.close()
 
@@ -118,8 +127,9 @@ def _wait_for_nodes(address: str, num_nodes: int, nodes: list[subprocess.Popen],
         exited = [node for node in nodes if node.poll() is not None]
         if exited:
             raise RuntimeError(f"a Ray node of the local cluster at {address} exited (status {exited[0].returncode})")
-        out = subprocess.run([sys.executable, "-c", script, address, HEAD_IP], env=ray_env(),
-                             capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", script, address, HEAD_IP], env=ray_env(), capture_output=True, text=True
+        )
         if out.stdout.strip().isdigit() and int(out.stdout.strip()) >= num_nodes:
             return
         time.sleep(1)

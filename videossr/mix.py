@@ -19,10 +19,11 @@ import numpy as np
 
 from videossr.errors import ConfigError
 from videossr.frame_sampling import load_index
-from videossr.generation import FileSummary, GenerationSettings, OutputSpec, generate, read_rows, write_data_file
+from videossr.generation import FileSummary, GenerationSettings, generate, read_rows, write_data_file
 from videossr.io import remove_stale_temporaries, write_json_atomic
 from videossr.provenance import utc_now
 from videossr.store import exclusive_writer
+from videossr.tasks.registry import OutputSpec, spec_of
 from videossr.tasks.seeds import derive_seed, rng_for
 
 VAL_STEM = "val"
@@ -56,12 +57,12 @@ register_recipe(
     Recipe(
         name="videossr-30k",
         parts=(
-            MixPart(OutputSpec.grounding("ChannelSwap"), 3_000),
-            MixPart(OutputSpec.grounding("Mirror"), 3_000),
-            MixPart(OutputSpec.grounding("ZoomOut"), 3_000),
-            MixPart(OutputSpec.grounding("Rotate180"), 3_000),
-            MixPart(OutputSpec.jigsaw(6), 12_000),
-            MixPart(OutputSpec.counting("easy"), 6_000),
+            MixPart(spec_of("grounding/ChannelSwap"), 3_000),
+            MixPart(spec_of("grounding/Mirror"), 3_000),
+            MixPart(spec_of("grounding/ZoomOut"), 3_000),
+            MixPart(spec_of("grounding/Rotate180"), 3_000),
+            MixPart(spec_of("jigsaw/6"), 12_000),
+            MixPart(spec_of("counting/easy"), 6_000),
         ),
         description="the paper's training mix: 4 x 3K grounding, 12K jigsaw-6, 6K counting-easy",
     )
@@ -176,31 +177,64 @@ def build_mix(
     output_dir = Path(output_dir).expanduser().resolve()
     # One mix build per folder (its val.parquet and mix.json are the mix's own, beyond the parts).
     with exclusive_writer(output_dir, "mix"):
-        return _build_mix_locked(frames_dir, output_dir, recipe, settings, val_fraction, reuse_videos, workers,
-                                 ray_address, config_for_manifest, progress)  # fmt: skip
+        return _build_mix_locked(
+            frames_dir,
+            output_dir,
+            recipe,
+            settings,
+            val_fraction,
+            reuse_videos,
+            workers,
+            ray_address,
+            config_for_manifest,
+            progress,
+        )
 
 
 def _build_mix_locked(
-    frames_dir, output_dir: Path, recipe: Recipe, settings: GenerationSettings, val_fraction: float,
-    reuse_videos: bool, workers: int, ray_address: str | None, config_for_manifest: dict[str, Any] | None, progress,
-) -> MixSummary:  # fmt: skip
+    frames_dir,
+    output_dir: Path,
+    recipe: Recipe,
+    settings: GenerationSettings,
+    val_fraction: float,
+    reuse_videos: bool,
+    workers: int,
+    ray_address: str | None,
+    config_for_manifest: dict[str, Any] | None,
+    progress,
+) -> MixSummary:
     """:func:`build_mix` once the folder's mix lock is held."""
     # Temporaries a killed build left of the mix's own files.
     remove_stale_temporaries(output_dir, [f"{VAL_STEM}.parquet", f"{VAL_STEM}.jsonl", MIX_MANIFEST])
     (output_dir / MIX_MANIFEST).unlink(missing_ok=True)
     video_ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_videos(video_ids, recipe, settings.seed, val_fraction=val_fraction, reuse_videos=reuse_videos)
-    train = generate(frames_dir, output_dir, assignment.train, replace(settings, split="train"), workers=workers,
-                     ray_address=ray_address, config_for_manifest=config_for_manifest, progress=progress)  # fmt: skip
+    train = generate(
+        frames_dir,
+        output_dir,
+        assignment.train,
+        replace(settings, split="train"),
+        workers=workers,
+        ray_address=ray_address,
+        config_for_manifest=config_for_manifest,
+        progress=progress,
+    )
     val_rows: list[dict[str, Any]] = []
     val_path = None
     val_assignment = [(spec, ids) for spec, ids in assignment.val if ids]
     if val_assignment:
         # With reused videos, a different seed keeps validation samples from repeating training ones.
         val_settings = replace(settings, split="val", seed=settings.seed + 1 if reuse_videos else settings.seed)
-        val_parts = generate(frames_dir, output_dir / VAL_PARTS_DIR, val_assignment, val_settings, workers=workers,
-                             ray_address=ray_address, config_for_manifest=config_for_manifest,
-                             progress=progress)  # fmt: skip
+        val_parts = generate(
+            frames_dir,
+            output_dir / VAL_PARTS_DIR,
+            val_assignment,
+            val_settings,
+            workers=workers,
+            ray_address=ray_address,
+            config_for_manifest=config_for_manifest,
+            progress=progress,
+        )
         for part in val_parts:
             val_rows.extend(read_rows(part.path))
         for index, row in enumerate(val_rows):
@@ -215,7 +249,9 @@ def _build_mix_locked(
             "seed": settings.seed,
             "val_fraction": val_fraction,
             "reuse_videos": reuse_videos,
-            "train_files": {s.stem: {"file": s.path.name, "rows": s.num_rows, "skipped": len(s.skipped)} for s in train},
+            "train_files": {
+                s.stem: {"file": s.path.name, "rows": s.num_rows, "skipped": len(s.skipped)} for s in train
+            },
             "val_file": {"file": val_path.name if val_path else None, "rows": len(val_rows)},
             "videos": {
                 "train": {spec.stem: ids for spec, ids in assignment.train},

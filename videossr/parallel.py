@@ -36,8 +36,12 @@ _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 class RayOptions:
     """The ``--ray`` / ``--ray-address`` flags of every stage that can run on a Ray cluster."""
 
-    ray: bool = field(default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"})
-    ray_address: str | None = field(default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"})
+    ray: bool = field(
+        default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"}
+    )
+    ray_address: str | None = field(
+        default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"}
+    )
 
     def ray_target(self) -> str | None:
         """The Ray address to run on, or None for local worker processes."""

@@ -1,21 +1,20 @@
 """Contact sheets of data rows: every frame the model sees, in order, with what was done marked.
 
 A sheet shows the question and the ground truth, then the frames as thumbnails labelled with
-their position and their time on the model's clock (``i / sample_fps``). Grounding marks the
-perturbed span in red; counting outlines every drawn shape; jigsaw shows one row per clip, labelled
-with its position and the original clip it is.
+their position and their time on the model's clock (``i / sample_fps``). What a task changed is
+marked by the row's task (``preview_mark``, ``preview_caption``): grounding marks the perturbed
+span in red; counting outlines every drawn shape; jigsaw shows one row per clip, labelled with its
+position and the original clip it is.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import cv2
 import numpy as np
 
-from videossr.tasks import COUNTING, GROUNDING, JIGSAW
-from videossr.tasks.counting import shape_polygon
+from videossr.tasks.registry import get_task
 
 THUMB_WIDTH = 176
 COLUMNS = 8
@@ -65,55 +64,44 @@ def _label(thumb: np.ndarray, text: str, color=WHITE) -> None:
     cv2.putText(thumb, text, (3, h + 4), FONT, LABEL_SCALE, color, 1, cv2.LINE_AA)
 
 
-def _outline_shapes(thumb: np.ndarray, shape: str, instances: list[dict[str, Any]], scale: float) -> None:
-    for instance in instances:
-        center = (round(instance["center"][0] * scale), round(instance["center"][1] * scale))
-        size = max(2, round(instance["size"] * scale))
-        polygon = shape_polygon(shape, center, size, instance["angle_deg"])
-        if polygon is None:
-            cv2.circle(thumb, center, size // 2 + 2, YELLOW, 2, cv2.LINE_AA)
-        else:
-            cv2.polylines(thumb, [polygon], True, YELLOW, 2, cv2.LINE_AA)
+def mark_border(thumb: np.ndarray, color: tuple[int, int, int], thickness: int) -> None:
+    """Frame a thumbnail in ``color`` (BGR), ``thickness`` pixels wide, in place."""
+    cv2.rectangle(thumb, (0, 0), (thumb.shape[1] - 1, thumb.shape[0] - 1), color, thickness)
 
 
 def render_contact_sheet(row: dict[str, Any]) -> np.ndarray:
     """A BGR image of ``row`` (a data-file row as a dict) for eyeballing."""
     extra = row["extra_info"]
-    task = row["data_source"]
-    params = json.loads(extra.get("params") or "{}")
+    task = get_task(row["data_source"])
     first_frame = cv2.imread(row["videos"][0]["video"][0], cv2.IMREAD_COLOR)
     aspect = first_frame.shape[0] / first_frame.shape[1] if first_frame is not None else 9 / 16
     thumb_size = (THUMB_WIDTH, max(8, round(THUMB_WIDTH * aspect)))
     sheet_width = COLUMNS * (THUMB_WIDTH + PAD) + PAD
     fps = float(row["videos"][0]["sample_fps"])
 
-    variant = extra.get("perturbation") or extra.get("difficulty") or f"{extra.get('num_clips')} clips"
-    header = [f"{task}  |  video {extra['video_id']}  |  {variant}  |  seed {extra['seed']}  |  sample_fps {fps:.3f}"]
+    variant = task.variant_label(extra)
+    fields = [
+        row["data_source"],
+        f"video {extra['video_id']}",
+        variant,
+        f"seed {extra['seed']}",
+        f"sample_fps {fps:.3f}",
+    ]
+    header = ["  |  ".join(fields)]
     header += _wrap("Q: " + extra["question"], sheet_width - 2 * PAD)
-    blocks = [_text_block(header, sheet_width), _text_block(
-        [f"Ground truth: {row['reward_model']['ground_truth']}"], sheet_width, GREEN)]  # fmt: skip
-
-    span = range(0)
-    if task == GROUNDING:
-        span = range(extra["start_frame_idx"], extra["start_frame_idx"] + extra["num_perturbed_frames"])
-    shapes = {e["frame_idx"]: e["shape"] for e in (extra.get("shape_frames") or [])} if task == COUNTING else {}
-    instances = params.get("instances", {})
+    blocks = [
+        _text_block(header, sheet_width),
+        _text_block([f"Ground truth: {row['reward_model']['ground_truth']}"], sheet_width, GREEN),
+    ]
 
     for video_pos, video in enumerate(row["videos"]):
-        if task == JIGSAW:
-            original = extra["clip_order"][video_pos]
-            blocks.append(_text_block([f"Clip {video_pos + 1} (original clip {original + 1})"], sheet_width, YELLOW))
+        caption = task.preview_caption(row, video_pos)
+        if caption is not None:
+            blocks.append(_text_block([caption], sheet_width, YELLOW))
         thumbs = []
         for position, path in enumerate(video["video"]):
             thumb, scale = _load_thumb(path, thumb_size)
-            color = WHITE
-            if position in span:
-                cv2.rectangle(thumb, (0, 0), (thumb.shape[1] - 1, thumb.shape[0] - 1), RED, 4)
-                color = RED
-            if position in shapes:
-                _outline_shapes(thumb, shapes[position], instances.get(str(position), []), scale)
-                cv2.rectangle(thumb, (0, 0), (thumb.shape[1] - 1, thumb.shape[0] - 1), YELLOW, 3)
-                color = YELLOW
+            color = task.preview_mark(row, video_pos, position, thumb, scale) or WHITE
             _label(thumb, f"#{position} {position / fps:.1f}s", color)
             thumbs.append(thumb)
         blocks.append(_grid(thumbs, thumb_size, sheet_width))
@@ -151,7 +139,7 @@ def render_frame_strip(
             thumb = cv2.resize(frame, thumb_size, interpolation=cv2.INTER_AREA)
             color = WHITE
             if span_s is not None and span_s[0] <= time_s < span_s[1]:
-                cv2.rectangle(thumb, (0, 0), (thumb.shape[1] - 1, thumb.shape[0] - 1), RED, 4)
+                mark_border(thumb, RED, 4)
                 color = RED
             _label(thumb, f"#{position} {time_s:.1f}s", color)
             thumbs.append(thumb)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 
 _PACKAGES = ("videossr", "numpy", "av", "opencv-python-headless", "pyarrow", "pillow", "torch", "transformers", "verl")
@@ -26,4 +26,4 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 def utc_now() -> str:
     """Current time as an ISO-8601 UTC string with second precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -67,8 +67,7 @@ def plan_central_sampling(num_source_frames: int, num_frames: int = DEFAULT_NUM_
     window = end - start
     if window < num_frames:
         raise VideoError(
-            f"too short: {num_source_frames} frames, whose central 90% holds {max(window, 0)} "
-            f"< {num_frames} needed"
+            f"too short: {num_source_frames} frames, whose central 90% holds {max(window, 0)} < {num_frames} needed"
         )
     step = window // num_frames
     return SamplingPlan(

@@ -76,11 +76,19 @@ class Counts:
     open_skipped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"records": self.records, "videos": len(self.videos), "duplicates": self.duplicates,
-               "missing_durations": self.missing_durations}  # fmt: skip
+        out = {
+            "records": self.records,
+            "videos": len(self.videos),
+            "duplicates": self.duplicates,
+            "missing_durations": self.missing_durations,
+        }
         if self.kind == "vtg":
-            out.update(reversed_spans_fixed=self.reversed_fixed, spans_past_duration=self.past_duration,
-                       max_past_duration_s=round(self.max_past_s, 3), zero_length_spans=self.zero_length)  # fmt: skip
+            out.update(
+                reversed_spans_fixed=self.reversed_fixed,
+                spans_past_duration=self.past_duration,
+                max_past_duration_s=round(self.max_past_s, 3),
+                zero_length_spans=self.zero_length,
+            )
         if self.clip_bounds:
             out["items_with_clip_bounds"] = self.clip_bounds
         if self.open_skipped:
@@ -92,8 +100,11 @@ class Counts:
         parts = [f"{self.records} records over {len(self.videos)} videos"]
         if self.kind == "vtg":
             past = f" (by up to {self.max_past_s:.2f} s, kept as is)" if self.past_duration else ""
-            parts += [f"{self.reversed_fixed} reversed spans fixed", f"{self.past_duration} spans past the duration{past}",
-                      f"{self.zero_length} zero-length spans"]  # fmt: skip
+            parts += [
+                f"{self.reversed_fixed} reversed spans fixed",
+                f"{self.past_duration} spans past the duration{past}",
+                f"{self.zero_length} zero-length spans",
+            ]
         parts += [f"{self.missing_durations} missing durations", f"{self.duplicates} duplicates"]
         if self.clip_bounds:
             parts.append(f"{self.clip_bounds} items with clip bounds (only that part of the video is sampled)")
@@ -128,8 +139,10 @@ def read_text(path: str | Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save it as UTF-8 "
-                          "(e.g. iconv -f latin1 -t utf-8)") from exc  # fmt: skip
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save it as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)"
+        ) from exc
 
 
 def _line_of(text: str, position: int) -> int:
@@ -240,8 +253,16 @@ class _Builder:
         self.counts.videos.add(record["video"])
         self.records.append(record)
 
-    def span(self, where: str, video: str, question: str, spans: list[tuple[float, float]], duration: float | None,
-             record_id: str | None = None, **extra: Any) -> None:  # fmt: skip
+    def span(
+        self,
+        where: str,
+        video: str,
+        question: str,
+        spans: list[tuple[float, float]],
+        duration: float | None,
+        record_id: str | None = None,
+        **extra: Any,
+    ) -> None:
         fixed = []
         for start, end in spans:
             if start > end:
@@ -253,22 +274,37 @@ class _Builder:
                 self.counts.max_past_s = max(self.counts.max_past_s, end - duration)
             fixed.append(f"{start:.2f} - {end:.2f}")
         self.counts.missing_durations += duration is None
-        record = {"id": record_id or self.next_id(video), "video": video, "question": question,
-                  "answer": fixed[0] if len(fixed) == 1 else fixed}  # fmt: skip
+        record = {
+            "id": record_id or self.next_id(video),
+            "video": video,
+            "question": question,
+            "answer": fixed[0] if len(fixed) == 1 else fixed,
+        }
         if duration is not None:
             record["duration"] = duration
         record.update({k: v for k, v in extra.items() if v not in (None, "")})
         self._add(record, (video, question.lower(), tuple(fixed)), where)
 
-    def choice(self, where: str, video: str, record_id: str, question: str, options: list[str] | None, answer: Any,
-               category: str = "", **extra: Any) -> None:  # fmt: skip
+    def choice(
+        self,
+        where: str,
+        video: str,
+        record_id: str,
+        question: str,
+        options: list[str] | None,
+        answer: Any,
+        category: str = "",
+        **extra: Any,
+    ) -> None:
         """``options`` are appended as ``A. text`` lines (None: already in the question); ``answer``
         is a letter, an index into ``options`` or an option's text."""
         from videossr.eval.external import vqa_ground_truth
 
         if options is not None:
             if not options or len(options) > len(LETTERS) or not all(isinstance(o, str) and o.strip() for o in options):
-                raise ConfigError(f"{where}: options must be 1-{len(LETTERS)} non-empty texts, got {json.dumps(options)[:80]}")
+                raise ConfigError(
+                    f"{where}: options must be 1-{len(LETTERS)} non-empty texts, got {json.dumps(options)[:80]}"
+                )
             if isinstance(answer, int) and not isinstance(answer, bool):
                 if not 0 <= answer < len(options):
                     raise ConfigError(f"{where}: answer index {answer} is outside the {len(options)} options")
@@ -294,7 +330,11 @@ class _Builder:
 def _video_id(value: Any, where: str) -> str:
     """A video id from an id or a path: the file name without its extension."""
     name = _text(value, where, "video")
-    return Path(name).stem if Path(name).suffix.lower() in {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v"} else Path(name).name
+    return (
+        Path(name).stem
+        if Path(name).suffix.lower() in {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v"}
+        else Path(name).name
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,8 +357,10 @@ def read_charades_durations(csv_path: str | Path) -> dict[str, float]:
 
 def _check_durations_match(builder: _Builder, durations: dict[str, float] | None, source: Path, hint: str) -> None:
     if durations is not None and builder.counts.missing_durations == builder.counts.records:
-        raise ConfigError(f"the durations file matches none of the {len(builder.counts.videos)} videos of {source} "
-                          f"(wrong split? pass {hint})")  # fmt: skip
+        raise ConfigError(
+            f"the durations file matches none of the {len(builder.counts.videos)} videos of {source} "
+            f"(wrong split? pass {hint})"
+        )
 
 
 def convert_charades_sta(annotations: str | Path, durations: dict[str, float] | None = None) -> Conversion:
@@ -349,7 +391,7 @@ def convert_sentences_json(path: str | Path, strip_prefix: str = "") -> Conversi
         if not isinstance(stamps, list) or not isinstance(sentences, list) or len(stamps) != len(sentences):
             raise ConfigError(f"{where}: video {video!r} needs as many timestamps as sentences (lists)")
         duration = _seconds(entry["duration"], where, "duration") if entry.get("duration") is not None else None
-        name = video[len(strip_prefix):] if strip_prefix and video.startswith(strip_prefix) else video
+        name = video[len(strip_prefix) :] if strip_prefix and video.startswith(strip_prefix) else video
         for k, (stamp, sentence) in enumerate(zip(stamps, sentences)):
             span = _pair(stamp, where, f"video {video!r} timestamp {k}")
             builder.span(where, name, _text(sentence, where, f"sentence {k}"), [span], duration)
@@ -370,8 +412,15 @@ def convert_tvgbench(path: str | Path) -> Conversion:
             raise ConfigError(f"{where}: answer {entry['answer']!r} is not 'start-end' in seconds")
         span = (_seconds(match.group(1), where, "start"), _seconds(match.group(2), where, "end"))
         duration = _seconds(entry["duration"], where, "duration") if entry.get("duration") is not None else None
-        builder.span(where, _video_id(entry["path"], where), _text(entry["question"], where, "question"), [span],
-                     duration, category=entry.get("qsemtype") or entry.get("dataset_name"), source=entry.get("dataset_name"))  # fmt: skip
+        builder.span(
+            where,
+            _video_id(entry["path"], where),
+            _text(entry["question"], where, "question"),
+            [span],
+            duration,
+            category=entry.get("qsemtype") or entry.get("dataset_name"),
+            source=entry.get("dataset_name"),
+        )
     return builder.result(path)
 
 
@@ -383,12 +432,20 @@ def convert_qvhighlights(path: str | Path) -> Conversion:
         _need(entry, ("qid", "query", "vid"), where)
         windows = entry.get("relevant_windows")
         if not isinstance(windows, list) or not windows:
-            raise ConfigError(f"{where}: query {entry['qid']} has no relevant_windows (the test split has no ground "
-                              "truth; convert highlight_val_release.jsonl)")  # fmt: skip
+            raise ConfigError(
+                f"{where}: query {entry['qid']} has no relevant_windows (the test split has no ground "
+                "truth; convert highlight_val_release.jsonl)"
+            )
         spans = [_pair(w, where, f"relevant_windows[{k}]") for k, w in enumerate(windows)]
         duration = _seconds(entry["duration"], where, "duration") if entry.get("duration") is not None else None
-        builder.span(where, _text(entry["vid"], where, "vid"), _text(entry["query"], where, "query"), spans, duration,
-                     record_id=str(entry["qid"]))  # fmt: skip
+        builder.span(
+            where,
+            _text(entry["vid"], where, "vid"),
+            _text(entry["query"], where, "query"),
+            spans,
+            duration,
+            record_id=str(entry["qid"]),
+        )
     return builder.result(path)
 
 
@@ -414,8 +471,13 @@ def convert_tacos(path: str | Path, fps: float | None = None) -> Conversion:
         duration = _seconds(frames, where, "num_frames") / rate if frames is not None else None
         for k, (stamp, sentence) in enumerate(zip(stamps, sentences)):
             start_f, end_f = _pair(stamp, where, f"video {video!r} timestamp {k}")
-            builder.span(where, _video_id(video, where), _text(sentence, where, f"sentence {k}"),
-                         [(start_f / rate, end_f / rate)], duration)  # fmt: skip
+            builder.span(
+                where,
+                _video_id(video, where),
+                _text(sentence, where, f"sentence {k}"),
+                [(start_f / rate, end_f / rate)],
+                duration,
+            )
     return builder.result(path)
 
 
@@ -436,8 +498,15 @@ def convert_tempcompass(path: str | Path) -> Conversion:
                 raise ConfigError(f"{where}: video {video!r} dimension {dimension!r} must be a list of questions")
             for k, item in enumerate(items):
                 _need(item, ("question", "answer"), where)
-                builder.choice(where, video, f"{video}#{dimension}#{k}", _text(item["question"], where, "question"),
-                               None, item["answer"], dimension)  # fmt: skip
+                builder.choice(
+                    where,
+                    video,
+                    f"{video}#{dimension}#{k}",
+                    _text(item["question"], where, "question"),
+                    None,
+                    item["answer"],
+                    dimension,
+                )
     return builder.result(path)
 
 
@@ -455,14 +524,24 @@ def convert_mvbench(path: str | Path) -> Conversion:
             extra = {}
             if "start" in entry or "end" in entry:
                 builder.counts.clip_bounds += 1
-                extra = {"clip_start_s": _seconds(entry.get("start", 0), where, "start"),
-                         "clip_end_s": _seconds(entry["end"], where, "end") if "end" in entry else None}  # fmt: skip
+                extra = {
+                    "clip_start_s": _seconds(entry.get("start", 0), where, "start"),
+                    "clip_end_s": _seconds(entry["end"], where, "end") if "end" in entry else None,
+                }
             candidates = entry["candidates"]
             answer = entry["answer"]
             if isinstance(candidates, list) and answer in candidates:
                 answer = candidates.index(answer)  # the text, matched exactly as MVBench's own scorer does
-            builder.choice(where, _text(entry["video"], where, "video"), f"{task}#{k}",
-                           _text(entry["question"], where, "question"), candidates, answer, task, **extra)  # fmt: skip
+            builder.choice(
+                where,
+                _text(entry["video"], where, "video"),
+                f"{task}#{k}",
+                _text(entry["question"], where, "question"),
+                candidates,
+                answer,
+                task,
+                **extra,
+            )
     return builder.result(path)
 
 
@@ -494,9 +573,17 @@ def convert_videomme(path: str | Path) -> Conversion:
         if not isinstance(options, list) or not options:
             raise ConfigError(f"{where}: options must be a list of 'A. text' entries")
         question = _text(row["question"], where, "question") + "\n" + "\n".join(str(o).strip() for o in options)
-        builder.choice(where, _text(row["videoID"], where, "videoID"), str(row["question_id"]), question, None,
-                       row["answer"], str(row.get("task_type") or ""), duration_class=row.get("duration"),
-                       domain=row.get("domain"))  # fmt: skip
+        builder.choice(
+            where,
+            _text(row["videoID"], where, "videoID"),
+            str(row["question_id"]),
+            question,
+            None,
+            row["answer"],
+            str(row.get("task_type") or ""),
+            duration_class=row.get("duration"),
+            domain=row.get("domain"),
+        )
     return builder.result(path)
 
 
@@ -512,8 +599,16 @@ def convert_longvideobench(path: str | Path) -> Conversion:
             options = [row[f"option{i}"] for i in range(5) if row.get(f"option{i}") not in (None, "N/A")]
         video = row.get("video_path") or row.get("video_id")
         duration = _seconds(row["duration"], where, "duration") if row.get("duration") is not None else None
-        builder.choice(where, _video_id(video, where), str(row["id"]), _text(row["question"], where, "question"),
-                       options, row["correct_choice"], str(row.get("question_category") or ""), duration=duration)  # fmt: skip
+        builder.choice(
+            where,
+            _video_id(video, where),
+            str(row["id"]),
+            _text(row["question"], where, "question"),
+            options,
+            row["correct_choice"],
+            str(row.get("question_category") or ""),
+            duration=duration,
+        )
     return builder.result(path)
 
 
@@ -540,8 +635,17 @@ def convert_lvbench(path: str | Path) -> Conversion:
             category = types[0] if isinstance(types, list) and types else str(types or "")
             question = _text(qa["question"], where, "question")
             options = qa.get("options") or None
-            builder.choice(where, _text(video, where, "key"), str(qa["uid"]), question, options, qa["answer"],
-                           category, duration=duration, time_reference=qa.get("time_reference"))  # fmt: skip
+            builder.choice(
+                where,
+                _text(video, where, "key"),
+                str(qa["uid"]),
+                question,
+                options,
+                qa["answer"],
+                category,
+                duration=duration,
+                time_reference=qa.get("time_reference"),
+            )
     return builder.result(path)
 
 
@@ -566,8 +670,9 @@ def convert_videommmu(path: str | Path) -> Conversion:
             options = [_LETTERED.sub("", str(o), count=1) for o in options]
         record_id = _text(row["id"], where, "id")
         subject = "_".join(record_id.split("_")[1:-1])
-        builder.choice(where, record_id, record_id, _text(row["question"], where, "question"), options,
-                       row["answer"], subject)  # fmt: skip
+        builder.choice(
+            where, record_id, record_id, _text(row["question"], where, "question"), options, row["answer"], subject
+        )
     if not builder.records and builder.counts.open_skipped:
         raise ConfigError(f"{path}: all {builder.counts.open_skipped} questions are open (no multiple choice to score)")
     return builder.result(path)

@@ -43,9 +43,9 @@ import numpy as np
 from videossr.errors import ConfigError, VideoError
 from videossr.eval.backends.base import Request, VideoInput
 from videossr.eval.metrics import ItemScore, summarize
+from videossr.eval.parsing import parse_option_letter, parse_options, parse_time_span
 from videossr.io import iter_jsonl, read_json
 from videossr.rewards.grounding import interval_iou
-from videossr.eval.parsing import parse_option_letter, parse_options, parse_time_span
 from videossr.video.discovery import VIDEO_EXTENSIONS
 
 logger = logging.getLogger(__name__)
@@ -154,12 +154,12 @@ def video_input(path: Path, protocol: Protocol, clip_s: tuple[float, float] | No
     native_fps = float(probe.native_fps)
     first, last = clip_frame_range(probe.num_frames, native_fps, clip_s)
     indices = [first + i for i in eval_frame_indices(last - first + 1, native_fps, protocol.max_frames, protocol.fps)]
-    frames = tuple(
-        d.image for d in decode_frames(probe, indices, max_pixels=protocol.max_pixels, pixel_format="rgb24")
-    )
+    frames = tuple(d.image for d in decode_frames(probe, indices, max_pixels=protocol.max_pixels, pixel_format="rgb24"))
     times = [probe.frame_time_s(i) for i in indices]
     # The true rate of these frames: frame i is then stamped at the source time of indices[i].
-    sample_fps = (len(indices) - 1) / (times[-1] - times[0]) if len(indices) > 1 and times[-1] > times[0] else native_fps
+    sample_fps = (
+        (len(indices) - 1) / (times[-1] - times[0]) if len(indices) > 1 and times[-1] > times[0] else native_fps
+    )
     duration = (last - first + 1) / native_fps
     return VideoInput(frames, sample_fps, protocol.max_pixels, protocol.min_pixels), duration
 
@@ -195,20 +195,26 @@ def vqa_ground_truth(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
     question, answer = record.get("question"), record.get("answer")
     options = parse_options(question if isinstance(question, str) else "")
     if not options:
-        raise ConfigError(f"record {record.get('id')}: no options found in the question (write them as 'A. text', "
-                          "'(A) text', 'A) text' or 'A: text', one per line or inline)")  # fmt: skip
+        raise ConfigError(
+            f"record {record.get('id')}: no options found in the question (write them as 'A. text', "
+            "'(A) text', 'A) text' or 'A: text', one per line or inline)"
+        )
     if not isinstance(answer, str) or not answer.strip():
         raise ConfigError(f"record {record.get('id')}: answer {answer!r} is not an option letter or option text")
     match = _TRUTH_LETTER.match(answer)
     if match:
         if match.group(1) not in options:
-            raise ConfigError(f"record {record.get('id')}: answer {answer!r} is not among the options {''.join(options)}")
+            raise ConfigError(
+                f"record {record.get('id')}: answer {answer!r} is not among the options {''.join(options)}"
+            )
         return match.group(1), options
     said = _WORDS.sub(" ", answer.lower()).strip()
     found = [letter for letter, text in options.items() if _WORDS.sub(" ", text.lower()).strip() == said]
     if len(found) != 1:
-        raise ConfigError(f"record {record.get('id')}: answer {answer!r} matches {len(found)} option texts "
-                          f"(options: {'; '.join(f'{k}. {v}' for k, v in options.items())[:200]})")  # fmt: skip
+        raise ConfigError(
+            f"record {record.get('id')}: answer {answer!r} matches {len(found)} option texts "
+            f"(options: {'; '.join(f'{k}. {v}' for k, v in options.items())[:200]})"
+        )
     return found[0], options
 
 
@@ -226,7 +232,11 @@ def vtg_ground_truths(record: dict[str, Any]) -> list[tuple[float, float]]:
     for span in spans:
         if isinstance(span, str) and (match := _TRUTH_SPAN.match(span)):
             start, end = float(match.group(1)), float(match.group(2))
-        elif isinstance(span, (list, tuple)) and len(span) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in span):
+        elif (
+            isinstance(span, (list, tuple))
+            and len(span) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in span)
+        ):
             start, end = float(span[0]), float(span[1])
         else:
             raise ConfigError(f"record {record.get('id')}: answer {span!r} is not 'start - end' in seconds")
@@ -236,7 +246,9 @@ def vtg_ground_truths(record: dict[str, Any]) -> list[tuple[float, float]]:
     return windows
 
 
-def validate_records(records: list[dict[str, Any]], kind: str, *, skip_invalid: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+def validate_records(
+    records: list[dict[str, Any]], kind: str, *, skip_invalid: bool = False
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The valid records and the ids of the skipped ones; one ConfigError listing every bad id otherwise.
 
     ``kind`` is ``vqa`` or ``vtg``. With ``skip_invalid`` bad records are dropped (and their ids
@@ -255,8 +267,10 @@ def validate_records(records: list[dict[str, Any]], kind: str, *, skip_invalid: 
     if invalid and not skip_invalid:
         shown = "; ".join(f"{i}: {reason}" for i, reason in invalid[:5])
         more = f"; and {len(invalid) - 5} more" if len(invalid) > 5 else ""
-        raise ConfigError(f"{len(invalid)} of {len(records)} records are invalid ({shown}{more}); "
-                          "fix them or pass --skip-invalid to score the rest")  # fmt: skip
+        raise ConfigError(
+            f"{len(invalid)} of {len(records)} records are invalid ({shown}{more}); "
+            "fix them or pass --skip-invalid to score the rest"
+        )
     if not valid:
         raise ConfigError(f"all {len(records)} records are invalid (first: {invalid[0][0]}: {invalid[0][1]})")
     for record_id, reason in invalid:
@@ -316,7 +330,9 @@ class FrameCache:
         for future in self._started:
             future.result()
 
-    def get(self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> tuple[VideoInput, float]:
+    def get(
+        self, path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None
+    ) -> tuple[VideoInput, float]:
         """The protocol frames of ``path`` (or of its clip) and their duration in seconds, decoded at most once."""
         return self._entry(path, protocol, clip_s).result()
 
@@ -369,8 +385,16 @@ class RequestMaker:
     so the prefetched videos fit in the cache beside the current one).
     """
 
-    def __init__(self, kind: str, records: Sequence[dict[str, Any]], lookup: VideoLookup, protocol: Protocol,
-                 cache: FrameCache, order: Sequence[str] | None = None, lookahead: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        kind: str,
+        records: Sequence[dict[str, Any]],
+        lookup: VideoLookup,
+        protocol: Protocol,
+        cache: FrameCache,
+        order: Sequence[str] | None = None,
+        lookahead: int | None = None,
+    ):
         self.kind, self.lookup, self.protocol, self.cache = kind, lookup, protocol, cache
         lookahead = cache.parallelism if lookahead is None else lookahead
         self.lookahead = max(0, min(lookahead, cache.max_videos - 1))
@@ -399,8 +423,9 @@ class RequestMaker:
         return make_request(self.kind, record, self.lookup, self.protocol, self.cache)
 
 
-def make_request(kind: str, record: dict[str, Any], lookup: VideoLookup, protocol: Protocol,
-                 cache: FrameCache | None = None) -> Request:  # fmt: skip
+def make_request(
+    kind: str, record: dict[str, Any], lookup: VideoLookup, protocol: Protocol, cache: FrameCache | None = None
+) -> Request:
     """The request of one record: ``kind`` is ``vqa`` (multiple choice) or ``vtg`` (grounding).
 
     With ``cache`` the video's frames are decoded once for all its questions.

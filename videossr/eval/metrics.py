@@ -35,6 +35,7 @@ def summarize(items: list[ItemScore], *, recall: bool = False, legacy: bool = Fa
     With ``recall`` (temporal grounding), ``score`` is an IoU and R@{0.3, 0.5, 0.7} (IoU >=
     threshold) are added; the main metric is then ``miou``, else ``accuracy``.
     """
+
     def block(group: list[ItemScore]) -> dict:
         counted = [i for i in group if i.status == "ok"] if legacy else group
         scores = [i.score for i in counted]

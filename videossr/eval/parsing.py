@@ -46,7 +46,7 @@ def answer_region(response: str) -> str:
         return blocks[-1].strip()
     ends = list(_THINK_END.finditer(response))
     if ends:
-        after = response[ends[-1].end():].strip()
+        after = response[ends[-1].end() :].strip()
         if after:
             return after
     return _THINK_BLOCK.sub(" ", response).strip()
@@ -123,7 +123,11 @@ def parse_option_letter(
     last_line = region.splitlines()[-1] if region.splitlines() else region
     match = _CONCLUDING.search(last_line)
     # "A" and "I" ending a line are words far more often than answers ("... than I."), unless alone.
-    if match and match.group(1) in valid_letters and (match.group(1) not in "AI" or last_line.strip(" .)]!") == match.group(1)):
+    if (
+        match
+        and match.group(1) in valid_letters
+        and (match.group(1) not in "AI" or last_line.strip(" .)]!") == match.group(1))
+    ):
         return match.group(1)
     return None
 
@@ -141,13 +145,18 @@ def _letter_of_option_text(region: str, options: Mapping[str, str], valid_letter
     sentence does (long answers state the choice first, then discuss the other options) unless
     that sentence negates ("is not slow motion").
     """
-    texts = {letter: _normalize(text) for letter, text in options.items() if letter in valid_letters and _normalize(text)}
+    texts = {
+        letter: _normalize(text) for letter, text in options.items() if letter in valid_letters and _normalize(text)
+    }
     said = _normalize(region)
     exact = [letter for letter, text in texts.items() if text == said]
     if len(exact) == 1:
         return exact[0]
-    marked = {m.group(1) for m in _LETTER_MARK.finditer(region)
-              if m.group(1) in texts and f" {_normalize(region[m.end():])} ".startswith(f" {texts[m.group(1)]} ")}  # fmt: skip
+    marked = {
+        m.group(1)
+        for m in _LETTER_MARK.finditer(region)
+        if m.group(1) in texts and f" {_normalize(region[m.end() :])} ".startswith(f" {texts[m.group(1)]} ")
+    }
     if len(marked) == 1:
         return marked.pop()
     found = _contained(said, texts)
@@ -194,12 +203,12 @@ def parse_options(question: str) -> dict[str, str]:
     markers = [(m.group(1) or m.group(2), m.start(), m.end()) for m in _OPTION_INLINE.finditer(question)]
     for first in (i for i, (letter, _, _) in enumerate(markers) if letter == "A"):
         run = [markers[first]]
-        for marker in markers[first + 1:]:
+        for marker in markers[first + 1 :]:
             if ord(marker[0]) == ord(run[-1][0]) + 1:
                 run.append(marker)
         if len(run) >= 2:
             ends = [m[1] for m in run[1:]] + [len(question)]
-            return {m[0]: question[m[2]:end].strip().rstrip(",;") for m, end in zip(run, ends)}
+            return {m[0]: question[m[2] : end].strip().rstrip(",;") for m, end in zip(run, ends)}
     return options
 
 
@@ -222,7 +231,12 @@ def _consecutive_from_a(pairs: list[tuple[str, str]]) -> dict[str, str]:
 _TIME = r"(?<![\d.:])(\d+(?::\d{1,2}){0,2}(?:\.\d+)?)(?![\d:]|\.\d)"
 _UNIT = r"(?:\s*(?:s|sec|secs|seconds?)\b)?"
 _PLAIN_SPAN = re.compile(
-    r"(?<!\d[-–—/,])(?<!\d\s[-–—]\s)" + _TIME + _UNIT + r"\s*(?:-->|->|→|-|–|—|~|\bto\b|\buntil\b|\btill\b|\bthrough\b)\s*" + _TIME + _UNIT
+    r"(?<!\d[-–—/,])(?<!\d\s[-–—]\s)"
+    + _TIME
+    + _UNIT
+    + r"\s*(?:-->|->|→|-|–|—|~|\bto\b|\buntil\b|\btill\b|\bthrough\b)\s*"
+    + _TIME
+    + _UNIT
     + r"(?!\s*[-–—]\s*\d)"  # "2023-05-01": a chain of numbers is a date, not a span
 )
 # "between 3 and 5 seconds": "and" separates a span only after "between" (not "at 5 and 2 people").
@@ -231,8 +245,11 @@ _BETWEEN_SPAN = re.compile(r"(?i:\bbetween)\s+" + _TIME + _UNIT + r"\s+and\s+" +
 _BRACKET_SPAN = re.compile(r"[\[(]\s*" + _TIME + _UNIT + r"\s*,\s*" + _TIME + _UNIT + r"\s*[\])]")
 # "starts at X ... ends at Y", "Start time: X\nEnd time: Y", {"start": X, "end": Y}, start_time=X.
 _KEYED_SPAN = re.compile(
-    r"(?i:\b(?:start|begin)\w*)[^\d\n]{0,40}?" + _TIME + _UNIT
-    + r"[^\d]{0,60}?(?i:\b(?:end|finish|stop)\w*)[^\d\n]{0,40}?" + _TIME
+    r"(?i:\b(?:start|begin)\w*)[^\d\n]{0,40}?"
+    + _TIME
+    + _UNIT
+    + r"[^\d]{0,60}?(?i:\b(?:end|finish|stop)\w*)[^\d\n]{0,40}?"
+    + _TIME
 )
 # Subtitle-style times ("00:00:24,300 --> 00:00:30,400") write milliseconds after a comma.
 _SRT_MILLIS = re.compile(r"(?<=\d:\d\d),(?=\d{1,3}(?!\d))")

@@ -24,7 +24,9 @@ def _check_entries(path: Path, entries: list[Any]) -> dict[str, dict[str, Any]]:
     by_id: dict[str, dict[str, Any]] = {}
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or "id" not in entry or "response" not in entry:
-            raise ConfigError(f"{path}: entry {number} is not a response (needs 'id' and 'response'): {str(entry)[:80]}")
+            raise ConfigError(
+                f"{path}: entry {number} is not a response (needs 'id' and 'response'): {str(entry)[:80]}"
+            )
         by_id[str(entry["id"])] = entry
     return by_id
 

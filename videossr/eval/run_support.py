@@ -37,8 +37,12 @@ class BackendConfig:
     model: str | None = field(default=None, metadata={"help": "model folder or hub id (not needed for random)"})
     batch_size: int = field(default=4, metadata={"help": "requests per generate call"})
     device: str = field(default="auto", metadata={"help": "transformers: auto, cpu, cuda, cuda:1, ..."})
-    dtype: str = field(default="auto", metadata={"help": "transformers: auto (bf16 on GPU, fp32 on CPU) or a torch dtype"})
-    data_parallel: int | None = field(default=None, metadata={"help": "vllm: engines, one per GPU group (default: all GPUs)"})
+    dtype: str = field(
+        default="auto", metadata={"help": "transformers: auto (bf16 on GPU, fp32 on CPU) or a torch dtype"}
+    )
+    data_parallel: int | None = field(
+        default=None, metadata={"help": "vllm: engines, one per GPU group (default: all GPUs)"}
+    )
     tensor_parallel: int = field(default=1, metadata={"help": "vllm: GPUs per engine"})
     gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vllm: share of GPU memory per engine"})
     max_model_len: int = field(default=32768, metadata={"help": "vllm: context length"})
@@ -117,7 +121,13 @@ def _answer_items_locked(item_ids, make_request, config, output_dir, config_dict
             return RunStats(total=len(ids), skipped=len(ids))
         backend = make_backend(config.backend, **config.backend_options())
         try:
-            return run(ids, make_request, backend, log, batch_size=config.batch_size,
-                       progress=progress_bar("answering", "item"))  # fmt: skip
+            return run(
+                ids,
+                make_request,
+                backend,
+                log,
+                batch_size=config.batch_size,
+                progress=progress_bar("answering", "item"),
+            )
         finally:
             backend.close()

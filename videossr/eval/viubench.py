@@ -2,12 +2,15 @@
 
 Nine subtypes (300 questions each in the paper): Object Counting easy/hard; Anomaly Grounding with
 ChannelSwap, Rotate180, ZoomOut, Mirror, Shuffle; Temporal Jigsaw with 6 (easy) and 8 (hard)
-clips. Frames are shown at up to 512x512 pixels. Each video is used by one question only.
+clips. Frames are shown at up to 512x512 pixels. Each video is used by one question only. The
+subtypes are the registered tasks' ``benchmark_subtypes`` (:func:`subtypes`), so a registered
+task with subtypes of its own joins the benchmark.
 
-Scoring follows VIUBench, not the training rewards: grounding = mean IoU; counting = per-shape
-exact match averaged over the three shapes; jigsaw = 1 only for the identical order. Answers are
-parsed by the same parsers as the rewards (the format each prompt asks for). The report is the
-paper's Table 1 row: 9 subtype scores, 3 task averages and Overall = mean of the 9, in percent.
+Scoring follows VIUBench, not the training rewards (each task's ``benchmark_score``): grounding =
+mean IoU; counting = per-shape exact match averaged over the three shapes; jigsaw = 1 only for the
+identical order. Answers are parsed by the same parsers as the rewards (the format each prompt asks
+for). The report is the paper's Table 1 row: 9 subtype scores, 3 task averages and Overall = mean
+of the 9, in percent.
 
 The benchmark file (``viubench.json``) is a JSON list of records::
 
@@ -29,16 +32,13 @@ from videossr.errors import ConfigError
 from videossr.eval.backends.base import Request, VideoInput
 from videossr.eval.metrics import ItemScore, mean_percent
 from videossr.frame_sampling import load_index
-from videossr.generation import GenerationSettings, OutputSpec, generate, read_rows
+from videossr.generation import GenerationSettings, generate, read_rows
 from videossr.io import read_json, remove_stale_temporaries, write_json_atomic
 from videossr.provenance import package_versions, utc_now
-from videossr.rewards import counting as counting_reward
-from videossr.rewards import grounding as grounding_reward
-from videossr.rewards import jigsaw as jigsaw_reward
 from videossr.store import exclusive_writer
-from videossr.tasks import COUNTING, GROUNDING, JIGSAW
-from videossr.tasks.counting import DEFAULT_PLACEMENT, DIFFICULTIES
+from videossr.tasks.counting import DEFAULT_PLACEMENT
 from videossr.tasks.prompts import SYSTEM_PROMPT
+from videossr.tasks.registry import OutputSpec, PretextTask, all_tasks
 from videossr.tasks.rows import TRAIN_MIN_PIXELS
 from videossr.tasks.seeds import derive_seed, rng_for
 
@@ -52,30 +52,26 @@ MAX_NEW_TOKENS = 64
 @dataclass(frozen=True)
 class Subtype:
     name: str
-    spec: OutputSpec
+    spec: OutputSpec  # its stem is the subtype name (the part file of the build)
     label: str  # column title of the report
+    task: PretextTask
 
 
-SUBTYPES: dict[str, Subtype] = {}
+def subtypes() -> dict[str, Subtype]:
+    """Every registered task's VIUBench subtypes by name, in registry order (the paper's Table 1 order)."""
+    found: dict[str, Subtype] = {}
+    for task in all_tasks().values():
+        for subtype in task.benchmark_subtypes:
+            if subtype.name in found:
+                raise ValueError(f"VIUBench subtype {subtype.name!r} is declared twice")
+            spec = OutputSpec(task.name, task.canonical_variant(subtype.variant), subtype.name)
+            found[subtype.name] = Subtype(subtype.name, spec, subtype.label, task)
+    return found
 
 
-def _register(name: str, task: str, variant: str, label: str) -> None:
-    if name in SUBTYPES:
-        raise ValueError(f"subtype {name!r} is already registered")
-    SUBTYPES[name] = Subtype(name, OutputSpec(task, variant, name), label)
-
-
-_register("counting_easy", COUNTING, "easy", "Cnt-E")
-_register("counting_hard", COUNTING, "hard", "Cnt-H")
-_register("grounding_channelswap", GROUNDING, "ChannelSwap", "G-Swap")
-_register("grounding_rotate180", GROUNDING, "Rotate180", "G-Rot")
-_register("grounding_zoomout", GROUNDING, "ZoomOut", "G-Zoom")
-_register("grounding_mirror", GROUNDING, "Mirror", "G-Mir")
-_register("grounding_shuffle", GROUNDING, "Shuffle", "G-Shuf")
-_register("jigsaw_easy", JIGSAW, "6", "Jig-E")
-_register("jigsaw_hard", JIGSAW, "8", "Jig-H")
-
-TASK_ORDER = (COUNTING, GROUNDING, JIGSAW)
+def task_order() -> tuple[str, ...]:
+    """The tasks with VIUBench subtypes, in registry order: the task averages of the report."""
+    return tuple(dict.fromkeys(s.spec.task for s in subtypes().values()))
 
 
 # ----------------------------------------------------------------------------- building
@@ -93,27 +89,17 @@ def assign_benchmark_videos(
         raise ConfigError(f"--per-subtype must be >= 1, got {per_subtype}")
     ids = sorted(set(video_ids))
     shuffled = [ids[k] for k in rng_for(derive_seed(seed, "viubench")).permutation(len(ids))]
+    names = list(subtypes())
     if reuse_videos:
-        return {name: sorted(shuffled[:per_subtype]) for name in SUBTYPES}
-    needed = per_subtype * len(SUBTYPES)
+        return {name: sorted(shuffled[:per_subtype]) for name in names}
+    needed = per_subtype * len(names)
     if len(shuffled) < needed:
         raise ConfigError(
             f"VIUBench with {per_subtype} questions per subtype needs {needed} videos, the frames folder "
-            f"has {len(shuffled)}: pass --per-subtype {max(1, len(shuffled) // len(SUBTYPES))}, or "
+            f"has {len(shuffled)}: pass --per-subtype {max(1, len(shuffled) // len(names))}, or "
             "--reuse-videos (tiny corpora only)"
         )
-    return {name: sorted(shuffled[k * per_subtype : (k + 1) * per_subtype]) for k, name in enumerate(SUBTYPES)}
-
-
-def _hints(subtype: Subtype, row: dict[str, Any]) -> dict[str, Any]:
-    task = subtype.spec.task
-    if task == COUNTING:
-        limits = DIFFICULTIES[subtype.spec.variant]
-        return {"task": task, "max_count": limits.max_frames_per_shape * limits.max_instances_per_frame}
-    if task == JIGSAW:
-        return {"task": task, "num_clips": int(subtype.spec.variant)}
-    video = row["videos"][0]
-    return {"task": task, "duration_s": len(video["video"]) / video["sample_fps"]}
+    return {name: sorted(shuffled[k * per_subtype : (k + 1) * per_subtype]) for k, name in enumerate(names)}
 
 
 def record_of(subtype: Subtype, row: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +115,7 @@ def record_of(subtype: Subtype, row: dict[str, Any]) -> dict[str, Any]:
         "question": extra["question"],
         "answer": row["reward_model"]["ground_truth"],
         "videos": row["videos"],
-        "hints": _hints(subtype, row),
+        "hints": subtype.task.benchmark_hints(subtype.spec.variant, row),
         "extra_info": {k: v for k, v in extra.items() if v is not None and k not in ("index", "split")},
     }
 
@@ -146,31 +132,45 @@ def build_viubench(
     progress=None,
     counting_placement: str = DEFAULT_PLACEMENT,
 ) -> Path:
-    """Build the 9 subtypes from a frames folder into ``OUT/viubench.json``; returns its path.
+    """Build every subtype (the paper's 9) from a frames folder into ``OUT/viubench.json``; returns its path.
 
     ``counting_placement``: ``separate`` (no two shapes overlap, so every counting answer is what
     the pixels show) or ``released`` (the released placement rule, overlaps included).
     """
     output_dir = Path(output_dir).expanduser().resolve()
     with exclusive_writer(output_dir, "viubench"):  # one build per folder: a second is refused at once
-        return _build_viubench_locked(frames_dir, output_dir, per_subtype, seed, reuse_videos, workers, ray_address,
-                                      progress, counting_placement)  # fmt: skip
+        return _build_viubench_locked(
+            frames_dir, output_dir, per_subtype, seed, reuse_videos, workers, ray_address, progress, counting_placement
+        )
 
 
 def _build_viubench_locked(
-    frames_dir, output_dir: Path, per_subtype: int, seed: int, reuse_videos: bool, workers: int,
-    ray_address: str | None, progress, counting_placement: str,
-) -> Path:  # fmt: skip
+    frames_dir,
+    output_dir: Path,
+    per_subtype: int,
+    seed: int,
+    reuse_videos: bool,
+    workers: int,
+    ray_address: str | None,
+    progress,
+    counting_placement: str,
+) -> Path:
     """:func:`build_viubench` once the folder's lock is held."""
     remove_stale_temporaries(output_dir, [BENCHMARK_NAME, "manifest.json"])  # left by a killed build
     ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_benchmark_videos(ids, per_subtype, seed, reuse_videos)
-    settings = GenerationSettings(seed=seed, split="test", max_pixels=VIUBENCH_MAX_PIXELS, min_pixels=TRAIN_MIN_PIXELS,
-                                  counting_placement=counting_placement)  # fmt: skip
+    by_name = subtypes()
+    settings = GenerationSettings(
+        seed=seed,
+        split="test",
+        max_pixels=VIUBENCH_MAX_PIXELS,
+        min_pixels=TRAIN_MIN_PIXELS,
+        counting_placement=counting_placement,
+    )
     summaries = generate(
         frames_dir,
         output_dir / PARTS_DIR,
-        [(SUBTYPES[name].spec, video_ids) for name, video_ids in assignment.items()],
+        [(by_name[name].spec, video_ids) for name, video_ids in assignment.items()],
         settings,
         workers=workers,
         ray_address=ray_address,
@@ -179,7 +179,7 @@ def _build_viubench_locked(
     records = []
     skipped = {}
     for summary in summaries:
-        subtype = SUBTYPES[summary.stem]
+        subtype = by_name[summary.stem]
         records.extend(record_of(subtype, row) for row in read_rows(summary.path))
         skipped[summary.stem] = summary.skipped
     if not records:
@@ -195,7 +195,7 @@ def _build_viubench_locked(
             "per_subtype": per_subtype,
             "reuse_videos": reuse_videos,
             "counting_placement": counting_placement,
-            "questions": {name: sum(r["subtype"] == name for r in records) for name in SUBTYPES},
+            "questions": {name: sum(r["subtype"] == name for r in records) for name in by_name},
             "skipped": skipped,
             "finished_at": utc_now(),
             "versions": package_versions(),
@@ -218,12 +218,13 @@ def load_benchmark(path: str | Path) -> list[dict[str, Any]]:
         raise ConfigError(str(exc)) from exc
     if not isinstance(records, list) or not records:
         raise ConfigError(f"{path} holds no benchmark records")
+    known = subtypes()
     for record in records:
         missing = {"id", "subtype", "prompt", "answer", "videos"} - set(record)
         if missing:
             raise ConfigError(f"{path}: record {record.get('id', '?')} lacks {sorted(missing)}")
-        if record["subtype"] not in SUBTYPES:
-            raise ConfigError(f"{path}: unknown subtype {record['subtype']!r}; known: {', '.join(SUBTYPES)}")
+        if record["subtype"] not in known:
+            raise ConfigError(f"{path}: unknown subtype {record['subtype']!r}; known: {', '.join(known)}")
     return records
 
 
@@ -248,22 +249,13 @@ def request_of(record: dict[str, Any], max_new_tokens: int = MAX_NEW_TOKENS) -> 
 
 def score_response(record: dict[str, Any], response: str) -> tuple[float, bool]:
     """``(score in [0, 1], parsed)`` of one response under VIUBench's rule for its task."""
-    task = SUBTYPES[record["subtype"]].spec.task
-    truth = record["answer"]
-    if task == GROUNDING:
-        interval = grounding_reward.parse_interval(response)
-        if interval is None:
-            return 0.0, False
-        return grounding_reward.interval_iou(interval, grounding_reward.parse_ground_truth_interval(truth)), True
-    if task == COUNTING:
-        counts = counting_reward.parse_counts(response)
-        if counts is None:
-            return 0.0, False
-        return counting_reward.per_shape_exact(counts, counting_reward.parse_ground_truth_counts(truth)), True
-    order = jigsaw_reward.parse_order(response, len(truth))
-    if order is None:
-        return 0.0, False
-    return (1.0 if order == jigsaw_reward.parse_ground_truth_order(truth) else 0.0), True
+    score, answer = read_response(record, response)
+    return score, answer is not None
+
+
+def read_response(record: dict[str, Any], response: str) -> tuple[float, str | None]:
+    """``(score in [0, 1], the answer read from the response or None if unparsed)`` of one response."""
+    return subtypes()[record["subtype"]].task.benchmark_score(response, record["answer"])
 
 
 def score_benchmark(records: list[dict[str, Any]], responses: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -278,20 +270,21 @@ def score_benchmark(records: list[dict[str, Any]], responses: dict[str, dict[str
         else:
             score, parsed = score_response(record, str(entry.get("response", "")))
             items.append(ItemScore(record["id"], score, "ok" if parsed else "unparsed", record["subtype"]))
-    subtypes = {
+    known = subtypes()
+    scores = {
         name: mean_percent(i.score for i in items if i.category == name)
-        for name in SUBTYPES
+        for name in known
         if any(i.category == name for i in items)
     }
     tasks = {
-        task: mean_percent(v / 100 for k, v in subtypes.items() if SUBTYPES[k].spec.task == task)
-        for task in TASK_ORDER
-        if any(SUBTYPES[k].spec.task == task for k in subtypes)
+        task: mean_percent(v / 100 for k, v in scores.items() if known[k].spec.task == task)
+        for task in task_order()
+        if any(known[k].spec.task == task for k in scores)
     }
     return {
-        "subtypes": subtypes,
+        "subtypes": scores,
         "tasks": tasks,
-        "overall": mean_percent(v / 100 for v in subtypes.values()),
+        "overall": mean_percent(v / 100 for v in scores.values()),
         "num_items": len(items),
         "num_unparsed": sum(i.status == "unparsed" for i in items),
         "num_errors": sum(i.status == "error" for i in items),
@@ -302,23 +295,25 @@ def score_benchmark(records: list[dict[str, Any]], responses: dict[str, dict[str
                 "unparsed": sum(i.category == name and i.status == "unparsed" for i in items),
                 "errors": sum(i.category == name and i.status == "error" for i in items),
             }
-            for name in subtypes
+            for name in scores
         },
     }
 
 
 def format_table(summary: dict[str, Any], label: str = "") -> str:
     """The report as the paper's Table 1 row (percent, one decimal)."""
-    names = [n for n in SUBTYPES if n in summary["subtypes"]]
-    header = f"{'':<22}" + "".join(f"{SUBTYPES[n].label:>8}" for n in names) + f"{'Overall':>9}"
+    known = subtypes()
+    names = [n for n in known if n in summary["subtypes"]]
+    header = f"{'':<22}" + "".join(f"{known[n].label:>8}" for n in names) + f"{'Overall':>9}"
     row = f"{label[:22]:<22}" + "".join(f"{summary['subtypes'][n]:>8.1f}" for n in names)
     row += f"{summary['overall']:>9.1f}"
     tasks = "  ".join(f"{task} {value:.1f}" for task, value in summary["tasks"].items())
-    counts = (f"{summary['num_items']} items, {summary['num_unparsed']} unparsed, "
-              f"{summary['num_errors']} errors, {summary['num_missing']} missing")  # fmt: skip
+    counts = (
+        f"{summary['num_items']} items, {summary['num_unparsed']} unparsed, "
+        f"{summary['num_errors']} errors, {summary['num_missing']} missing"
+    )
     return "\n".join([header, row, f"task averages: {tasks}", counts])
 
 
 def write_summary(path: str | Path, summary: dict[str, Any], **details: Any) -> None:
     write_json_atomic(path, {**summary, **details, "finished_at": utc_now(), "versions": package_versions()})
-

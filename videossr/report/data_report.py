@@ -17,13 +17,21 @@ from typing import Any
 import cv2
 
 from videossr.errors import ConfigError
-from videossr.report.html import PALETTE, anchor_id, esc, filter_bar, jpeg_data_uri, page, svg_columns, svg_heatmap, svg_hbars
+from videossr.report.html import (
+    PALETTE,
+    anchor_id,
+    esc,
+    filter_bar,
+    jpeg_data_uri,
+    page,
+    svg_hbars,
+)
+from videossr.tasks.registry import get_task
 from videossr.tasks.seeds import derive_seed, rng_for
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PER_GROUP = 3
-SHAPE_NAMES = ("circles", "squares", "triangles")
 
 
 def data_files(path: str | Path) -> list[Path]:
@@ -44,15 +52,11 @@ def data_files(path: str | Path) -> list[Path]:
 
 
 def variant_of(row: dict[str, Any]) -> str:
-    """The row's perturbation (grounding), difficulty (counting) or ``<n> clips`` (jigsaw)."""
-    extra = row.get("extra_info") or {}
-    if extra.get("perturbation"):
-        return str(extra["perturbation"])
-    if extra.get("difficulty"):
-        return str(extra["difficulty"])
-    if extra.get("num_clips"):
-        return f"{extra['num_clips']} clips"
-    return "-"
+    """The row's variant as its task shows it (``ChannelSwap``, ``easy``, ``6 clips``); ``-`` if unknown."""
+    try:
+        return get_task(row["data_source"]).variant_label(row.get("extra_info") or {})
+    except (ConfigError, KeyError):
+        return "-"
 
 
 def _counter_bars(counter: Counter, color: str) -> list[tuple[str, float, str]]:
@@ -62,42 +66,27 @@ def _counter_bars(counter: Counter, color: str) -> list[tuple[str, float, str]]:
 def distributions(rows: list[dict[str, Any]]) -> str:
     """The plots of the rows' distributions (HTML with inline SVG); a task absent gives no plot."""
     tasks = Counter(r["data_source"] for r in rows)
-    parts = [f"<div class=plot><b>rows per task</b><br>{svg_hbars(_counter_bars(tasks, PALETTE[0]), width_px=420, value_format='{:.0f}')}</div>"]
+    task_bars = svg_hbars(_counter_bars(tasks, PALETTE[0]), width_px=420, value_format="{:.0f}")
+    parts = [f"<div class=plot><b>rows per task</b><br>{task_bars}</div>"]
     variants = Counter(f"{r['data_source']}: {variant_of(r)}" for r in rows)
-    parts.append(f"<div class=plot><b>rows per variant</b><br>{svg_hbars(_counter_bars(variants, PALETTE[1]), width_px=480, value_format='{:.0f}')}</div>")
-    grounding = [r["extra_info"] for r in rows if r["data_source"] == "grounding"]
-    if grounding:
-        lengths = Counter(int(e["num_perturbed_frames"]) for e in grounding)
-        low, high = min(lengths), max(lengths)
-        parts.append(svg_columns([str(k) for k in range(low, high + 1)], [lengths.get(k, 0) for k in range(low, high + 1)],
-                                 title="grounding: segment length (frames)", color=PALETTE[2]))  # fmt: skip
-        starts = Counter(int(e["start_frame_idx"]) // 4 * 4 for e in grounding)
-        parts.append(svg_columns([str(k) for k in range(0, 44, 4)], [starts.get(k, 0) for k in range(0, 44, 4)],
-                                 title="grounding: segment start (frame, bins of 4)", color=PALETTE[2]))  # fmt: skip
-    counting = [r for r in rows if r["data_source"] == "counting"]
-    if counting:
-        per_shape = [Counter() for _ in SHAPE_NAMES]
-        for row in counting:
-            for k, value in enumerate(str(row["reward_model"]["ground_truth"]).split(",")[:3]):
-                per_shape[k][int(value)] += 1
-        top = max((max(c) for c in per_shape if c), default=1)
-        for name, counter in zip(SHAPE_NAMES, per_shape):
-            parts.append(svg_columns([str(v) for v in range(1, top + 1)], [counter.get(v, 0) for v in range(1, top + 1)],
-                                     title=f"counting: {name} per sample", color=PALETTE[3], width_px=300))  # fmt: skip
-    jigsaw = [r for r in rows if r["data_source"] == "jigsaw"]
-    for num_clips in sorted({int(r["extra_info"]["num_clips"]) for r in jigsaw}):
-        matrix = [[0] * num_clips for _ in range(num_clips)]
-        for row in jigsaw:
-            order = row["extra_info"]["clip_order"]
-            if len(order) == num_clips:
-                for position, original in enumerate(order):
-                    matrix[int(original)][position] += 1
-        parts.append(svg_heatmap(matrix, [f"clip {k + 1}" for k in range(num_clips)], [str(k + 1) for k in range(num_clips)],
-                                 title=f"jigsaw {num_clips}: original clip (rows) x shown position"))  # fmt: skip
+    variant_bars = svg_hbars(_counter_bars(variants, PALETTE[1]), width_px=480, value_format="{:.0f}")
+    parts.append(f"<div class=plot><b>rows per variant</b><br>{variant_bars}</div>")
+    # Each task plots its own rows' distributions, in the order the tasks first appear.
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_task[row["data_source"]].append(row)
+    for name, task_rows in by_task.items():
+        try:
+            task = get_task(name)
+        except ConfigError:
+            continue  # rows of a task this process does not know: counted above, not plotted
+        parts.extend(task.report_plots(task_rows))
     answers = Counter(f"{r['data_source']}: {r['reward_model']['ground_truth']}" for r in rows)
     top_answers = answers.most_common(10)
-    parts.append(f"<div class=plot><b>most frequent answers ({len(answers)} distinct of {len(rows)})</b><br>"
-                 f"{svg_hbars([(k, float(v), PALETTE[4]) for k, v in top_answers], width_px=480, value_format='{:.0f}')}</div>")  # fmt: skip
+    parts.append(
+        f"<div class=plot><b>most frequent answers ({len(answers)} distinct of {len(rows)})</b><br>"
+        f"{svg_hbars([(k, float(v), PALETTE[4]) for k, v in top_answers], width_px=480, value_format='{:.0f}')}</div>"
+    )
     return "<div>" + "".join(parts) + "</div>"
 
 
@@ -127,13 +116,15 @@ def sample_grid(rows: list[dict[str, Any]], per_group: int, seed: int) -> tuple[
             ident = anchor_id("row", row.get("_file", ""), index)
             items.append(
                 f'<div class="item" id="{ident}" data-wrong="0" data-unparsed="0"><a class="anchor" href="#{ident}">'
-                f'#{esc(row.get("_file", ""))} row {index}</a> &nbsp; video {esc(extra.get("video_id", "?"))} &nbsp; '
-                f'ground truth: <b>{esc(row["reward_model"]["ground_truth"])}</b>{image}'
-                f'<div class=q>{esc(extra.get("question", ""))}</div></div>'
+                f"#{esc(row.get('_file', ''))} row {index}</a> &nbsp; video {esc(extra.get('video_id', '?'))} &nbsp; "
+                f"ground truth: <b>{esc(row['reward_model']['ground_truth'])}</b>{image}"
+                f"<div class=q>{esc(extra.get('question', ''))}</div></div>"
             )
         total += len(items)
-        blocks.append(f"<div class=group><h3>{esc(group)} <span class=note>({len(items)} of {len(groups[group])} rows)"
-                      f"</span></h3>{''.join(items)}</div>")  # fmt: skip
+        blocks.append(
+            f"<div class=group><h3>{esc(group)} <span class=note>({len(items)} of {len(groups[group])} rows)"
+            f"</span></h3>{''.join(items)}</div>"
+        )
     return "".join(blocks), total
 
 

@@ -28,8 +28,17 @@ import numpy as np
 from videossr.errors import ConfigError, VideoError
 from videossr.io import read_json
 from videossr.report.html import (
-    PALETTE, REFERENCE_COLOR, anchor_id, bar_cell, esc, filter_bar, jpeg_data_uri, page, svg_columns, svg_hbars,
-)  # fmt: skip
+    PALETTE,
+    REFERENCE_COLOR,
+    anchor_id,
+    bar_cell,
+    esc,
+    filter_bar,
+    jpeg_data_uri,
+    page,
+    svg_columns,
+    svg_hbars,
+)
 from videossr.tasks.seeds import derive_seed, rng_for
 
 logger = logging.getLogger(__name__)
@@ -138,25 +147,16 @@ def load_run(folder: str | Path, key: str, benchmark: Path | None = None) -> Run
 
 
 def _viubench_outcome(record: dict[str, Any], entry: dict[str, Any] | None) -> Outcome:
-    from videossr.eval.viubench import SUBTYPES, score_response
-    from videossr.rewards import counting, grounding, jigsaw
+    from videossr.eval.viubench import read_response
 
     if entry is None:
         return Outcome("", "", 0.0, "missing")
     if entry.get("error"):
         return Outcome(str(entry.get("response") or ""), "", 0.0, "error", str(entry["error"]))
     response = str(entry.get("response", ""))
-    score, parsed = score_response(record, response)
-    if not parsed:
+    score, answer = read_response(record, response)
+    if answer is None:
         return Outcome(response, "", 0.0, "unparsed")
-    task = SUBTYPES[record["subtype"]].spec.task
-    if task == "grounding":
-        start, end = grounding.parse_interval(response)
-        answer = f"{start:g}-{end:g}"
-    elif task == "counting":
-        answer = ",".join(map(str, counting.parse_counts(response)))
-    else:
-        answer = jigsaw.parse_order(response, len(record["answer"]))
     return Outcome(response, answer, float(score), "ok")
 
 
@@ -172,8 +172,15 @@ def _external_outcome(kind: str, record: dict[str, Any], entry: dict[str, Any] |
     else:
         result = external.score_vtg([record], one)
         score = result["miou"] / 100
-    status = ("missing" if result["num_missing"] else "error" if result["num_errors"]
-              else "unparsed" if result["num_unparsed"] else "ok")  # fmt: skip
+    status = (
+        "missing"
+        if result["num_missing"]
+        else "error"
+        if result["num_errors"]
+        else "unparsed"
+        if result["num_unparsed"]
+        else "ok"
+    )
     response = str((entry or {}).get("response") or "")
     answer = ""
     if status == "ok":
@@ -209,10 +216,18 @@ def sample_ids(ids: list[str], per_group: int, seed: int, *scope: str) -> list[s
 
 def row_of_record(record: dict[str, Any]) -> dict[str, Any]:
     """A VIUBench record in the data-row shape :func:`videossr.preview.render_contact_sheet` draws."""
-    extra = {"seed": "?", "video_id": record.get("video_id", record["id"]), "question": record.get("question", ""),
-             **(record.get("extra_info") or {})}  # fmt: skip
-    return {"data_source": record.get("task") or record["subtype"].split("_")[0], "extra_info": extra,
-            "reward_model": {"ground_truth": record["answer"]}, "videos": record["videos"]}  # fmt: skip
+    extra = {
+        "seed": "?",
+        "video_id": record.get("video_id", record["id"]),
+        "question": record.get("question", ""),
+        **(record.get("extra_info") or {}),
+    }
+    return {
+        "data_source": record.get("task") or record["subtype"].split("_")[0],
+        "extra_info": extra,
+        "reward_model": {"ground_truth": record["answer"]},
+        "videos": record["videos"],
+    }
 
 
 def viubench_sheet(record: dict[str, Any]) -> str | None:
@@ -263,10 +278,10 @@ def external_sheet(kind: str, record: dict[str, Any], video_dir: str | None) -> 
 
 
 def _viubench_columns() -> list[tuple[str, str]]:
-    from videossr.eval.viubench import SUBTYPES, TASK_ORDER
+    from videossr.eval.viubench import subtypes, task_order
 
-    columns = [(name, s.label) for name, s in SUBTYPES.items()]
-    columns += [(f"task:{t}", f"{t.capitalize()} avg") for t in TASK_ORDER]
+    columns = [(name, s.label) for name, s in subtypes().items()]
+    columns += [(f"task:{t}", f"{t.capitalize()} avg") for t in task_order()]
     return columns + [("overall", "Overall")]
 
 
@@ -287,8 +302,11 @@ def viubench_table(runs: list[Run]) -> str:
         cells = []
         for column, _ in columns:
             value = overall if column == "overall" else values.get(column)
-            cells.append(bar_cell(value, f"{value:.1f}", color=REFERENCE_COLOR) if value is not None
-                         else '<td class="num">&ndash;</td>')  # fmt: skip
+            cells.append(
+                bar_cell(value, f"{value:.1f}", color=REFERENCE_COLOR)
+                if value is not None
+                else '<td class="num">&ndash;</td>'
+            )
         rows.append(f'<tr class="ref"><td>{esc(name)} (paper)</td>{"".join(cells)}<td class="num">2700</td></tr>')
     for n, run in enumerate(runs):
         color = PALETTE[n % len(PALETTE)]
@@ -296,20 +314,31 @@ def viubench_table(runs: list[Run]) -> str:
         for column, _ in columns:
             value = _viubench_value(run.summary, column)
             cell_id = anchor_id("viu", run.key, column.replace(":", "-"))
-            cells.append(bar_cell(value, f"{value:.1f}", cell_id, color) if value is not None
-                         else f'<td class="num" id="{cell_id}">&ndash;</td>')  # fmt: skip
-        rows.append(f'<tr><td><a href="#run-{run.key}">{esc(run.label)}</a></td>{"".join(cells)}'
-                    f'<td class="num">{int(run.summary.get("num_items", 0))}</td></tr>')  # fmt: skip
+            cells.append(
+                bar_cell(value, f"{value:.1f}", cell_id, color)
+                if value is not None
+                else f'<td class="num" id="{cell_id}">&ndash;</td>'
+            )
+        rows.append(
+            f'<tr><td><a href="#run-{run.key}">{esc(run.label)}</a></td>{"".join(cells)}'
+            f'<td class="num">{int(run.summary.get("num_items", 0))}</td></tr>'
+        )
     bars = [(f"{name} (paper)", overall, REFERENCE_COLOR) for name, overall, _ in PUBLISHED_ROWS]
-    bars += [(run.label, float(run.summary.get("overall", 0.0)), PALETTE[n % len(PALETTE)]) for n, run in enumerate(runs)]
+    bars += [
+        (run.label, float(run.summary.get("overall", 0.0)), PALETTE[n % len(PALETTE)]) for n, run in enumerate(runs)
+    ]
     bars.sort(key=lambda b: -b[1])
     task_plots = []
     for column, label in [c for c in columns if c[0].startswith("task:")]:
-        task_bars = [(run.label, float(_viubench_value(run.summary, column) or 0.0), PALETTE[n % len(PALETTE)])
-                     for n, run in enumerate(runs)]  # fmt: skip
-        task_plots.append(f"<div class=plot><b>{esc(label)}</b><br>{svg_hbars(task_bars, max_value=100, width_px=420)}</div>")
+        task_bars = [
+            (run.label, float(_viubench_value(run.summary, column) or 0.0), PALETTE[n % len(PALETTE)])
+            for n, run in enumerate(runs)
+        ]
+        task_plots.append(
+            f"<div class=plot><b>{esc(label)}</b><br>{svg_hbars(task_bars, max_value=100, width_px=420)}</div>"
+        )
     return (
-        "<h2 id=\"viubench\">VIUBench (Table 1)</h2>"
+        '<h2 id="viubench">VIUBench (Table 1)</h2>'
         "<p class=note>Scores in percent, from each run's summary.json. Grounding = mean IoU; counting = per-shape "
         "exact match; jigsaw = exact order; Overall = mean of the 9 subtypes. Bars in each cell span 0-100.</p>"
         f'<table class="viubench-table">{head}{"".join(rows)}</table>'
@@ -325,28 +354,36 @@ def run_details(run: Run, in_gallery: set[str] = frozenset()) -> str:
     named only (they were not sampled, so the page does not hold them).
     """
     s = run.summary
-    counts = (f"{int(s.get('num_items', 0))} items: {int(s.get('num_unparsed', 0))} unparsed, "
-              f"{int(s.get('num_errors', 0))} failed, {int(s.get('num_missing', 0))} missing")  # fmt: skip
+    counts = (
+        f"{int(s.get('num_items', 0))} items: {int(s.get('num_unparsed', 0))} unparsed, "
+        f"{int(s.get('num_errors', 0))} failed, {int(s.get('num_missing', 0))} missing"
+    )
     bad = [(i, o) for i, o in run.outcomes.items() if o.status != "ok"]
     bad.sort(key=lambda pair: pair[0] not in in_gallery)  # stable: sampled ones first, each in file order
     examples = "".join(
-        (f'<li><a class="anchor" href="#{anchor_id("item", run.bench_tag, i)}">{esc(i)}</a> ' if i in in_gallery
-         else f'<li><span class="anchor">{esc(i)}</span> <span class=note>(not in the sample)</span> ')
-        + f'<span class="status-{o.status}">{o.status}</span>: <code>{esc((o.error or o.response or "(empty)")[:300])}</code></li>'
+        (
+            f'<li><a class="anchor" href="#{anchor_id("item", run.bench_tag, i)}">{esc(i)}</a> '
+            if i in in_gallery
+            else f'<li><span class="anchor">{esc(i)}</span> <span class=note>(not in the sample)</span> '
+        )
+        + f'<span class="status-{o.status}">{o.status}</span>: '
+        + f"<code>{esc((o.error or o.response or '(empty)')[:300])}</code></li>"
         for i, o in bad[:MAX_EXAMPLES]
-    )  # fmt: skip
+    )
     more = f" (first {MAX_EXAMPLES} of {len(bad)})" if len(bad) > MAX_EXAMPLES else ""
     per = ""
     troubled = {k: v for k, v in (s.get("per_subtype_counts") or {}).items() if v.get("unparsed") or v.get("errors")}
     if troubled:
         per = "<br>per subtype: " + ", ".join(
-            f"{esc(k)} {int(v.get('unparsed', 0))} unparsed / {int(v.get('errors', 0))} failed" for k, v in troubled.items()
+            f"{esc(k)} {int(v.get('unparsed', 0))} unparsed / {int(v.get('errors', 0))} failed"
+            for k, v in troubled.items()
         )
     return (
         f'<h3 id="run-{run.key}">{esc(run.label)} <span class=note>({esc(run.kind)})</span></h3>'
         f"<p class=note>folder {esc(run.folder)}<br>benchmark {esc(run.benchmark)}<br>"
-        f"model {esc(s.get('model') or run.config.get('model') or '-')}, backend {esc(s.get('backend') or run.config.get('backend') or '-')}"
-        f"<br><span id=\"counts-{run.key}\">{esc(counts)}</span>{per}</p>"
+        f"model {esc(s.get('model') or run.config.get('model') or '-')}, "
+        f"backend {esc(s.get('backend') or run.config.get('backend') or '-')}"
+        f'<br><span id="counts-{run.key}">{esc(counts)}</span>{per}</p>'
         + (f"<p>Not understood or failed{more}:</p><ul>{examples}</ul>" if bad else "<p>Every item was parsed.</p>")
     )
 
@@ -359,31 +396,53 @@ def external_section(runs: list[Run]) -> str:
     """Metrics of the runs of one external benchmark: overall, per category, IoU histogram (vtg)."""
     kind = runs[0].kind
     keys = _metric_keys(kind)
-    names = {"accuracy": "accuracy", "miou": "mIoU", "recall@0.3": "R@0.3", "recall@0.5": "R@0.5", "recall@0.7": "R@0.7"}
-    head = "<tr><th>model</th>" + "".join(f"<th>{names[k]}</th>" for k in keys) + "<th>items</th><th>unparsed</th><th>failed</th></tr>"
+    names = {
+        "accuracy": "accuracy",
+        "miou": "mIoU",
+        "recall@0.3": "R@0.3",
+        "recall@0.5": "R@0.5",
+        "recall@0.7": "R@0.7",
+    }
+    head = (
+        "<tr><th>model</th>"
+        + "".join(f"<th>{names[k]}</th>" for k in keys)
+        + "<th>items</th><th>unparsed</th><th>failed</th></tr>"
+    )
     rows = []
     for n, run in enumerate(runs):
         color = PALETTE[n % len(PALETTE)]
         s = run.summary
         cells = "".join(bar_cell(float(s[k]), f"{float(s[k]):.1f}", anchor_id("ext", run.key, k), color) for k in keys)
-        rows.append(f'<tr><td><a href="#run-{run.key}">{esc(run.label)}</a></td>{cells}<td class="num">{int(s["num_items"])}</td>'
-                    f'<td class="num">{int(s["num_unparsed"])}</td><td class="num">{int(s["num_errors"])}</td></tr>')  # fmt: skip
-    parts = [f'<h2 id="{anchor_id("bench", runs[0].benchmark.name)}">{esc(runs[0].benchmark.name)} ({kind})</h2>',
-             "<p class=note>Percent; every item counts (unparsed and failed items score 0) unless the summary says "
-             f"otherwise (denominator: {esc(runs[0].summary.get('denominator', 'all items'))}).</p>",
-             f"<table>{head}{''.join(rows)}</table>"]  # fmt: skip
+        rows.append(
+            f'<tr><td><a href="#run-{run.key}">{esc(run.label)}</a></td>{cells}'
+            f'<td class="num">{int(s["num_items"])}</td>'
+            f'<td class="num">{int(s["num_unparsed"])}</td><td class="num">{int(s["num_errors"])}</td></tr>'
+        )
+    parts = [
+        f'<h2 id="{anchor_id("bench", runs[0].benchmark.name)}">{esc(runs[0].benchmark.name)} ({kind})</h2>',
+        "<p class=note>Percent; every item counts (unparsed and failed items score 0) unless the summary says "
+        f"otherwise (denominator: {esc(runs[0].summary.get('denominator', 'all items'))}).</p>",
+        f"<table>{head}{''.join(rows)}</table>",
+    ]
     categories = sorted({c for run in runs for c in run.summary.get("categories", {})})
     if categories:
         main = keys[0]
-        chead = "<tr><th>category</th>" + "".join(f"<th>{esc(r.label)} {names[main]}</th>" for r in runs) + "<th>items</th></tr>"
+        chead = (
+            "<tr><th>category</th>"
+            + "".join(f"<th>{esc(r.label)} {names[main]}</th>" for r in runs)
+            + "<th>items</th></tr>"
+        )
         crows = []
         for cat in categories:
             cells = []
             for n, run in enumerate(runs):
                 block = run.summary.get("categories", {}).get(cat)
                 cell_id = anchor_id("ext", run.key, "cat", cat, main)
-                cells.append(bar_cell(float(block[main]), f"{float(block[main]):.1f}", cell_id, PALETTE[n % len(PALETTE)])
-                             if block else f'<td id="{cell_id}">&ndash;</td>')  # fmt: skip
+                cells.append(
+                    bar_cell(float(block[main]), f"{float(block[main]):.1f}", cell_id, PALETTE[n % len(PALETTE)])
+                    if block
+                    else f'<td id="{cell_id}">&ndash;</td>'
+                )
             items = max(int(r.summary.get("categories", {}).get(cat, {}).get("num_items", 0)) for r in runs)
             crows.append(f"<tr><td>{esc(cat)}</td>{''.join(cells)}<td class=num>{items}</td></tr>")
         parts.append(f"<h3>Per category</h3><table>{chead}{''.join(crows)}</table>")
@@ -394,8 +453,14 @@ def external_section(runs: list[Run]) -> str:
             counts, _ = np.histogram(ious, bins=10, range=(0.0, 1.0))
             not_scored = sum(o.status != "ok" for o in run.outcomes.values())
             labels = [f"{k / 10:.1f}" for k in range(10)] + ["none"]
-            plots.append(svg_columns(labels, [int(c) for c in counts] + [not_scored],
-                                     title=f"IoU of {run.label} (bins of 0.1; none = unparsed/failed)", width_px=420))  # fmt: skip
+            plots.append(
+                svg_columns(
+                    labels,
+                    [int(c) for c in counts] + [not_scored],
+                    title=f"IoU of {run.label} (bins of 0.1; none = unparsed/failed)",
+                    width_px=420,
+                )
+            )
         parts.append("<div>" + "".join(plots) + "</div>")
     return "".join(parts)
 
@@ -405,10 +470,10 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, list[str]]
     first = runs[0]
     bench = first.bench_tag
     if first.kind == "viubench":
-        from videossr.eval.viubench import SUBTYPES
+        from videossr.eval.viubench import subtypes
 
         group_of = lambda r: r["subtype"]  # noqa: E731
-        order = [name for name in SUBTYPES]
+        order = list(subtypes())
     else:
         group_of = lambda r: str(r.get("category") or "all")  # noqa: E731
         order = sorted({group_of(r) for r in first.records})
@@ -426,16 +491,22 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, list[str]]
         for item_id in chosen:
             record = records[item_id]
             outcomes = [(run, run.outcomes[item_id]) for run in runs if item_id in run.outcomes]
-            sheet = viubench_sheet(record) if first.kind == "viubench" else external_sheet(first.kind, record, video_dir)
+            sheet = (
+                viubench_sheet(record) if first.kind == "viubench" else external_sheet(first.kind, record, video_dir)
+            )
             items.append(_item_html(bench, record, outcomes, sheet))
         shown.extend(chosen)
-        blocks.append(f'<div class="group"><h3 id="{anchor_id("group", bench, group)}">{esc(group)} <span class=note>'
-                      f'({len(items)} of {len(records)} items)</span></h3>{"".join(items)}</div>')  # fmt: skip
-    head = (f'<h2 id="{anchor_id("gallery", bench)}">Items of {esc(first.benchmark)}</h2>'
-            f"<p class=note>A seeded sample (seed {seed}): {per_group} items per "
-            f"{'subtype' if first.kind == 'viubench' else 'category'} (all of a smaller one), the same items for every "
-            "run. Contact sheets: frames in the order the model saw them, labelled with their time on the model's "
-            "clock; red = the perturbed span (grounding truth), yellow = drawn shapes, one block per clip (jigsaw).</p>")  # fmt: skip
+        blocks.append(
+            f'<div class="group"><h3 id="{anchor_id("group", bench, group)}">{esc(group)} <span class=note>'
+            f"({len(items)} of {len(records)} items)</span></h3>{''.join(items)}</div>"
+        )
+    head = (
+        f'<h2 id="{anchor_id("gallery", bench)}">Items of {esc(first.benchmark)}</h2>'
+        f"<p class=note>A seeded sample (seed {seed}): {per_group} items per "
+        f"{'subtype' if first.kind == 'viubench' else 'category'} (all of a smaller one), the same items for every "
+        "run. Contact sheets: frames in the order the model saw them, labelled with their time on the model's "
+        "clock; red = the perturbed span (grounding truth), yellow = drawn shapes, one block per clip (jigsaw).</p>"
+    )
     controls = filter_bar([(r.key, r.label) for r in runs], len(shown))
     return f'<section class="gallery" data-bench="{esc(bench)}">{head}{controls}{"".join(blocks)}</section>', shown
 
@@ -446,8 +517,11 @@ def _item_html(bench: str, record: dict[str, Any], outcomes: list[tuple[Run, Out
     wrong = any(o.score < 1.0 for _, o in outcomes)
     unparsed = any(o.status != "ok" for _, o in outcomes)
     scores = "".join(f' data-s-{run.key}="{o.score:.4f}"' for run, o in outcomes)
-    image = (f'<img loading="lazy" alt="contact sheet of {esc(item_id)}" src="{sheet}">' if sheet
-             else '<div class="noimg">frames not available</div>')  # fmt: skip
+    image = (
+        f'<img loading="lazy" alt="contact sheet of {esc(item_id)}" src="{sheet}">'
+        if sheet
+        else '<div class="noimg">frames not available</div>'
+    )
     rows = "".join(
         f"<tr><td>{esc(run.label)}</td><td><pre>{esc(o.response[:RESPONSE_CHARS]) or '<i>(empty)</i>'}</pre>"
         + (f'<pre class="status-error">{esc(o.error[:RESPONSE_CHARS])}</pre>' if o.error else "")
@@ -474,8 +548,14 @@ class ReportStats:
     size_bytes: int
 
 
-def build_report(folders: list[str | Path], *, per_group: int = DEFAULT_PER_GROUP, seed: int = 0,
-                 benchmark: Path | None = None, title: str = "VideoSSR results") -> tuple[str, ReportStats]:  # fmt: skip
+def build_report(
+    folders: list[str | Path],
+    *,
+    per_group: int = DEFAULT_PER_GROUP,
+    seed: int = 0,
+    benchmark: Path | None = None,
+    title: str = "VideoSSR results",
+) -> tuple[str, ReportStats]:
     """The HTML report of result folders (any mix of VIUBench and vqa/vtg runs) and its statistics.
 
     ``per_group`` >= 0 items per subtype/category go into the galleries; ``benchmark`` overrides
@@ -513,8 +593,10 @@ def build_report(folders: list[str | Path], *, per_group: int = DEFAULT_PER_GROU
     body.extend(galleries)
     # The note states the file's own size: measured without it, the note adds ~200 bytes.
     size = len(page(title, "".join(body)).encode("utf-8"))
-    note = (f"This file: {size / 1e6:.2f} MB, {shown} gallery items of {len(runs)} runs, self-contained (no network). "
-            f"Built by eval/report.py with --per-group {per_group} --seed {seed}.")  # fmt: skip
+    note = (
+        f"This file: {size / 1e6:.2f} MB, {shown} gallery items of {len(runs)} runs, self-contained (no network). "
+        f"Built by eval/report.py with --per-group {per_group} --seed {seed}."
+    )
     document = page(title, "".join(body) + f'<p class="note" id="size-note">{esc(note)}</p>')
     logger.info("report: %d runs, %d items, %.2f MB", len(runs), shown, size / 1e6)
     return document, ReportStats(len(runs), shown, len(document.encode("utf-8")))

@@ -55,7 +55,11 @@ def png_data_uri(png_bytes: bytes) -> str:
 
 
 def svg_hbars(
-    bars: Sequence[tuple[str, float, str]], *, max_value: float | None = None, unit: str = "", width_px: int = 560,
+    bars: Sequence[tuple[str, float, str]],
+    *,
+    max_value: float | None = None,
+    unit: str = "",
+    width_px: int = 560,
     value_format: str = "{:.1f}",
 ) -> str:
     """Horizontal bars ``(label, value, colour)``, one per line, value printed at the bar's end.
@@ -76,19 +80,32 @@ def svg_hbars(
             f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 14}">{value_format.format(value)}{esc(unit)}</text>'
         )
     height = max(1, len(bars)) * row_h
-    return (f'<svg class="plot" width="{width_px}" height="{height}" viewBox="0 0 {width_px} {height}" '
-            f'xmlns="http://www.w3.org/2000/svg" font-size="12">{"".join(rows)}</svg>')  # fmt: skip
+    return (
+        f'<svg class="plot" width="{width_px}" height="{height}" viewBox="0 0 {width_px} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg" font-size="12">{"".join(rows)}</svg>'
+    )
 
 
-def svg_columns(labels: Sequence[str], counts: Sequence[float], *, color: str = PALETTE[0], title: str = "",
-                width_px: int = 360, height_px: int = 150) -> str:  # fmt: skip
+def svg_columns(
+    labels: Sequence[str],
+    counts: Sequence[float],
+    *,
+    color: str = PALETTE[0],
+    title: str = "",
+    width_px: int = 360,
+    height_px: int = 150,
+) -> str:
     """A column chart (a histogram when ``labels`` are bins); each column's count printed above it."""
     n = max(1, len(counts))
     top = max(counts, default=0) or 1
     pad_top, pad_bottom = 30 if title else 16, 30
     plot_h = height_px - pad_top - pad_bottom
     col_w = (width_px - 10) / n
-    parts = [f'<text x="{width_px / 2}" y="14" text-anchor="middle" font-weight="bold">{esc(title)}</text>'] if title else []
+    parts = (
+        [f'<text x="{width_px / 2}" y="14" text-anchor="middle" font-weight="bold">{esc(title)}</text>']
+        if title
+        else []
+    )
     for k, (label, count) in enumerate(zip(labels, counts)):
         h = plot_h * count / top
         x = 5 + k * col_w
@@ -99,12 +116,20 @@ def svg_columns(labels: Sequence[str], counts: Sequence[float], *, color: str = 
             f'<text x="{x + col_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{count_text}</text>'
             f'<text x="{x + col_w / 2:.1f}" y="{height_px - 16}" text-anchor="middle">{esc(label)}</text>'
         )
-    return (f'<svg class="plot" width="{width_px}" height="{height_px}" viewBox="0 0 {width_px} {height_px}" '
-            f'xmlns="http://www.w3.org/2000/svg" font-size="10">{"".join(parts)}</svg>')  # fmt: skip
+    return (
+        f'<svg class="plot" width="{width_px}" height="{height_px}" viewBox="0 0 {width_px} {height_px}" '
+        f'xmlns="http://www.w3.org/2000/svg" font-size="10">{"".join(parts)}</svg>'
+    )
 
 
-def svg_heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], col_labels: Sequence[str], *,
-                title: str = "", cell_px: int = 28) -> str:  # fmt: skip
+def svg_heatmap(
+    matrix: Sequence[Sequence[float]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    title: str = "",
+    cell_px: int = 28,
+) -> str:
     """A grid of counts shaded by value (white = 0, dark blue = the largest), each count printed."""
     top = max((v for row in matrix for v in row), default=0) or 1
     left, head = 64, 34 if title else 18
@@ -112,7 +137,9 @@ def svg_heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], co
     height = head + cell_px * len(row_labels) + 4
     parts = [f'<text x="4" y="12" font-weight="bold">{esc(title)}</text>'] if title else []
     for c, label in enumerate(col_labels):
-        parts.append(f'<text x="{left + c * cell_px + cell_px / 2}" y="{head - 4}" text-anchor="middle">{esc(label)}</text>')
+        parts.append(
+            f'<text x="{left + c * cell_px + cell_px / 2}" y="{head - 4}" text-anchor="middle">{esc(label)}</text>'
+        )
     for r, (label, row) in enumerate(zip(row_labels, matrix)):
         y = head + r * cell_px
         parts.append(f'<text x="{left - 4}" y="{y + cell_px / 2 + 4}" text-anchor="end">{esc(label)}</text>')
@@ -120,19 +147,25 @@ def svg_heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], co
             shade = value / top
             fill = f"rgb({round(255 - 183 * shade)},{round(255 - 135 * shade)},{round(255 - 47 * shade)})"
             ink = "#fff" if shade > 0.6 else "#000"
-            parts.append(f'<rect x="{left + c * cell_px}" y="{y}" width="{cell_px - 1}" height="{cell_px - 1}" fill="{fill}"/>'
-                         f'<text class="heat-cell" x="{left + c * cell_px + cell_px / 2}" y="{y + cell_px / 2 + 4}" '
-                         f'text-anchor="middle" fill="{ink}">{value:g}</text>')  # fmt: skip
-    return (f'<svg class="plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-            f'xmlns="http://www.w3.org/2000/svg" font-size="10">{"".join(parts)}</svg>')  # fmt: skip
+            parts.append(
+                f'<rect x="{left + c * cell_px}" y="{y}" width="{cell_px - 1}" height="{cell_px - 1}" fill="{fill}"/>'
+                f'<text class="heat-cell" x="{left + c * cell_px + cell_px / 2}" y="{y + cell_px / 2 + 4}" '
+                f'text-anchor="middle" fill="{ink}">{value:g}</text>'
+            )
+    return (
+        f'<svg class="plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg" font-size="10">{"".join(parts)}</svg>'
+    )
 
 
 def bar_cell(value: float, text: str, cell_id: str = "", color: str = PALETTE[0]) -> str:
     """A table cell (percent ``value``) whose background is a bar of that length: gaps show at a glance."""
     width = min(100.0, max(0.0, value))
     ident = f' id="{esc(cell_id)}"' if cell_id else ""
-    return (f'<td class="num"{ident} data-value="{value:.4f}" style="background:linear-gradient(90deg,{color}55 '
-            f'{width:.1f}%,transparent {width:.1f}%)">{esc(text)}</td>')  # fmt: skip
+    return (
+        f'<td class="num"{ident} data-value="{value:.4f}" style="background:linear-gradient(90deg,{color}55 '
+        f'{width:.1f}%,transparent {width:.1f}%)">{esc(text)}</td>'
+    )
 
 
 # ----------------------------------------------------------------------------- the page
@@ -212,10 +245,10 @@ SCRIPT = """
 def page(title: str, body: str) -> str:
     """A complete, self-contained HTML document: ``body`` (already escaped HTML) plus CSS and script."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         # No network at all, even if someone adds a URL later: the page may open on an air-gapped
         # cluster or from an e-mail; data: images and inline code are all it may load.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n"
         f"<script>{SCRIPT}</script>\n</body></html>\n"
@@ -230,19 +263,23 @@ def filter_bar(run_keys: Sequence[tuple[str, str]], total: int, *, outcome_filte
     """
     parts = ['<div class="filters">']
     if outcome_filters:
-        parts += ['<label><input type="checkbox" class="f-wrong"> wrong only</label>',
-                  '<label><input type="checkbox" class="f-unparsed"> unparsed / failed only</label>']
+        parts += [
+            '<label><input type="checkbox" class="f-wrong"> wrong only</label>',
+            '<label><input type="checkbox" class="f-unparsed"> unparsed / failed only</label>',
+        ]
     if len(run_keys) >= 2:
         options = "".join(f'<option value="{esc(k)}">{esc(label)}</option>' for k, label in run_keys)
         second = "".join(
             f'<option value="{esc(k)}"{" selected" if n == 1 else ""}>{esc(label)}</option>'
             for n, (k, label) in enumerate(run_keys)
         )
-        parts.append(f'<label>A <select class="f-a">{options}</select></label>'
-                     f'<label>B <select class="f-b">{second}</select></label>'
-                     '<label><select class="f-cmp"><option value="any">all items</option>'
-                     '<option value="a-better">A scores higher than B</option>'
-                     '<option value="b-better">B scores higher than A</option>'
-                     '<option value="differ">A and B differ</option></select></label>')  # fmt: skip
+        parts.append(
+            f'<label>A <select class="f-a">{options}</select></label>'
+            f'<label>B <select class="f-b">{second}</select></label>'
+            '<label><select class="f-cmp"><option value="any">all items</option>'
+            '<option value="a-better">A scores higher than B</option>'
+            '<option value="b-better">B scores higher than A</option>'
+            '<option value="differ">A and B differ</option></select></label>'
+        )
     parts.append(f'<span><b class="shown-count">{total}</b> of {total} items shown</span></div>')
     return "".join(parts)

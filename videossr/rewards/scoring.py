@@ -1,4 +1,4 @@
-"""Combine parsing and task scores into one result per response; the task registry.
+"""Combine parsing and task scores into one result per response, for every registered task.
 
 :func:`compute_score` has verl's custom-reward signature and returns the same keys for every task::
 
@@ -19,82 +19,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from videossr.rewards import counting, grounding, jigsaw
+from videossr.errors import ConfigError
 from videossr.rewards.extraction import ANSWER_FORMATS, extract_answer
+from videossr.tasks.registry import TaskScorer, get_task
 
-
-@dataclass(frozen=True)
-class TaskScorer:
-    """How one task parses and scores a response.
-
-    Attributes:
-        parse_truth: ground truth text -> value; raises ``ValueError`` when malformed.
-        parse: (response, parsed truth) -> answer or None.
-        smooth: (answer, truth) -> float in [0, 1].
-        exact: (answer, truth) -> bool.
-    """
-
-    parse_truth: Callable[[str], Any]
-    parse: Callable[[str, Any], Any]
-    smooth: Callable[[Any, Any], float]
-    exact: Callable[[Any, Any], bool]
-
-
-TASK_SCORERS: dict[str, TaskScorer] = {}
-#: Other data_source names accepted for a task: the released jigsaw builder wrote "shuffled".
-ALIASES = {"shuffled": "jigsaw"}
 REWARD_MODES = ("smooth", "strict")
 RESULT_KEYS = ("score", "accuracy", "exact", "parsed", "format")
 
 
-def register_task(name: str, scorer: TaskScorer) -> None:
-    """Add a task's scorer; a name may be registered once."""
-    if name in TASK_SCORERS or name in ALIASES:
-        raise ValueError(f"reward for task {name!r} is already registered")
-    TASK_SCORERS[name] = scorer
-
-
-register_task(
-    "grounding",
-    TaskScorer(
-        parse_truth=grounding.parse_ground_truth_interval,
-        parse=lambda response, truth: grounding.parse_interval(response),
-        smooth=grounding.interval_iou,
-        exact=grounding.is_exact_interval,
-    ),
-)
-register_task(
-    "counting",
-    TaskScorer(
-        parse_truth=counting.parse_ground_truth_counts,
-        parse=lambda response, truth: counting.parse_counts(response),
-        smooth=counting.counts_score,
-        exact=lambda pred, truth: tuple(pred) == tuple(truth),
-    ),
-)
-register_task(
-    "jigsaw",
-    TaskScorer(
-        parse_truth=jigsaw.parse_ground_truth_order,
-        parse=lambda response, truth: jigsaw.parse_order(response, len(truth)),
-        smooth=jigsaw.order_score,
-        exact=lambda pred, truth: pred == truth,
-    ),
-)
-
-
 def get_scorer(data_source: str) -> TaskScorer:
-    """The scorer of a task name (or alias); ``ValueError`` lists the known names otherwise."""
-    name = ALIASES.get(data_source, data_source)
-    scorer = TASK_SCORERS.get(name)
-    if scorer is None:
-        known = sorted(TASK_SCORERS) + sorted(ALIASES)
-        raise ValueError(f"no reward for data_source {data_source!r}; known: {', '.join(known)}")
-    return scorer
+    """The reward of a registered task name or alias; ``ValueError`` lists the known names otherwise."""
+    try:
+        return get_task(data_source).reward
+    except ConfigError as exc:
+        raise ValueError(f"no reward for data_source {data_source!r} ({exc})") from None
 
 
 def compute_score(
@@ -111,7 +51,7 @@ def compute_score(
     """Score one response (see the module docstring for the keys).
 
     Args:
-        data_source: ``grounding``, ``counting``, ``jigsaw`` (or the alias ``shuffled``).
+        data_source: a registered task (``grounding``, ``counting``, ``jigsaw``, the alias ``shuffled``, ...).
         solution_str: the model's response text.
         ground_truth: the row's ``reward_model.ground_truth``.
         extra_info: the row's ``extra_info`` (unused; accepted for verl).

@@ -29,6 +29,7 @@ This module draws in memory only; it never reads or writes files itself.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -38,10 +39,12 @@ import cv2
 import numpy as np
 
 from videossr.errors import ConfigError, VideoError
+from videossr.rewards import counting as counting_reward
 from videossr.tasks import COUNTING
 from videossr.tasks.answers import counting_answer
 from videossr.tasks.frames import VideoFrames
 from videossr.tasks.prompts import COUNTING_QUESTION, single_video_user_message
+from videossr.tasks.registry import BenchmarkSubtype, PretextTask, TaskScorer, register_task
 from videossr.tasks.sample import Sample
 
 logger = logging.getLogger(__name__)
@@ -313,9 +316,12 @@ def _try_positions(
         if x_range[0] > x_range[1] or y_range[0] > y_range[1]:
             return None
         candidates = np.stack(
-            [rng.integers(x_range[0], x_range[1] + 1, size=CANDIDATES_PER_INSTANCE),
-             rng.integers(y_range[0], y_range[1] + 1, size=CANDIDATES_PER_INSTANCE)], axis=1,
-        )  # fmt: skip
+            [
+                rng.integers(x_range[0], x_range[1] + 1, size=CANDIDATES_PER_INSTANCE),
+                rng.integers(y_range[0], y_range[1] + 1, size=CANDIDATES_PER_INSTANCE),
+            ],
+            axis=1,
+        )
         free = np.ones(len(candidates), dtype=bool)
         for other in placed:
             free &= outline_gaps(relative, candidates, other) >= gap
@@ -346,7 +352,13 @@ def _size_steps(sizes: list[int], low: int) -> list[tuple[str, float | None, lis
 
 
 def _place_all(
-    shape: str, width: int, height: int, sizes: list[int], angles: list[float], low: int, gap: int,
+    shape: str,
+    width: int,
+    height: int,
+    sizes: list[int],
+    angles: list[float],
+    low: int,
+    gap: int,
     rng: np.random.Generator,
 ) -> tuple[str, list[int], list[tuple[int, int]]] | None:
     """``(fallback, sizes, centres)`` of the first step of :func:`_size_steps` that holds them all."""
@@ -440,7 +452,9 @@ def make_counting_sample(
     check_placement(placement)
     width, height = video.size
     if min(width, height) < MIN_SHORT_SIDE:
-        raise VideoError(f"frames of {width}x{height} are too small to draw shapes on (shorter side < {MIN_SHORT_SIDE})")
+        raise VideoError(
+            f"frames of {width}x{height} are too small to draw shapes on (shorter side < {MIN_SHORT_SIDE})"
+        )
     shape_frames = choose_shape_frames(video.num_frames, difficulty, rng)
     frames: list = [video.path(i) for i in range(video.num_frames)]
     gave_way: dict[str, dict[str, Any]] = {}
@@ -480,3 +494,103 @@ def make_counting_sample(
         },
         params=params,
     )
+
+
+class CountingTask(PretextTask):
+    """Object Counting: variants ``easy`` (file ``counting``) and ``hard`` (``counting_hard``)."""
+
+    name = COUNTING
+    default_variant = "easy"
+    example_ground_truth = "3,1,4"
+    reward = TaskScorer(
+        parse_truth=counting_reward.parse_ground_truth_counts,
+        parse=lambda response, truth: counting_reward.parse_counts(response),
+        smooth=counting_reward.counts_score,
+        exact=lambda answer, truth: tuple(answer) == tuple(truth),
+    )
+    benchmark_subtypes = (
+        BenchmarkSubtype("counting_easy", "easy", "Cnt-E"),
+        BenchmarkSubtype("counting_hard", "hard", "Cnt-H"),
+    )
+
+    def variants(self) -> tuple[str, ...]:
+        return tuple(DIFFICULTIES)
+
+    def canonical_variant(self, text: str) -> str:
+        return get_difficulty(text).name
+
+    def file_stem(self, variant: str) -> str:
+        return "counting" if variant == "easy" else f"counting_{variant}"
+
+    def variant_of_row(self, extra) -> str:
+        return str(extra["difficulty"])
+
+    def fingerprint(self, settings) -> dict:
+        return {"counting_placement": settings.counting_placement}
+
+    def sample_options(self, settings) -> dict:
+        return {"placement": settings.counting_placement}
+
+    def row_sample_options(self, params) -> dict:
+        # Rows written before the placement was recorded all used the released rule.
+        return {"placement": params.get("placement", UNRECORDED_PLACEMENT)}
+
+    def make_sample(self, video, variant, rng, *, partner=None, placement: str = DEFAULT_PLACEMENT) -> Sample:
+        return make_counting_sample(video, get_difficulty(variant), rng, placement=placement)
+
+    def benchmark_hints(self, variant, row) -> dict:
+        limits = DIFFICULTIES[variant]
+        return {"task": self.name, "max_count": limits.max_frames_per_shape * limits.max_instances_per_frame}
+
+    def benchmark_score(self, response: str, ground_truth: str) -> tuple[float, str | None]:
+        counts = counting_reward.parse_counts(response)
+        if counts is None:
+            return 0.0, None
+        truth = counting_reward.parse_ground_truth_counts(ground_truth)
+        return counting_reward.per_shape_exact(counts, truth), ",".join(map(str, counts))
+
+    def random_answer(self, hints, rng) -> str:
+        # Each shape uniform in 1..max: 1/9 (easy) and 1/16 (hard) exact per shape, the paper's 11.1 / 6.3.
+        return ",".join(str(int(rng.integers(1, hints["max_count"] + 1))) for _ in range(3))
+
+    def preview_mark(self, row, video_pos, position, thumb, scale):
+        from videossr.preview import YELLOW, mark_border
+
+        shapes = {e["frame_idx"]: e["shape"] for e in (row["extra_info"].get("shape_frames") or [])}
+        if position not in shapes:
+            return None
+        instances = json.loads(row["extra_info"].get("params") or "{}").get("instances", {})
+        for instance in instances.get(str(position), []):
+            center = (round(instance["center"][0] * scale), round(instance["center"][1] * scale))
+            size = max(2, round(instance["size"] * scale))
+            polygon = shape_polygon(shapes[position], center, size, instance["angle_deg"])
+            if polygon is None:
+                cv2.circle(thumb, center, size // 2 + 2, YELLOW, 2, cv2.LINE_AA)
+            else:
+                cv2.polylines(thumb, [polygon], True, YELLOW, 2, cv2.LINE_AA)
+        mark_border(thumb, YELLOW, 3)
+        return YELLOW
+
+    def report_plots(self, rows) -> list[str]:
+        from collections import Counter
+
+        from videossr.report.html import PALETTE, svg_columns
+
+        per_shape = [Counter() for _ in SHAPES]
+        for row in rows:
+            for k, value in enumerate(str(row["reward_model"]["ground_truth"]).split(",")[:3]):
+                per_shape[k][int(value)] += 1
+        top = max((max(c) for c in per_shape if c), default=1)
+        return [
+            svg_columns(
+                [str(v) for v in range(1, top + 1)],
+                [counter.get(v, 0) for v in range(1, top + 1)],
+                title=f"counting: {shape}s per sample",
+                color=PALETTE[3],
+                width_px=300,
+            )
+            for shape, counter in zip(SHAPES, per_shape)
+        ]
+
+
+TASK = register_task(CountingTask())

@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from videossr.errors import ConfigError, VideoError
+from videossr.rewards import jigsaw as jigsaw_reward
 from videossr.tasks import JIGSAW
 from videossr.tasks.answers import jigsaw_answer
 from videossr.tasks.frames import VideoFrames
 from videossr.tasks.prompts import JIGSAW_QUESTIONS, jigsaw_user_message
+from videossr.tasks.registry import BenchmarkSubtype, PretextTask, TaskScorer, register_task
 from videossr.tasks.sample import Sample
 
 SUPPORTED_NUM_CLIPS = tuple(sorted(JIGSAW_QUESTIONS))
@@ -41,3 +43,79 @@ def make_jigsaw_sample(video: VideoFrames, num_clips: int, rng: np.random.Genera
         sample_fps=video.sample_fps,
         info={"num_clips": num_clips, "clip_order": clip_order},
     )
+
+
+class JigsawTask(PretextTask):
+    """Temporal Jigsaw: variants ``6`` (file ``jigsaw6``) and ``8`` (``jigsaw8``), the number of clips."""
+
+    name = JIGSAW
+    aliases = ("shuffled",)  # the released jigsaw builder's data_source
+    default_variant = "6"
+    example_ground_truth = "341562"
+    reward = TaskScorer(
+        parse_truth=jigsaw_reward.parse_ground_truth_order,
+        parse=lambda response, truth: jigsaw_reward.parse_order(response, len(truth)),
+        smooth=jigsaw_reward.order_score,
+        exact=lambda answer, truth: answer == truth,
+    )
+    benchmark_subtypes = (BenchmarkSubtype("jigsaw_easy", "6", "Jig-E"), BenchmarkSubtype("jigsaw_hard", "8", "Jig-H"))
+
+    def variants(self) -> tuple[str, ...]:
+        return tuple(str(n) for n in SUPPORTED_NUM_CLIPS)
+
+    def canonical_variant(self, text: str) -> str:
+        if str(text).strip() not in self.variants():
+            raise ConfigError(f"--num-clips must be one of {SUPPORTED_NUM_CLIPS}, got {text}")
+        return str(text).strip()
+
+    def file_stem(self, variant: str) -> str:
+        return f"jigsaw{variant}"
+
+    def variant_of_row(self, extra) -> str:
+        return str(extra["num_clips"])
+
+    def variant_label(self, extra) -> str:
+        return f"{extra.get('num_clips')} clips"
+
+    def make_sample(self, video, variant, rng, *, partner=None, **options) -> Sample:
+        return make_jigsaw_sample(video, int(variant), rng)
+
+    def benchmark_hints(self, variant, row) -> dict:
+        return {"task": self.name, "num_clips": int(variant)}
+
+    def benchmark_score(self, response: str, ground_truth: str) -> tuple[float, str | None]:
+        order = jigsaw_reward.parse_order(response, len(ground_truth))
+        if order is None:
+            return 0.0, None
+        return (1.0 if order == jigsaw_reward.parse_ground_truth_order(ground_truth) else 0.0), order
+
+    def random_answer(self, hints, rng) -> str:
+        # A uniformly random order: 1/720 and 1/40,320 exact, the paper's 0.1 / 0.0.
+        return "".join(str(int(k) + 1) for k in rng.permutation(hints["num_clips"]))
+
+    def preview_caption(self, row, video_pos: int) -> str | None:
+        return f"Clip {video_pos + 1} (original clip {row['extra_info']['clip_order'][video_pos] + 1})"
+
+    def report_plots(self, rows) -> list[str]:
+        from videossr.report.html import svg_heatmap
+
+        plots = []
+        for num_clips in sorted({int(r["extra_info"]["num_clips"]) for r in rows}):
+            matrix = [[0] * num_clips for _ in range(num_clips)]
+            for row in rows:
+                order = row["extra_info"]["clip_order"]
+                if len(order) == num_clips:
+                    for position, original in enumerate(order):
+                        matrix[int(original)][position] += 1
+            plots.append(
+                svg_heatmap(
+                    matrix,
+                    [f"clip {k + 1}" for k in range(num_clips)],
+                    [str(k + 1) for k in range(num_clips)],
+                    title=f"jigsaw {num_clips}: original clip (rows) x shown position",
+                )
+            )
+        return plots
+
+
+TASK = register_task(JigsawTask())

@@ -33,7 +33,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,7 +42,7 @@ from videossr.errors import ConfigError, VideoError
 from videossr.tasks.frames import VideoFrames
 
 #: What a perturbed position shows: an existing frame (reused, not re-encoded) or new pixels.
-FrameOut = Union[Path, np.ndarray]
+FrameOut = Path | np.ndarray
 
 #: Decodes source frames (source frame numbers, increasing) into arrays of a given (w, h).
 SourceDecoder = Callable[[VideoFrames, list[int], tuple[int, int]], list[np.ndarray]]
@@ -370,8 +370,25 @@ def register(perturbation: Perturbation) -> Perturbation:
     return perturbation
 
 
-for _cls in (Saturation, Noise, Blur, Grayscale, Invert, ChannelSwap, ZoomIn, Rotate180, ZoomOut, Mirror,
-             Slow, Fast, StutterHold, Shuffle, Rotate90, Rotate270, Swap):  # fmt: skip
+for _cls in (
+    Saturation,
+    Noise,
+    Blur,
+    Grayscale,
+    Invert,
+    ChannelSwap,
+    ZoomIn,
+    Rotate180,
+    ZoomOut,
+    Mirror,
+    Slow,
+    Fast,
+    StutterHold,
+    Shuffle,
+    Rotate90,
+    Rotate270,
+    Swap,
+):
     register(_cls())
 
 #: The paper's 14, in its order (fine-grained, spatial, temporal).

@@ -15,7 +15,8 @@ import numpy as np
 def derive_seed(run_seed: int, *parts: object) -> int:
     """A 63-bit seed from ``run_seed`` and ``parts`` (joined by ``/`` after ``str()``).
 
-    >>> derive_seed(0, "grounding", "channelswap", "cooking/pasta") == derive_seed(0, "grounding", "channelswap", "cooking/pasta")
+    >>> parts = ("grounding", "channelswap", "cooking/pasta")
+    >>> derive_seed(0, *parts) == derive_seed(0, *parts) != derive_seed(1, *parts)
     True
     """
     text = "/".join([str(int(run_seed)), *map(str, parts)])

@@ -77,7 +77,9 @@ class VideoSSRAgentLoop(SingleTurnAgentLoop):
         self._rollout_prompt: tuple[list[int], list[int]] | None = None
         self.server_manager = _RolloutPromptClient(self.server_manager, self)
 
-    async def ct_build_initial_tokens(self, messages, tools=None, images=None, videos=None, audios=None, mm_inputs_out=None):
+    async def ct_build_initial_tokens(
+        self, messages, tools=None, images=None, videos=None, audios=None, mm_inputs_out=None
+    ):
         mm_inputs = {} if mm_inputs_out is None else mm_inputs_out
         processor_ids = await super().ct_build_initial_tokens(
             messages, tools=tools, images=images, videos=videos, audios=audios, mm_inputs_out=mm_inputs
@@ -93,9 +95,13 @@ class VideoSSRAgentLoop(SingleTurnAgentLoop):
         pad = self.processor.video_token_id
         if actor_ids.count(pad) != processor_ids.count(pad):
             # Same grids, so the counts must agree; anything else is a processor we do not know.
-            raise ValueError(f"expanded prompt has {actor_ids.count(pad)} video pads, the processor's {processor_ids.count(pad)}")
+            raise ValueError(
+                f"expanded prompt has {actor_ids.count(pad)} video pads, the processor's {processor_ids.count(pad)}"
+            )
         if len(actor_ids) > self.rollout_config.prompt_length:
-            raise ValueError(f"Multimodal prompt produced {len(actor_ids)} tokens, exceeding "
-                             f"rollout.prompt_length={self.rollout_config.prompt_length}")  # fmt: skip
+            raise ValueError(
+                f"Multimodal prompt produced {len(actor_ids)} tokens, exceeding "
+                f"rollout.prompt_length={self.rollout_config.prompt_length}"
+            )
         self._rollout_prompt = (actor_ids, rollout_ids)
         return actor_ids

@@ -37,7 +37,12 @@ from typing import Any
 
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
-from videossr.training.rollout_prompt import expand_video_placeholders, processor_family, rollout_prompt_ids, video_layouts
+from videossr.training.rollout_prompt import (
+    expand_video_placeholders,
+    processor_family,
+    rollout_prompt_ids,
+    video_layouts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +88,10 @@ def clip_shape(video: dict[str, Any], patch_size: int) -> tuple[int, int, int, f
     num_frames = vp.ceil_by_factor(len(frames), vp.FRAME_FACTOR)
     min_pixels = video.get("min_pixels", vp.VIDEO_MIN_TOKEN_NUM * factor * factor)
     total_pixels = video.get("total_pixels", vp.MODEL_SEQ_LEN * factor * factor * 0.9)
-    max_pixels = max(min(vp.VIDEO_MAX_TOKEN_NUM * factor * factor, total_pixels / num_frames * vp.FRAME_FACTOR),
-                     int(min_pixels * 1.05))  # fmt: skip
+    max_pixels = max(
+        min(vp.VIDEO_MAX_TOKEN_NUM * factor * factor, total_pixels / num_frames * vp.FRAME_FACTOR),
+        int(min_pixels * 1.05),
+    )
     max_pixels = min(video.get("max_pixels", max_pixels), max_pixels)
     height, width = vp.smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
     return num_frames, height, width, float(video.get("sample_fps", 2.0))
@@ -101,13 +108,16 @@ class VideoSSRDataset(RLHFDataset):
     def _layout_of_shape(self, num_frames: int, height: int, width: int, fps: float):
         """The processor's layout of a blank clip of this shape (same grid and timestamps as any)."""
         import torch
-
         from verl.utils.tokenizer import build_multimodal_processor_inputs
 
         clip = torch.zeros((num_frames, 3, height, width), dtype=torch.float32)
         metadata = {"fps": fps, "frames_indices": list(range(num_frames)), "total_num_frames": float(num_frames)}
-        inputs = build_multimodal_processor_inputs(self.processor, text=["<|vision_start|><|video_pad|><|vision_end|>"],
-                                                   videos=[(clip, metadata)], mm_processor_kwargs=self.mm_processor_kwargs)  # fmt: skip
+        inputs = build_multimodal_processor_inputs(
+            self.processor,
+            text=["<|vision_start|><|video_pad|><|vision_end|>"],
+            videos=[(clip, metadata)],
+            mm_processor_kwargs=self.mm_processor_kwargs,
+        )
         (layout,) = video_layouts(self.processor, inputs["video_grid_thw"], [(clip, metadata)])
         return layout
 
@@ -118,9 +128,12 @@ class VideoSSRDataset(RLHFDataset):
             OSError, ValueError: a frame is missing/unreadable, or frames of one video differ in size.
         """
         # verl's _build_messages rewrites the message dicts in place: give it copies.
-        messages = self._build_messages({**doc, self.prompt_key: copy.deepcopy(doc[self.prompt_key])}, key=self.prompt_key)
-        text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
-                                                  **dict(self.apply_chat_template_kwargs or {}))  # fmt: skip
+        messages = self._build_messages(
+            {**doc, self.prompt_key: copy.deepcopy(doc[self.prompt_key])}, key=self.prompt_key
+        )
+        text = self.processor.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False, **dict(self.apply_chat_template_kwargs or {})
+        )
         videos = doc.get(self.video_key) or []
         layouts = [self._layout_cache()(*clip_shape(video, self.image_patch_size)) for video in videos]
         ids = rollout_prompt_ids(self.tokenizer, text, len(videos))
@@ -148,9 +161,14 @@ class VideoSSRDataset(RLHFDataset):
                 return self.max_prompt_length + 1
 
         before = len(dataframe)
-        dataframe = dataframe.filter(lambda doc: doc2len(doc) <= self.max_prompt_length, num_proc=self.num_workers,
-                                     desc=f"Filtering prompts longer than {self.max_prompt_length} tokens (no decoding)")  # fmt: skip
-        logger.info("length filter kept %d of %d rows (max_prompt_length %d)", len(dataframe), before, self.max_prompt_length)
+        dataframe = dataframe.filter(
+            lambda doc: doc2len(doc) <= self.max_prompt_length,
+            num_proc=self.num_workers,
+            desc=f"Filtering prompts longer than {self.max_prompt_length} tokens (no decoding)",
+        )
+        logger.info(
+            "length filter kept %d of %d rows (max_prompt_length %d)", len(dataframe), before, self.max_prompt_length
+        )
         return dataframe
 
     def __getstate__(self):

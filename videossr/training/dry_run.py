@@ -38,6 +38,7 @@ from typing import Any
 
 from videossr.errors import ConfigError, VideoError
 from videossr.rewards.scoring import get_scorer
+from videossr.tasks.registry import all_tasks
 
 PATCH_SIZE_OF_MODEL_TYPE = {"qwen3_vl": 16, "qwen3_vl_moe": 16, "qwen2_5_vl": 14, "qwen2_vl": 14}
 REQUIRED_COLUMNS = ("data_source", "prompt", "videos", "reward_model", "extra_info")
@@ -63,7 +64,6 @@ def compose_config(overrides: list[str]):
 def validate_with_verl(config) -> None:
     """verl's own checks: ``validate_config`` and its typed rollout/algorithm configs."""
     from omegaconf import OmegaConf
-
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import omega_conf_to_dataclass, validate_config
 
@@ -92,15 +92,16 @@ def check_reward(config) -> list[str]:
     except (FileNotFoundError, RuntimeError, AttributeError, ImportError) as exc:
         raise DryRunError(f"cannot load the reward from {section.path}: {exc}") from exc
     lines = []
-    for task, truth in (("grounding", "12.3-20.1"), ("counting", "3,1,4"), ("jigsaw", "341562")):
+    for task in all_tasks().values():
+        truth = task.example_ground_truth
         try:
-            result = reward_fn(data_source=task, solution_str=truth, ground_truth=truth, extra_info={})
+            result = reward_fn(data_source=task.name, solution_str=truth, ground_truth=truth, extra_info={})
         except (ValueError, TypeError) as exc:
             raise DryRunError(f"the reward rejects its settings: {exc}") from exc
         score = result["score"] if isinstance(result, dict) else result
         if score != 1.0:
-            raise DryRunError(f"the reward scores the exact {task} answer {score}, not 1.0: check reward_kwargs")
-        lines.append(f"{task} ok")
+            raise DryRunError(f"the reward scores the exact {task.name} answer {score}, not 1.0: check reward_kwargs")
+        lines.append(f"{task.name} ok")
     kwargs = dict(section.get("reward_kwargs") or {})
     return [f"reward {section.path}:{section.name} {kwargs or ''}".rstrip() + f" ({', '.join(lines)})"]
 
@@ -120,7 +121,6 @@ def check_online(config) -> list[str]:
     import tempfile
 
     from omegaconf import OmegaConf, open_dict
-
     from verl.utils.dataset.rl_dataset import get_dataset_class
 
     try:
@@ -148,8 +148,10 @@ def check_online(config) -> list[str]:
             get_scorer(row["data_source"])
             made.add(stem)
     mix = ", ".join(f"{spec.stem} {weight:g}" for spec, weight in dataset.mix)
-    return [f"online {dataset_cls.__name__}: {len(dataset.videos)} videos x {dataset.epochs} epochs = {len(dataset)} "
-            f"items; mix {mix}; sampled {', '.join(sorted(made))} (of {len(specs)} parts)"]  # fmt: skip
+    return [
+        f"online {dataset_cls.__name__}: {len(dataset.videos)} videos x {dataset.epochs} epochs = {len(dataset)} "
+        f"items; mix {mix}; sampled {', '.join(sorted(made))} (of {len(specs)} parts)"
+    ]
 
 
 def _is_online(config) -> bool:
@@ -173,7 +175,9 @@ def check_data(config) -> list[str]:
     for split, name in files:
         path = Path(name)
         if not path.is_file():
-            raise DryRunError(f"data file not found: {path} (set DATA_DIR, or build it with pretext_tasks/build_mix.py)")
+            raise DryRunError(
+                f"data file not found: {path} (set DATA_DIR, or build it with pretext_tasks/build_mix.py)"
+            )
         table = pq.read_table(path, columns=[c for c in REQUIRED_COLUMNS if c in pq.read_schema(path).names])
         missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
         if missing:
@@ -204,11 +208,15 @@ def check_model(config) -> list[str]:
     model_type = json.loads(config_file.read_text()).get("model_type", "")
     expected = PATCH_SIZE_OF_MODEL_TYPE.get(model_type)
     if expected is None:
-        raise DryRunError(f"model {model_path} has model_type {model_type!r}; VideoSSR trains Qwen-VL models "
-                          f"({', '.join(PATCH_SIZE_OF_MODEL_TYPE)})")  # fmt: skip
+        raise DryRunError(
+            f"model {model_path} has model_type {model_type!r}; VideoSSR trains Qwen-VL models "
+            f"({', '.join(PATCH_SIZE_OF_MODEL_TYPE)})"
+        )
     if int(config.data.image_patch_size) != expected:
-        raise DryRunError(f"data.image_patch_size is {config.data.image_patch_size} but {model_type} uses {expected}: "
-                          "set MODEL_FAMILY, or pass data.image_patch_size=" + str(expected))  # fmt: skip
+        raise DryRunError(
+            f"data.image_patch_size is {config.data.image_patch_size} but {model_type} uses {expected}: "
+            "set MODEL_FAMILY, or pass data.image_patch_size=" + str(expected)
+        )
     return [f"model {model_path.name}: {model_type}, patch size {expected}"]
 
 
@@ -226,8 +234,10 @@ def check_attention(config) -> list[str]:
         import importlib.util
 
         if implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
-            raise DryRunError("attn_implementation=flash_attention_2 but flash-attn is not installed: "
-                              "unset ATTN_IMPLEMENTATION (train.sh then uses sdpa) or pip install flash-attn")  # fmt: skip
+            raise DryRunError(
+                "attn_implementation=flash_attention_2 but flash-attn is not installed: "
+                "unset ATTN_IMPLEMENTATION (train.sh then uses sdpa) or pip install flash-attn"
+            )
         return [f"attention {implementation}: model not local, only the package was checked"]
     import torch
     from transformers import AutoConfig, AutoModelForImageTextToText
@@ -237,8 +247,10 @@ def check_attention(config) -> list[str]:
         with torch.device("meta"):
             AutoModelForImageTextToText.from_config(hf_config, attn_implementation=implementation)
     except (ImportError, ValueError) as exc:
-        raise DryRunError(f"the actor cannot load attn_implementation={implementation}: {exc}".replace("\n", " ")[:600]
-                          + " (unset ATTN_IMPLEMENTATION: train.sh picks sdpa when flash-attn does not import)") from exc  # fmt: skip
+        raise DryRunError(
+            f"the actor cannot load attn_implementation={implementation}: {exc}".replace("\n", " ")[:600]
+            + " (unset ATTN_IMPLEMENTATION: train.sh picks sdpa when flash-attn does not import)"
+        ) from exc
     return [f"attention {implementation}: loads for {model_path.name} (meta device)"]
 
 
@@ -254,7 +266,6 @@ def check_first_rows(config) -> list[str]:
 
     import pyarrow.parquet as pq
     from omegaconf import OmegaConf, open_dict
-
     from verl.utils.dataset.rl_dataset import get_dataset_class
     from verl.utils.tokenizer import build_multimodal_processor_inputs
 
@@ -278,26 +289,38 @@ def check_first_rows(config) -> list[str]:
             first = Path(scratch) / f"{split}_{path.stem}.parquet"
             pq.write_table(pq.ParquetFile(path).read_row_group(0).slice(0, 1), first)
             try:
-                dataset = dataset_cls(data_files=[str(first)], tokenizer=processor.tokenizer, config=data_config,
-                                      processor=processor)  # fmt: skip
+                dataset = dataset_cls(
+                    data_files=[str(first)], tokenizer=processor.tokenizer, config=data_config, processor=processor
+                )
                 messages = list(dataset[0]["raw_prompt"])
                 _, videos, _ = dataset._process_multi_modal_info(messages, patch, data_config)
-                text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
-                                                     **dict(data_config.get("apply_chat_template_kwargs") or {}))  # fmt: skip
-                inputs = build_multimodal_processor_inputs(processor, text=[text], videos=videos,
-                                                           mm_processor_kwargs=data_config.get("mm_processor_kwargs"))  # fmt: skip
+                text = processor.apply_chat_template(
+                    messages,
+                    add_generation_prompt=True,
+                    tokenize=False,
+                    **dict(data_config.get("apply_chat_template_kwargs") or {}),
+                )
+                inputs = build_multimodal_processor_inputs(
+                    processor, text=[text], videos=videos, mm_processor_kwargs=data_config.get("mm_processor_kwargs")
+                )
                 ids = rollout_prompt_ids(processor.tokenizer, text, len(videos or []))
                 if videos:
                     layouts = video_layouts(processor, inputs["video_grid_thw"], videos)
                     ids = expand_video_placeholders(processor.tokenizer, processor, ids, layouts)
             except (OSError, ValueError, KeyError, AssertionError) as exc:
-                raise DryRunError(f"{path}: verl cannot build its first row with the model's processor: "
-                                  f"{type(exc).__name__}: {exc}".replace("\n", " ")[:600]) from exc  # fmt: skip
+                raise DryRunError(
+                    f"{path}: verl cannot build its first row with the model's processor: "
+                    f"{type(exc).__name__}: {exc}".replace("\n", " ")[:600]
+                ) from exc
             if len(ids) > budget:
-                raise DryRunError(f"{path}: its first row's prompt is {len(ids)} tokens, over data.max_prompt_length={budget} "
-                                  "(raise MAX_PROMPT_LENGTH, or lower the frames' max_pixels)")  # fmt: skip
-            lines.append(f"first row of {path.name}: {len(ids)} prompt tokens of {budget}, "
-                         f"{len(videos or [])} video(s), built by {dataset_cls.__name__}")  # fmt: skip
+                raise DryRunError(
+                    f"{path}: its first row's prompt is {len(ids)} tokens, over data.max_prompt_length={budget} "
+                    "(raise MAX_PROMPT_LENGTH, or lower the frames' max_pixels)"
+                )
+            lines.append(
+                f"first row of {path.name}: {len(ids)} prompt tokens of {budget}, "
+                f"{len(videos or [])} video(s), built by {dataset_cls.__name__}"
+            )
     return lines
 
 
@@ -310,8 +333,10 @@ def check_rollout_parity(config) -> list[str]:
     if _local_model(config) is None:
         return ["rollout parity: model not local, not checked"]
     if importlib.util.find_spec("vllm") is None:
-        return ["rollout parity: not checked here (vLLM is not installed in this environment); in the training "
-                "environment run: python -m videossr.training.parity --model MODEL --data-dir DATA_DIR"]  # fmt: skip
+        return [
+            "rollout parity: not checked here (vLLM is not installed in this environment); in the training "
+            "environment run: python -m videossr.training.parity --model MODEL --data-dir DATA_DIR"
+        ]
     from videossr.training.parity import build_vllm_preprocessor
 
     preprocessor = build_vllm_preprocessor(config)

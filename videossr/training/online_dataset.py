@@ -37,11 +37,10 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from videossr.errors import ConfigError, VideoError
 from videossr.frame_sampling import INDEX_NAME, load_index
-from videossr.generation import OutputSpec, make_sample, materialise, partner_for
+from videossr.generation import GenerationSettings, build_sample_row, partner_for
 from videossr.mix import get_recipe
-from videossr.tasks.frames import VideoFrames
-from videossr.tasks.perturbations import get_perturbation
-from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, build_row
+from videossr.tasks.registry import OutputSpec, get_task, spec_of
+from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 from videossr.tasks.seeds import derive_seed, rng_for
 
 logger = logging.getLogger(__name__)
@@ -83,15 +82,10 @@ def parse_mix(mix: Any) -> list[tuple[OutputSpec, float]]:
                     raise ConfigError(f"data.online.mix entry {item!r}: expected task/variant=weight") from exc
     pairs = []
     for key, weight in dict(mix).items():
-        task, _, variant = str(key).partition("/")
-        if task == "grounding":
-            spec = OutputSpec.grounding(variant)
-        elif task == "counting":
-            spec = OutputSpec.counting(variant or "easy")
-        elif task == "jigsaw":
-            spec = OutputSpec.jigsaw(int(variant or 6))
-        else:
-            raise ConfigError(f"data.online.mix key {key!r}: expected grounding/<perturbation>, counting/<easy|hard> or jigsaw/<6|8>")
+        try:
+            spec = spec_of(key)
+        except ConfigError as exc:
+            raise ConfigError(f"data.online.mix key {key!r}: {exc} (keys are task/variant)") from None
         if float(weight) < 0:
             raise ConfigError(f"data.online.mix weight of {key!r} must be >= 0")
         pairs.append((spec, float(weight)))
@@ -144,13 +138,16 @@ class _SampleCache:
         """Delete the folders of this host's processes that no longer exist (earlier runs, dead workers)."""
         prefix = f"{socket.gethostname()}-"
         for folder in self.root.iterdir():
-            pid = folder.name[len(prefix):] if folder.name.startswith(prefix) else ""
+            pid = folder.name[len(prefix) :] if folder.name.startswith(prefix) else ""
             if pid.isdigit() and not _process_alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def new_sample_dir(self, name: str) -> Path:
+        """An empty folder path for a sample; asking again for the newest one (a retried draw) reuses it."""
         sample_dir = self.folder() / name
         shutil.rmtree(sample_dir, ignore_errors=True)
+        if self._samples and self._samples[-1] == sample_dir:
+            return sample_dir
         self._samples.append(sample_dir)
         while len(self._samples) > self.capacity:
             shutil.rmtree(self._samples.popleft(), ignore_errors=True)
@@ -207,8 +204,10 @@ class OnlinePretextDataset(RLHFDataset):
         self.max_pixels = int(online.get("max_pixels", TRAIN_MAX_PIXELS))
         self.min_pixels = int(online.get("min_pixels", TRAIN_MIN_PIXELS))
         cache_dir = Path(online.get("cache_dir") or Path(os.environ.get("TMPDIR", "/tmp")) / "videossr_online")
-        self.cache = _SampleCache(cache_dir.expanduser().resolve(),
-                                  int(online.get("cache_samples_per_worker", DEFAULT_CACHE_SAMPLES_PER_WORKER)))  # fmt: skip
+        self.cache = _SampleCache(
+            cache_dir.expanduser().resolve(),
+            int(online.get("cache_samples_per_worker", DEFAULT_CACHE_SAMPLES_PER_WORKER)),
+        )
 
         self.videos: list[tuple[Path, dict[str, Any]]] = []
         self.records_by_folder: dict[Path, dict[str, dict[str, Any]]] = {}
@@ -254,16 +253,14 @@ class OnlinePretextDataset(RLHFDataset):
         raise VideoError(f"item {index}: no video could carry its task ({'; '.join(reasons[:3])})")
 
     def _row(self, folder: Path, record: dict[str, Any], spec: OutputSpec, seed: int, index: int) -> dict[str, Any]:
-        video = VideoFrames(folder, record)
-        video.check_complete()
+        task = get_task(spec.task)
         partner = None
-        if spec.task == "grounding" and get_perturbation(spec.variant).needs_partner:
+        if task.needs_partner(spec.variant):
             partner_id = partner_for(seed, record["video_id"], list(self.records_by_folder[folder]))
-            partner = VideoFrames(folder, self.records_by_folder[folder][partner_id]) if partner_id else None
-        sample = make_sample(spec, video, seed, partner)
-        paths = materialise(sample, self.cache.new_sample_dir(f"item{index}"))
-        row = build_row(sample, paths, seed=seed, split="train", frames_dir=folder,
-                        max_pixels=self.max_pixels, min_pixels=self.min_pixels)  # fmt: skip
+            partner = self.records_by_folder[folder][partner_id] if partner_id else None
+        settings = GenerationSettings(split="train", max_pixels=self.max_pixels, min_pixels=self.min_pixels)
+        sample_dir = self.cache.new_sample_dir(f"item{index}")
+        row = build_sample_row(task, spec, folder, record, partner, seed, sample_dir, settings)
         row["extra_info"]["index"] = index
         return row
 

@@ -101,8 +101,12 @@ def build_vllm_preprocessor(config):
     engine_kwargs = {k: v for k, v in engine_kwargs.items() if v is not None}
     if rollout.get("limit_images"):
         engine_kwargs["limit_mm_per_prompt"] = {"image": rollout.get("limit_images")}
-    args = EngineArgs(model=str(model.path), trust_remote_code=bool(model.get("trust_remote_code", False)),
-                      max_model_len=int(rollout.max_model_len), **engine_kwargs)  # fmt: skip
+    args = EngineArgs(
+        model=str(model.path),
+        trust_remote_code=bool(model.get("trust_remote_code", False)),
+        max_model_len=int(rollout.max_model_len),
+        **engine_kwargs,
+    )
     model_config = args.create_model_config()
     return InputPreprocessor(VllmConfig(model_config=model_config, device_config=DeviceConfig(device="cpu")))
 
@@ -163,13 +167,22 @@ def _verl_server_client_class():
             self.input_norm = _device_input_norm(preprocessor.model_config)
             self.requests: list[dict[str, Any]] = []
 
-        async def generate(self, request_id, *, prompt_ids, sampling_params, image_data=None, video_data=None,
-                           audio_data=None, mm_processor_kwargs=None, **kwargs):  # fmt: skip
-            from vllm.inputs import TokensPrompt
-
+        async def generate(
+            self,
+            request_id,
+            *,
+            prompt_ids,
+            sampling_params,
+            image_data=None,
+            video_data=None,
+            audio_data=None,
+            mm_processor_kwargs=None,
+            **kwargs,
+        ):
             from verl.utils.tokenizer import normalize_token_ids
             from verl.workers.rollout.replica import TokenOutput
             from verl.workers.rollout.utils import qwen2_5_vl_dedup_image_tokens
+            from vllm.inputs import TokensPrompt
 
             # vLLMHttpServer.generate, verl 0.9.1 (vllm_async_server.py ~587-648), minus sampling.
             ids = qwen2_5_vl_dedup_image_tokens(normalize_token_ids(prompt_ids), self.processor)
@@ -186,13 +199,15 @@ def _verl_server_client_class():
                 processed = self.preprocessor.preprocess(TokensPrompt(**prompt_kwargs))
                 record["vllm_ids"] = list(processed["prompt_token_ids"])
                 record["positions"] = _placeholder_positions(processed.get("mm_placeholders", {}).get("video", []))
-                record["videos"] = _video_items(processed.get("mm_kwargs"), self.input_norm,
-                                                self.preprocessor.model_config.dtype)  # fmt: skip
+                record["videos"] = _video_items(
+                    processed.get("mm_kwargs"), self.input_norm, self.preprocessor.model_config.dtype
+                )
             except Exception as exc:  # noqa: BLE001 - whatever vLLM raises is the finding to report
                 record["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")
             self.requests.append(record)
-            return TokenOutput(token_ids=[self.eos_token_id], log_probs=None, stop_reason="completed",
-                               extra_fields={"global_steps": 0})  # fmt: skip
+            return TokenOutput(
+                token_ids=[self.eos_token_id], log_probs=None, stop_reason="completed", extra_fields={"global_steps": 0}
+            )
 
     return VLLMFrontEnd
 
@@ -206,7 +221,6 @@ def _first_row_batch(config, data_file: Path, tokenizer, processor, scratch: Pat
     """verl's collated batch of the first row of ``data_file`` (copied alone into ``scratch``)."""
     import pyarrow.parquet as pq
     from omegaconf import OmegaConf, open_dict
-
     from verl.protocol import DataProto
     from verl.utils.dataset.rl_dataset import collate_fn, get_dataset_class
 
@@ -216,8 +230,9 @@ def _first_row_batch(config, data_file: Path, tokenizer, processor, scratch: Pat
     with open_dict(data_config):
         data_config.filter_overlong_prompts = False  # one row; the dry run checks its length itself
         data_config.cache_dir = str(scratch / "verl_cache")
-    dataset = get_dataset_class(data_config)(data_files=[str(first)], tokenizer=tokenizer, config=data_config,
-                                             processor=processor)  # fmt: skip
+    dataset = get_dataset_class(data_config)(
+        data_files=[str(first)], tokenizer=tokenizer, config=data_config, processor=processor
+    )
     batch = DataProto.from_single_dict(collate_fn([dataset[0]]))
     batch.meta_info.update({"global_steps": 0, "validate": False})
     return batch
@@ -235,7 +250,9 @@ def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityR
     grids = [tuple(int(x) for x in row) for row in inputs["video_grid_thw"].tolist()]
     result = ParityResult(task, family, False, "", actor_tokens=len(actor_ids), num_videos=len(grids))
     if "error" in request:
-        result.detail = f"vLLM rejects the rollout prompt ({len(request['sent_ids'])} ids sent): {request['error'][:300]}"
+        result.detail = (
+            f"vLLM rejects the rollout prompt ({len(request['sent_ids'])} ids sent): {request['error'][:300]}"
+        )
         return result
     vllm_ids = request["vllm_ids"]
     result.vllm_tokens = len(vllm_ids)
@@ -245,7 +262,9 @@ def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityR
     vllm_positions = request["positions"]
     problems = []
     if vllm_ids != actor_ids:
-        first = next((i for i, (a, b) in enumerate(zip(vllm_ids, actor_ids)) if a != b), min(len(vllm_ids), len(actor_ids)))
+        first = next(
+            (i for i, (a, b) in enumerate(zip(vllm_ids, actor_ids)) if a != b), min(len(vllm_ids), len(actor_ids))
+        )
         problems.append(f"vLLM prompt {len(vllm_ids)} tokens vs actor {len(actor_ids)} (first difference at {first})")
     vllm_videos = request["videos"]
     if len(vllm_positions) != len(grids) or len(vllm_videos) != len(grids):
@@ -262,23 +281,32 @@ def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityR
         same_grid = tuple(int(x) for x in theirs["video_grid_thw"].tolist()) == grid
         # vLLM holds features in the model dtype (bf16 here): equal up to that dtype's rounding.
         vllm_pixels = theirs["pixel_values_videos"].float()
-        same_pixels = same_grid and vllm_pixels.shape == actor_pixels.shape and torch.allclose(
-            actor_pixels.to(theirs["pixel_values_videos"].dtype).float(), vllm_pixels, rtol=2**-7, atol=2**-7)
+        same_pixels = (
+            same_grid
+            and vllm_pixels.shape == actor_pixels.shape
+            and torch.allclose(
+                actor_pixels.to(theirs["pixel_values_videos"].dtype).float(), vllm_pixels, rtol=2**-7, atol=2**-7
+            )
+        )
         if vllm_positions[k] != actor_positions[k] or not same_pixels:
             result.videos_misplaced.append(k + 1)
     if result.videos_misplaced:
         actor_slots = [f"{p[0]}..{p[-1]}" if p else "-" for p in actor_positions]
         vllm_slots = [f"{p[0]}..{p[-1]}" if p else "-" for p in vllm_positions]
-        problems.append(f"videos {result.videos_misplaced} of {len(grids)} have features elsewhere than the actor's "
-                        f"(vLLM {vllm_slots[:3]}{'...' if len(vllm_slots) > 3 else ''} vs actor "
-                        f"{actor_slots[:3]}{'...' if len(actor_slots) > 3 else ''})")  # fmt: skip
+        problems.append(
+            f"videos {result.videos_misplaced} of {len(grids)} have features elsewhere than the actor's "
+            f"(vLLM {vllm_slots[:3]}{'...' if len(vllm_slots) > 3 else ''} vs actor "
+            f"{actor_slots[:3]}{'...' if len(actor_slots) > 3 else ''})"
+        )
     if problems:
         result.detail = "; ".join(problems)
         return result
     result.ok = True
     result.notes = _mrope_time_note(inputs, vllm_videos)
-    result.detail = (f"{len(actor_ids)} prompt tokens, {len(grids)} video(s), every video's features at the actor's "
-                     f"{sum(len(p) for p in actor_positions)} positions")  # fmt: skip
+    result.detail = (
+        f"{len(actor_ids)} prompt tokens, {len(grids)} video(s), every video's features at the actor's "
+        f"{sum(len(p) for p in actor_positions)} positions"
+    )
     return result
 
 
@@ -303,8 +331,10 @@ def _eval_request(row: dict[str, Any]):
 
     system = next((m["content"] for m in row["prompt"] if m["role"] == "system"), None)
     user = next(m["content"] for m in row["prompt"] if m["role"] == "user")
-    videos = tuple(VideoInput(tuple(v["video"]), float(v["sample_fps"]), int(v["max_pixels"]), int(v["min_pixels"]))
-                   for v in row["videos"])  # fmt: skip
+    videos = tuple(
+        VideoInput(tuple(v["video"]), float(v["sample_fps"]), int(v["max_pixels"]), int(v["min_pixels"]))
+        for v in row["videos"]
+    )
     return Request(id="parity", user_text=user, videos=videos, system=system)
 
 
@@ -343,7 +373,9 @@ def check_parity(config, data_file: str | Path, task: str, preprocessor=None) ->
     output.meta_info["merge_size"] = processor.video_processor.merge_size
     loop = str(config.actor_rollout_ref.rollout.agent.default_agent_loop)
     if len(client.requests) != 1:
-        return ParityResult(task, family, False, f"the agent loop made {len(client.requests)} rollout requests, not 1", loop)
+        return ParityResult(
+            task, family, False, f"the agent loop made {len(client.requests)} rollout requests, not 1", loop
+        )
     result = _compare(task, family, client.requests[0], output)
     result.agent_loop = loop
     if loop == STOCK_AGENT_LOOP:
@@ -372,10 +404,18 @@ def check_parity(config, data_file: str | Path, task: str, preprocessor=None) ->
 # --------------------------------------------------------------------------------------------
 
 
-def train_sh_overrides(model_path: str | Path, train_files: list[Path], extra: list[str] = (), python: str | None = None) -> list[str]:
+def train_sh_overrides(
+    model_path: str | Path, train_files: list[Path], extra: list[str] = (), python: str | None = None
+) -> list[str]:
     """The verl overrides ``train/train.sh`` composes for ``model_path`` and ``train_files`` (+ ``extra``)."""
-    env = {**os.environ, "PRINT_OVERRIDES": "1", "MODEL_PATH": str(model_path), "PYTHON": python or sys.executable,
-           "TRAIN_FILES": " ".join(str(f) for f in train_files), "VAL_FILE": str(train_files[0])}  # fmt: skip
+    env = {
+        **os.environ,
+        "PRINT_OVERRIDES": "1",
+        "MODEL_PATH": str(model_path),
+        "PYTHON": python or sys.executable,
+        "TRAIN_FILES": " ".join(str(f) for f in train_files),
+        "VAL_FILE": str(train_files[0]),
+    }
     env.pop("MODEL_FAMILY", None)
     done = subprocess.run(["bash", str(TRAIN_SH), *extra], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -390,7 +430,8 @@ def build_parity_data(output_dir: str | Path, video_dir: str | Path | None = Non
     into ``output_dir/frames``; data files go to ``output_dir``. Returns ``{task label: parquet}``.
     """
     from videossr.frame_sampling import FrameSamplingConfig, load_index, run_frame_sampling
-    from videossr.generation import GenerationSettings, OutputSpec, generate
+    from videossr.generation import GenerationSettings, generate
+    from videossr.tasks.registry import spec_of
 
     output_dir = Path(output_dir)
     frames = output_dir / "frames"
@@ -403,7 +444,12 @@ def build_parity_data(output_dir: str | Path, video_dir: str | Path | None = Non
     listing.write_text(f"{first[0]}\n")
     run_frame_sampling(FrameSamplingConfig(output_dir=frames, video_list=listing, workers=1))
     ids = [record["video_id"] for record in load_index(frames)][:1]
-    specs = [OutputSpec.grounding("ChannelSwap"), OutputSpec.counting("easy"), OutputSpec.jigsaw(6), OutputSpec.jigsaw(8)]
+    specs = [
+        spec_of("grounding/ChannelSwap"),
+        spec_of("counting/easy"),
+        spec_of("jigsaw/6"),
+        spec_of("jigsaw/8"),
+    ]
     generate(frames, output_dir / "data", [(spec, ids) for spec in specs], GenerationSettings(seed=0), workers=1)
     return {TASK_FILES[spec.stem]: output_dir / "data" / f"{spec.stem}.parquet" for spec in specs}
 
@@ -418,8 +464,9 @@ def default_models() -> list[Path]:
     return [tiny_model_dir(family, root) for family in sorted(FAMILIES, reverse=True)]
 
 
-def run_parity(models: list[Path], files: dict[str, Path], extra_overrides: list[str] = (), *,
-               stock: bool = False) -> list[ParityResult]:  # fmt: skip
+def run_parity(
+    models: list[Path], files: dict[str, Path], extra_overrides: list[str] = (), *, stock: bool = False
+) -> list[ParityResult]:
     """Every (task, model) pair under train.sh's configuration plus ``extra_overrides``.
 
     ``stock``: also run every pair with verl's own ``single_turn_agent`` (results after the others).
@@ -430,7 +477,9 @@ def run_parity(models: list[Path], files: dict[str, Path], extra_overrides: list
     for model in models:
         overrides = train_sh_overrides(model, list(files.values())) + list(extra_overrides)
         config = compose_config(overrides)
-        stock_config = compose_config(overrides + [f"actor_rollout_ref.rollout.agent.default_agent_loop={STOCK_AGENT_LOOP}"])
+        stock_config = compose_config(
+            overrides + [f"actor_rollout_ref.rollout.agent.default_agent_loop={STOCK_AGENT_LOOP}"]
+        )
         try:
             preprocessor = build_vllm_preprocessor(config)
         except Exception as exc:  # noqa: BLE001 - an unusable vLLM fails every pair, with its reason
@@ -447,12 +496,23 @@ def run_parity(models: list[Path], files: dict[str, Path], extra_overrides: list
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m videossr.training.parity", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", action="append", type=Path, help="model folder (repeatable; default: both tiny models)")
-    parser.add_argument("--data-dir", type=Path, help="folder with any of channelswap/counting/jigsaw6/jigsaw8.parquet "
-                                                      "(default: all four, made from data/videos in a temporary folder)")  # fmt: skip
-    parser.add_argument("--task", action="append", choices=sorted(TASK_FILES.values()), help="only these tasks (repeatable)")
-    parser.add_argument("--stock", action="store_true", help="also check verl's stock agent loop (expected to FAIL for "
-                                                              "Qwen3-VL; does not change the exit status)")  # fmt: skip
+    parser.add_argument(
+        "--model", action="append", type=Path, help="model folder (repeatable; default: both tiny models)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with any of channelswap/counting/jigsaw6/jigsaw8.parquet "
+        "(default: all four, made from data/videos in a temporary folder)",
+    )
+    parser.add_argument(
+        "--task", action="append", choices=sorted(TASK_FILES.values()), help="only these tasks (repeatable)"
+    )
+    parser.add_argument(
+        "--stock",
+        action="store_true",
+        help="also check verl's stock agent loop (expected to FAIL for Qwen3-VL; does not change the exit status)",
+    )
     parser.add_argument("--json", action="store_true", help="also print all results as one JSON line at the end")
     parser.add_argument("overrides", nargs="*", help="verl overrides appended to train.sh's")
     args = parser.parse_args(argv)
@@ -463,10 +523,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="videossr-parity-") as scratch:
         if args.data_dir:
             # Whichever of the task files the folder has (a training mix has no jigsaw8).
-            files = {task: args.data_dir / f"{stem}.parquet" for stem, task in TASK_FILES.items()
-                     if (args.data_dir / f"{stem}.parquet").is_file()}  # fmt: skip
+            files = {
+                task: args.data_dir / f"{stem}.parquet"
+                for stem, task in TASK_FILES.items()
+                if (args.data_dir / f"{stem}.parquet").is_file()
+            }
             if not files:
-                print(f"parity: error: {args.data_dir} holds none of {[f'{s}.parquet' for s in TASK_FILES]}", file=sys.stderr)
+                print(
+                    f"parity: error: {args.data_dir} holds none of {[f'{s}.parquet' for s in TASK_FILES]}",
+                    file=sys.stderr,
+                )
                 return 2
         else:
             files = build_parity_data(scratch)

@@ -49,7 +49,12 @@ logger = logging.getLogger(__name__)
 #: The vision placeholder Qwen chat templates emit for one video.
 VIDEO_PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"
 #: Hugging Face ``model_type`` values and the family whose expansion rule they follow.
-FAMILY_OF_MODEL_TYPE = {"qwen3_vl": "qwen3_vl", "qwen3_vl_moe": "qwen3_vl", "qwen2_5_vl": "qwen2_5_vl", "qwen2_vl": "qwen2_5_vl"}
+FAMILY_OF_MODEL_TYPE = {
+    "qwen3_vl": "qwen3_vl",
+    "qwen3_vl_moe": "qwen3_vl",
+    "qwen2_5_vl": "qwen2_5_vl",
+    "qwen2_vl": "qwen2_5_vl",
+}
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,10 @@ def video_layouts(processor, video_grid_thw, videos: Sequence[Any] | None) -> li
     Raises:
         ValueError: row and video counts differ, or a Qwen3-VL video lacks ``fps``/``frames_indices``.
     """
-    grids = [tuple(int(x) for x in row) for row in (video_grid_thw.tolist() if hasattr(video_grid_thw, "tolist") else video_grid_thw)]
+    grids = [
+        tuple(int(x) for x in row)
+        for row in (video_grid_thw.tolist() if hasattr(video_grid_thw, "tolist") else video_grid_thw)
+    ]
     if processor_family(processor) != "qwen3_vl":
         return [VideoLayout(grid) for grid in grids]
     if videos is None or len(videos) != len(grids):
@@ -131,7 +139,9 @@ def video_layouts(processor, video_grid_thw, videos: Sequence[Any] | None) -> li
         metadata = video[1] if isinstance(video, tuple | list) and len(video) == 2 else None
         metadata = metadata if isinstance(metadata, dict) else vars(metadata) if metadata is not None else {}
         if metadata.get("fps") is None or metadata.get("frames_indices") is None:
-            raise ValueError("a Qwen3-VL video needs metadata with fps and frames_indices (qwen-vl-utils' return_video_metadata)")
+            raise ValueError(
+                "a Qwen3-VL video needs metadata with fps and frames_indices (qwen-vl-utils' return_video_metadata)"
+            )
         indices = [int(i) for i in metadata["frames_indices"]]
         stamps = processor._calculate_timestamps(indices, float(metadata["fps"]), temporal_patch)
         if len(stamps) != grid[0]:
@@ -176,10 +186,14 @@ def expand_video_placeholders(
     ids = VisionTokenIds.of(tokenizer)
     merge = int(processor.video_processor.merge_size)
     source = list(rollout_ids)
-    starts = [i for i in range(len(source) - 2) if source[i : i + 3] == [ids.vision_start, ids.video_pad, ids.vision_end]]
+    starts = [
+        i for i in range(len(source) - 2) if source[i : i + 3] == [ids.vision_start, ids.video_pad, ids.vision_end]
+    ]
     if len(starts) != len(layouts) or source.count(ids.video_pad) != len(layouts):
-        raise ValueError(f"the prompt holds {len(starts)} single-pad video placeholders "
-                         f"({source.count(ids.video_pad)} pads) for {len(layouts)} videos")  # fmt: skip
+        raise ValueError(
+            f"the prompt holds {len(starts)} single-pad video placeholders "
+            f"({source.count(ids.video_pad)} pads) for {len(layouts)} videos"
+        )
     bare = family == "qwen3_vl" and expands_only_the_pad(processor)
     out: list[int] = []
     cursor = 0
@@ -201,7 +215,9 @@ def expand_video_placeholders(
     return out + source[cursor:]
 
 
-def video_feature_positions(token_ids: Sequence[int], pad_id: int, layouts: Sequence[VideoLayout], merge: int) -> list[list[int]]:
+def video_feature_positions(
+    token_ids: Sequence[int], pad_id: int, layouts: Sequence[VideoLayout], merge: int
+) -> list[list[int]]:
     """Where each video's features go in ``token_ids``, as the Hugging Face model places them.
 
     The model scatters all video features, in video order, into the ``<|video_pad|>`` positions in

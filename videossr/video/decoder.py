@@ -250,9 +250,7 @@ class _Conversion:
         if size is None:
             size = self._sizes[coded] = fit_to_pixel_budget(frame.width, frame.height, self.max_pixels)
         # One swscale call converts and resizes; AREA averages, the right filter to shrink.
-        image = frame.to_ndarray(
-            width=size[0], height=size[1], format=self.pixel_format, interpolation="AREA"
-        )
+        image = frame.to_ndarray(width=size[0], height=size[1], format=self.pixel_format, interpolation="AREA")
         quarter_turns = upright_quarter_turns(frame)
         if quarter_turns:
             image = np.ascontiguousarray(np.rot90(image, quarter_turns))
@@ -459,6 +457,4 @@ def _decode_sequential(
                 return
     finally:
         container.close()
-    raise VideoError(
-        f"damaged stream: frame {targets[head]} of {probe.num_frames} could not be decoded"
-    )
+    raise VideoError(f"damaged stream: frame {targets[head]} of {probe.num_frames} could not be decoded")

@@ -21,10 +21,25 @@ from videossr.errors import ConfigError
 #: Extensions recognised as video files (compared case-insensitively).
 VIDEO_EXTENSIONS = frozenset(
     {
-        ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".wmv", ".mpg", ".mpeg",
-        ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".vob", ".asf",
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".flv",
+        ".wmv",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".3gp",
+        ".ogv",
+        ".vob",
+        ".asf",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, order=True)

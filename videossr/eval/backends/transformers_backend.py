@@ -52,8 +52,9 @@ class TransformersBackend:
 
         if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
             raise ConfigError(f"--model {model_path} is not a model folder (no config.json)")
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                                   ("cpu" if device == "auto" else device))  # fmt: skip
+        self.device = torch.device(
+            "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+        )
         if dtype == "auto":
             torch_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         else:
@@ -150,4 +151,3 @@ class TransformersBackend:
 
     def close(self) -> None:
         self.model = None
-
