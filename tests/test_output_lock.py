@@ -147,9 +147,9 @@ def _stage_commands(name: str, big_frames: Path, sample_videos: list[Path], tmp_
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["sample_frames", "generator", "mix", "viubench_build", "eval_run"])
 def test_a_second_run_on_the_same_output_is_refused_and_a_killed_one_does_not_block(
-    stage, big_frames, sample_videos, tmp_path
+    stage, big_frames, sample_videos, tmp_path, tiny_model
 ):
-    command, lock = _stage_commands(stage, big_frames, sample_videos, tmp_path)
+    command, lock = _stage_commands(stage, big_frames, sample_videos, tmp_path, tiny_model)
     first = _start_and_wait_for_lock(command, lock)
     try:
         second = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=300)

@@ -25,9 +25,15 @@ def data(frames_dir, tmp_path_factory):
 
 
 @pytest.mark.parametrize("stem, blocks", [("rotate90", 1), ("counting_hard", 1), ("jigsaw8", 8)])
-def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks):
+def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks, monkeypatch):
+    import videossr.preview as preview
+
+    grids = []  # one grid of thumbnails per video of the prompt (jigsaw: one per clip)
+    real_grid = preview._grid
+    monkeypatch.setattr(preview, "_grid", lambda thumbs, *a: grids.append(len(thumbs)) or real_grid(thumbs, *a))
     row = read_rows(data / f"{stem}.parquet")[0]
     sheet = render_contact_sheet(row)
+    assert len(grids) == blocks and sum(grids) == 48  # every frame the model sees, once
     assert sheet.ndim == 3 and sheet.shape[1] > 1000
     red = (sheet[..., 2] > 200) & (sheet[..., 1] < 60) & (sheet[..., 0] < 60)
     yellow = (sheet[..., 2] > 200) & (sheet[..., 1] > 200) & (sheet[..., 0] < 40)

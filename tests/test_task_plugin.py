@@ -9,6 +9,9 @@ all find it through :func:`videossr.tasks.registry.get_task`.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +175,47 @@ def test_the_toy_task_runs_through_generation_mix_online_rewards_viubench_and_pr
 def test_the_random_baseline_refuses_a_request_without_a_known_task(reversal):
     (generation,) = RandomBackend().generate([Request(id="x", user_text="?", videos=(), hints={"task": "speed"})])
     assert generation.error and "needs hints['task']" in generation.error
+
+
+def test_threads_looking_tasks_up_at_once_never_see_a_half_filled_registry():
+    # verl's reward workers score in several threads; the first lookups import the task modules.
+    script = """
+import threading
+from videossr.rewards.scoring import compute_score
+errors = []
+def score():
+    try:
+        compute_score("grounding", "1.0-2.0", "1.0-2.0")
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=score) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors or "ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
+def test_a_task_module_named_in_the_environment_is_imported_on_first_use(tmp_path):
+    (tmp_path / "my_toy_tasks.py").write_text(
+        "from videossr.tasks.registry import register_task\n"
+        "from test_task_plugin import ReversalTask\n"
+        "register_task(ReversalTask())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parent)])}
+    script = "from videossr.rewards.scoring import compute_score as s; print(s('reversal', 'forward', 'forward'))"
+    ok = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "VIDEOSSR_TASK_MODULES": "my_toy_tasks"},
+    )
+    assert ok.returncode == 0 and "'score': 1.0" in ok.stdout, ok.stderr
+    bad = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "VIDEOSSR_TASK_MODULES": "no_such_tasks"},
+    )
+    assert bad.returncode != 0 and "VIDEOSSR_TASK_MODULES: cannot import task module 'no_such_tasks'" in bad.stderr

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -204,6 +205,7 @@ class PretextTask:
 TASKS: dict[str, PretextTask] = {}
 _ALIASES: dict[str, str] = {}
 _loaded = False
+_load_lock = threading.RLock()
 
 
 def register_task(task: PretextTask) -> PretextTask:
@@ -226,18 +228,26 @@ def unregister_task(name: str) -> None:
 
 
 def _load() -> None:
+    """Import the built-in task modules and those of VIDEOSSR_TASK_MODULES, once per process.
+
+    Thread-safe: verl's reward workers score in several threads at once, and a thread must never
+    see the registry half filled. (Re-entrant, for a task module that looks tasks up on import.)
+    """
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    extra = [m.strip() for m in os.environ.get(TASK_MODULES_ENV, "").split(",") if m.strip()]
-    for module in (*BUILTIN_TASK_MODULES, *extra):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            if module in BUILTIN_TASK_MODULES:
-                raise
-            raise ConfigError(f"{TASK_MODULES_ENV}: cannot import task module {module!r}: {exc}") from exc
+    with _load_lock:
+        if _loaded:
+            return
+        extra = [m.strip() for m in os.environ.get(TASK_MODULES_ENV, "").split(",") if m.strip()]
+        for module in (*BUILTIN_TASK_MODULES, *extra):
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                if module in BUILTIN_TASK_MODULES:
+                    raise
+                raise ConfigError(f"{TASK_MODULES_ENV}: cannot import task module {module!r}: {exc}") from exc
+        _loaded = True  # only now: a failed import is retried (and raises again) on the next lookup
 
 
 def all_tasks() -> dict[str, PretextTask]:
