@@ -68,13 +68,19 @@ def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
 
 
 def _start_and_wait_for_lock(command: list[str], lock: Path) -> subprocess.Popen:
-    """Start ``command`` and return once it holds ``lock`` (its holder line is written)."""
+    """Start ``command`` and return once it holds ``lock`` (its holder line is written), stopped.
+
+    The run is frozen (SIGSTOP) while it holds the lock, so it cannot finish and let go of it before
+    the second run tries: on a loaded machine a quick stage otherwise ends while the second run is
+    still starting up, and the second finds nothing to do (seen: 42 Blur samples beat a start-up).
+    """
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True, env=ENV
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if lock.exists() and lock.read_text().startswith(f"pid {process.pid} "):
+            os.killpg(process.pid, signal.SIGSTOP)
             return process
         if process.poll() is not None:
             pytest.fail(f"the first run ended before it was seen holding its lock: {process.stderr.read()[-2000:]}")
@@ -191,7 +197,10 @@ def test_two_generators_may_write_different_files_of_one_folder_side_by_side(big
         str(out),
     ]
     first = _start_and_wait_for_lock(blur, out / ".journal" / ".blur.lock")
-    second = subprocess.run(counting, capture_output=True, text=True, env=ENV, timeout=900)
+    try:  # counting runs to the end while Blur holds its lock (frozen)
+        second = subprocess.run(counting, capture_output=True, text=True, env=ENV, timeout=900)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     assert first.wait(timeout=900) == 0, first.stderr.read()[-2000:]
     assert second.returncode == 0, second.stderr[-2000:]
     assert (out / "blur.parquet").is_file() and (out / "counting.parquet").is_file()
