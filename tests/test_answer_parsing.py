@@ -208,6 +208,7 @@ def _clock(seconds: float, style: str) -> str:
     length=st.integers(1, 3000).map(lambda t: t / 10),
     style=st.sampled_from(["s", "mm:ss", "hh:mm:ss"]),
 )
+@pytest.mark.slow
 def test_a_correct_span_in_any_template_parses_to_itself(template, start, length, style):
     end = round(start + length, 1)
     response = template.format(s=_clock(start, style), e=_clock(end, style))

@@ -76,6 +76,7 @@ def shapes_shown(video: VideoFrames, sample) -> list[tuple[int, int]]:
     return pairs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("difficulty", list(DIFFICULTIES))
 @pytest.mark.parametrize("frame", list(FRAME_SIZES))
 def test_every_marked_frame_shows_exactly_its_declared_number_of_separate_shapes(frame, difficulty):
@@ -93,6 +94,7 @@ def test_every_marked_frame_shows_exactly_its_declared_number_of_separate_shapes
     assert frames >= num_samples * 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("frame, least_wrong", [("square", 0.3), ("16:9", 0.1)])
 def test_the_pixel_check_fails_for_the_released_placement(frame, least_wrong):
     # Measured (bench/bench_counting_placement.py, 1000 samples): 57 % of square and 27 % of 16:9
@@ -183,6 +185,7 @@ def _boundary_points(outline: Outline, per_edge: int = 120) -> np.ndarray:
     return (starts + t * (ends - starts)).reshape(-1, 2)
 
 
+@pytest.mark.slow
 def test_outline_distance_agrees_with_a_brute_force_over_rotated_shapes():
     rng = rng_for(7)
     for _ in range(300):
@@ -248,6 +251,7 @@ def test_separate_instances_keep_the_gap_from_each_other_and_lie_inside_the_fram
 # ----------------------------------------------------------------------------- distributions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("frame", ["16:9", "9:16"])
 def test_separate_placement_keeps_the_papers_distributions_on_wide_and_tall_frames(frame):
     width, height = FRAME_SIZES[frame]
@@ -293,6 +297,7 @@ def test_square_frames_widen_the_window_before_any_size_gives_way():
     assert shrunk / instances < 0.05
 
 
+@pytest.mark.slow
 def test_an_instance_is_dropped_only_when_nothing_else_can_give_way(monkeypatch):
     # Forbid shrinking on the smallest frame: hard frames must then drop instances, and the
     # declared count (the answer) still equals what the pixels show.
@@ -344,6 +349,7 @@ def _marked_frames(rows: list[dict], frames_dir: Path) -> list[tuple[int, int]]:
     return pairs
 
 
+@pytest.mark.slow
 def test_rows_from_real_videos_show_their_declared_counts_only_with_separate_placement(counting_rows, frames_dir):
     # On real frames the pixel count is an estimate (a shape's colour may equal a background
     # pixel), but with fixed seeds it is deterministic, and the gap keeps shapes apart.
@@ -353,6 +359,7 @@ def test_rows_from_real_videos_show_their_declared_counts_only_with_separate_pla
     assert sum(declared != shown for declared, shown in released) >= 3, released
 
 
+@pytest.mark.slow
 def test_rows_record_their_placement_and_regenerate_with_it(counting_rows):
     for placement, rows in counting_rows.items():
         for row in rows:

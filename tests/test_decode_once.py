@@ -127,6 +127,7 @@ def test_request_maker_decodes_each_video_once_for_all_its_questions():
     assert requests[0].hints["duration_s"] == pytest.approx(10.0)
 
 
+@pytest.mark.slow
 def test_vtg_cli_with_decode_workers_scores_like_the_in_process_path(tmp_path):
     bench = tmp_path / "vtg.json"
     bench.write_text(

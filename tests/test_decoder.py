@@ -28,6 +28,7 @@ def decode_luma(path, frame_indices, stats=None, threads=1):
     return [d.image for d in decoded]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", GOOD_VIDEOS)
 def test_sampled_frames_equal_a_frame_accurate_reference_decode(catalogue, name):
     path = catalogue[name]
@@ -41,6 +42,7 @@ def test_sampled_frames_equal_a_frame_accurate_reference_decode(catalogue, name)
         assert np.array_equal(frame, reference[frame_idx]), f"{name}: frame {frame_idx} differs"
 
 
+@pytest.mark.slow
 def test_bundled_sample_videos_decode_exactly(sample_videos):
     for path in sample_videos:
         reference = reference_luma_frames(path)
@@ -49,6 +51,7 @@ def test_bundled_sample_videos_decode_exactly(sample_videos):
             assert np.array_equal(frame, reference[frame_idx]), f"{path.name}: frame {frame_idx} differs"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", ["h264_bframes", "vfr_mp4", "hevc_mkv"])
 def test_arbitrary_frame_sets_decode_exactly(catalogue, name, threads):

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from media import make_video
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Generous: the stress run takes ~10 s on an idle 2-core machine. The watchdog only turns a
 # deadlock (which never ends) into a failure with a stack dump; it measures nothing.

@@ -178,6 +178,7 @@ def _cli(script: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_vqa_cli_end_to_end_with_a_tiny_qwen3_vl(tmp_path, tiny_model):
 
     model = tiny_model("qwen3_vl")
@@ -229,6 +230,7 @@ def test_vtg_cli_with_the_random_baseline_and_score_only(tmp_path):
     assert again.returncode == 0 and "miou 40.0" in again.stdout
 
 
+@pytest.mark.slow
 def test_cli_errors_for_a_wrong_model_path_and_a_missing_video_dir(tmp_path):
     bench = tmp_path / "b.json"
     bench.write_text(json.dumps([{"video": "bikes", "question": "q\n(A) a", "answer": "A"}]))

@@ -108,6 +108,7 @@ def test_record_times_are_on_the_true_clock(mixed_video_dir, tmp_path):
     assert (rotated["source_width"], rotated["source_height"], rotated["rotation_deg"]) == (240, 320, 90)
 
 
+@pytest.mark.slow
 def test_each_stored_jpeg_is_the_source_frame_its_index_names(catalogue, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -142,6 +143,7 @@ def test_each_stored_jpeg_is_the_source_frame_its_index_names(catalogue, tmp_pat
         assert distances[frame_idx] < 8.0  # JPEG (quality 95) on sharp synthetic edges, colour rounding
 
 
+@pytest.mark.slow
 def test_outputs_are_identical_for_any_worker_count(mixed_video_dir, tmp_path):
     one = tmp_path / "one"
     two = tmp_path / "two"
@@ -150,6 +152,7 @@ def test_outputs_are_identical_for_any_worker_count(mixed_video_dir, tmp_path):
     assert output_bytes(one) == output_bytes(two)
 
 
+@pytest.mark.slow
 def test_rerun_skips_done_videos_redoes_half_written_ones_and_matches_a_clean_run(mixed_video_dir, tmp_path):
     out = tmp_path / "frames"
     sample(mixed_video_dir, out)
@@ -164,6 +167,7 @@ def test_rerun_skips_done_videos_redoes_half_written_ones_and_matches_a_clean_ru
     assert (out / "manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_resuming_with_other_settings_is_refused(mixed_video_dir, tmp_path):
     out = tmp_path / "frames"
     sample(mixed_video_dir, out)

@@ -33,6 +33,7 @@ def all_ids(frames_dir: Path) -> list[str]:
     return [r["video_id"] for r in load_index(frames_dir)]
 
 
+@pytest.mark.slow
 def test_outputs_are_byte_identical_for_any_worker_count(frames_dir, tmp_path):
     before = snapshot(frames_dir)
     ids = all_ids(frames_dir)
@@ -97,6 +98,7 @@ def test_videos_with_missing_or_too_few_frames_are_skipped_with_reasons(frames_d
     assert summary.num_rows == 5
 
 
+@pytest.mark.slow
 def test_killed_generation_resumes_to_identical_files(frames_dir, tmp_path):
     big = replicate_frames(frames_dir, tmp_path / "frames", copies=6)  # 42 videos: the kill lands mid-run
     script = REPO_ROOT / "pretext_tasks" / "grounding.py"

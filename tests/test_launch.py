@@ -17,6 +17,8 @@ from media import REPO_ROOT
 from videossr.training.dry_run import compose_config
 from videossr.training.parity import build_parity_data
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
+
 TRAIN_SH = REPO_ROOT / "train" / "train.sh"
 FAMILIES = ("qwen3_vl", "qwen2_5_vl")
 

@@ -52,6 +52,7 @@ def test_too_few_videos_is_an_error_that_names_the_way_out():
         assign_videos(["a", "b", "c"], get_recipe("videossr-30k"), seed=0)
 
 
+@pytest.mark.slow
 def test_build_mix_writes_the_files_train_sh_reads(frames_dir, tmp_path):
     summary = build_mix(frames_dir, tmp_path, get_recipe("videossr-30k"), GenerationSettings(), reuse_videos=True)
     for stem in TRAIN_SH_FILES:

@@ -65,6 +65,7 @@ def test_online_rows_pass_the_same_checks_as_offline_rows(frames_dir, tmp_path):
     assert len(tasks) >= 4, tasks
 
 
+@pytest.mark.slow
 def test_two_epochs_differ_and_a_seed_repeats(frames_dir, tmp_path):
     first, _ = verl_dataset(frames_dir, tmp_path / "a", seed=3)
     again, _ = verl_dataset(frames_dir, tmp_path / "b", seed=3)
@@ -87,6 +88,7 @@ def test_two_epochs_differ_and_a_seed_repeats(frames_dir, tmp_path):
                 assert Path(pa).read_bytes() == Path(pb).read_bytes()
 
 
+@pytest.mark.slow
 def test_items_reach_the_model_through_verls_getitem_and_vision_path(frames_dir, tmp_path, tiny_model):
     from transformers import AutoProcessor, AutoTokenizer
     from verl.utils.tokenizer import build_multimodal_processor_inputs
@@ -106,6 +108,7 @@ def test_items_reach_the_model_through_verls_getitem_and_vision_path(frames_dir,
         assert inputs["video_grid_thw"].shape[0] == len(videos)
 
 
+@pytest.mark.slow
 def test_the_frame_cache_stays_bounded(frames_dir, tmp_path):
     cache = tmp_path / "cache"
     dataset, _ = verl_dataset(frames_dir, cache, epochs=3)
@@ -161,6 +164,7 @@ def test_mix_strings_and_bad_mixes():
             parse_mix(bad)
 
 
+@pytest.mark.slow
 def test_train_sh_online_dry_run_passes_and_explains_missing_frames(frames_dir, tmp_path):
     env = {
         **os.environ,

@@ -27,6 +27,7 @@ def test_every_item_comes_back_once_with_its_result(workers):
     assert results == {-3: 3, -2: 2, -1: 1, 0: 0, 1: 1}
 
 
+@pytest.mark.slow
 def test_a_crashing_worker_is_reported_for_its_item_and_the_rest_complete():
     results = dict(map_unordered(square_or_die, range(20), 2))
     assert set(results) == set(range(20))
@@ -43,6 +44,7 @@ def always_die(item: int) -> int:
     os._exit(3)
 
 
+@pytest.mark.slow
 def test_workers_that_always_die_stop_the_run_with_an_explanation():
     with pytest.raises(RuntimeError, match="worker processes in a row died"):
         list(map_unordered(always_die, range(10), 2))

@@ -68,6 +68,7 @@ def test_grounding_changes_exactly_the_declared_span(generated, frames_dir, name
         check_grounding_row(row, frames_dir)
 
 
+@pytest.mark.slow
 def test_changed_frames_go_under_the_output_folder_and_keep_the_frame_size(generated, frames_dir):
     records = {r["video_id"]: r for r in load_index(frames_dir)}
     for spec in SPECS:
@@ -139,6 +140,7 @@ def test_jigsaw_clips_are_the_source_clips_in_clip_order_and_the_answer_decodes(
         check_jigsaw_row(row, frames_dir)
 
 
+@pytest.mark.slow
 def test_every_row_regenerates_alone_from_its_seed(generated):
     for spec in SPECS:
         for row in read_rows(generated / f"{spec.stem}.parquet"):

@@ -45,6 +45,7 @@ def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks, mon
     assert sheet.shape[0] > 6 * 100
 
 
+@pytest.mark.slow
 def test_cli_writes_a_png_and_rejects_a_bad_index(data, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "preview.py"
     target = tmp_path / "sheet.png"

@@ -34,6 +34,8 @@ from videossr.training.rollout_prompt import (
     video_layouts,
 )
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
+
 FAMILIES = ("qwen3_vl", "qwen2_5_vl")
 TASKS = sorted(TASK_FILES.values())
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from media import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "pretext_tasks" / "sample_frames.py"
@@ -51,6 +52,7 @@ def test_empty_folder_is_reported(tmp_path):
     assert result.returncode == 2 and "no video files found" in result.stderr
 
 
+@pytest.mark.slow
 def test_run_prints_a_summary_line(sample_video_dir, tmp_path):
     result = run_cli("--video-dir", str(sample_video_dir), "--output-dir", str(tmp_path / "out"), "--workers", "2")
     assert result.returncode == 0, result.stderr
@@ -58,6 +60,7 @@ def test_run_prints_a_summary_line(sample_video_dir, tmp_path):
     assert "frames/s" in result.stdout
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(sample_videos, tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()

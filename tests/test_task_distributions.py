@@ -75,6 +75,7 @@ def test_runs_split_evenly_with_the_remainder_first():
     assert split_into_runs(16, 5) == [(0, 4), (4, 3), (7, 3), (10, 3), (13, 3)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("difficulty", ["easy", "hard"])
 def test_counting_frames_instances_and_geometry_stay_in_bounds(frames_dir, difficulty):
     records = {r["video_id"]: r for r in load_index(frames_dir)}

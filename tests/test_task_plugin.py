@@ -119,6 +119,7 @@ def test_a_registered_task_is_found_and_a_duplicate_or_unknown_name_is_an_error(
         spec_of("reversal/half")
 
 
+@pytest.mark.slow
 def test_the_toy_task_runs_through_generation_mix_online_rewards_viubench_and_preview(reversal, frames_dir, tmp_path):
     ids = [r["video_id"] for r in load_index(frames_dir)]
     spec = spec_of("reversal/whole")
@@ -177,6 +178,7 @@ def test_the_random_baseline_refuses_a_request_without_a_known_task(reversal):
     assert generation.error and "needs hints['task']" in generation.error
 
 
+@pytest.mark.slow
 def test_threads_looking_tasks_up_at_once_never_see_a_half_filled_registry():
     # verl's reward workers score in several threads; the first lookups import the task modules.
     script = """
@@ -197,6 +199,7 @@ print(errors or "ok")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_a_task_module_named_in_the_environment_is_imported_on_first_use(tmp_path):
     (tmp_path / "my_toy_tasks.py").write_text(
         "from videossr.tasks.registry import register_task\n"

@@ -19,6 +19,8 @@ from videossr.generation import GenerationSettings, read_rows
 from videossr.mix import build_mix, get_recipe
 from videossr.training.dry_run import compose_config
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
+
 TRAIN_SH = REPO_ROOT / "train" / "train.sh"
 TRAIN_FILES = ["channelswap", "mirror", "zoomout", "rotate180", "jigsaw6", "counting"]
 

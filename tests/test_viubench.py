@@ -109,6 +109,7 @@ def test_scoring_follows_viubench_rules_not_the_training_rewards():
     assert (summary["num_unparsed"], summary["num_missing"], summary["num_errors"]) == (1, 1, 0)
 
 
+@pytest.mark.slow
 def test_the_random_baseline_reproduces_the_papers_random_guess_row():
     backend = RandomBackend(seed=0)
     rng = rng_for(1)
@@ -164,6 +165,7 @@ def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, **kwargs)
 
 
+@pytest.mark.slow
 def test_cli_build_run_and_score_with_the_random_baseline(frames_dir, tmp_path):
     built = _run(
         "build",
@@ -197,6 +199,7 @@ def test_cli_build_run_and_score_with_the_random_baseline(frames_dir, tmp_path):
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["overall"] == summary["overall"]
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path):
     for args, message in (
         (
@@ -223,6 +226,7 @@ def test_scoring_a_hand_written_file_rejects_ids_not_in_the_benchmark(benchmark,
     assert result.returncode == 2 and "not in" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_model_run_resumes_to_the_same_answers(benchmark, tmp_path, tiny_model):
 
     model = tiny_model("qwen2_5_vl")
@@ -276,6 +280,7 @@ def test_truncated_last_line_of_responses_is_repaired_on_resume(benchmark, tmp_p
     assert len(lines) == 18 and all(json.loads(line)["id"] for line in lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
 def test_batched_answers_equal_one_at_a_time_answers(benchmark, family, tiny_model):
     from videossr.eval.backends.transformers_backend import TransformersBackend
@@ -289,6 +294,7 @@ def test_batched_answers_equal_one_at_a_time_answers(benchmark, family, tiny_mod
     assert all(g.error is None for g in batched)
 
 
+@pytest.mark.slow
 def test_one_broken_request_in_a_batch_costs_only_itself(benchmark, tiny_model):
     from dataclasses import replace
 

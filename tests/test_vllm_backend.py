@@ -364,6 +364,7 @@ def test_data_parallel_pins_gpu_groups_and_keeps_input_order(monkeypatch):
     assert "vllm" not in sys.modules
 
 
+@pytest.mark.slow
 def test_a_crashing_worker_fails_only_its_batches_and_the_rest_complete(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     ids = ["slow0", "slow1", "a", "b", "crash", "c", "d", "e", "f", "g"]
@@ -393,6 +394,7 @@ def test_when_every_worker_is_dead_requests_fail_at_once(monkeypatch):
         assert all(g.error and "no vLLM worker is alive" in g.error for g in later)
 
 
+@pytest.mark.slow
 def test_start_up_survives_a_failed_worker_and_fails_when_all_fail(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with VLLMBackend("fail-on-1", engine_factory=FAKE_ENGINE) as backend:
@@ -418,6 +420,7 @@ def test_close_is_idempotent(monkeypatch):
     assert all(w.process.exitcode is not None for w in backend._workers)
 
 
+@pytest.mark.slow
 def test_exiting_without_close_does_not_hang_and_orphans_stop(tmp_path):
     """A script that forgets close() still exits; workers whose parent vanished stop by themselves."""
     script = tmp_path / "forget.py"
