@@ -69,8 +69,8 @@ def _overlap(a: tuple[np.ndarray, int, int], b: tuple[np.ndarray, int, int]) -> 
 
 
 def measure(width: int, height: int, difficulty: str, placement: str, samples: int) -> dict:
+    from videossr.frames.folder import VideoFrames
     from videossr.tasks.counting import DIFFICULTIES, count_drawn_shapes, make_counting_sample
-    from videossr.tasks.frames import VideoFrames
     from videossr.tasks.seeds import derive_seed, rng_for
 
     black = np.zeros((height, width, 3), np.uint8)

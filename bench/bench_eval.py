@@ -52,8 +52,8 @@ def main() -> None:
 
     from videossr.eval.backends.transformers_backend import TransformersBackend
     from videossr.eval.viubench import build_viubench, load_benchmark, request_of
-    from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
-    from videossr.tiny_models import tiny_model_dir
+    from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
+    from videossr.testing.tiny_models import tiny_model_dir
 
     cache = REPO / "bench" / ".cache"
     frames = cache / "frames_samples"
@@ -130,7 +130,7 @@ def _long_videos(count: int, seconds: int) -> Path:
 
 def bench_prepare(args) -> None:
     from videossr.eval import external
-    from videossr.eval.runner import _prepare
+    from videossr.eval.run import _prepare
 
     folder = _long_videos(args.videos, args.video_seconds)
     # Benchmark order interleaves videos (the worst case for a cache; Video-MME and LVBench files

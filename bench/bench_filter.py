@@ -32,9 +32,9 @@ def _rows_file(out: Path, rows: int) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
-    from videossr.generation import GenerationSettings
-    from videossr.mix import build_mix, get_recipe
+    from videossr.data.generation import GenerationSettings
+    from videossr.data.mix import build_mix, get_recipe
+    from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
 
     frames = out / "frames"
     run_frame_sampling(FrameSamplingConfig(output_dir=frames, video_dir=[REPO / "data" / "videos"], workers=2))
@@ -113,7 +113,7 @@ def main() -> None:
     from transformers import AutoProcessor
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from videossr.tiny_models import tiny_model_dir
+    from videossr.testing.tiny_models import tiny_model_dir
     from videossr.training.dataset import VideoSSRDataset
 
     torch.set_num_threads(1)

@@ -3,7 +3,7 @@
     reference   the released scripts' way: one video at a time in one process; per perturbed
                 frame PIL ``Image.open`` -> PIL operation -> PIL ``save`` (quality 75, PIL's
                 default, as released); counting with OpenCV per frame (as released)
-    ours        videossr.generation.generate: NumPy/OpenCV operations, worker processes, JPEG
+    ours        videossr.data.generation.generate: NumPy/OpenCV operations, worker processes, JPEG
                 only for changed frames (quality 95), rows to parquet
 
 Both read the same frames folder (sampled once from the benchmark's 720p clips with the default
@@ -38,7 +38,8 @@ def frames_folder(num_videos: int) -> Path:
     """A frames folder of ``num_videos`` videos (made once from the sampling benchmark's clips)."""
     from bench_sample_frames import video_set
 
-    from videossr.frame_sampling import FrameSamplingConfig, load_index, run_frame_sampling
+    from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
+    from videossr.frames.folder import load_index
     from videossr.io import write_jsonl_atomic
 
     base = CACHE / "frames_clips"
@@ -151,8 +152,8 @@ def reference_run(generator: str, frames_dir: Path, out_dir: Path) -> int:
 
 
 def ours_run(generator: str, frames_dir: Path, out_dir: Path, workers: int) -> int:
-    from videossr.frame_sampling import load_index
-    from videossr.generation import GenerationSettings, generate
+    from videossr.data.generation import GenerationSettings, generate
+    from videossr.frames.folder import load_index
     from videossr.tasks.registry import spec_of
 
     if generator == "counting":

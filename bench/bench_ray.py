@@ -26,7 +26,7 @@ from pathlib import Path
 
 
 def _sample(videos: list[Path], out: Path, *, workers: int = 1, ray_address: str | None = None) -> float:
-    from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
+    from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
 
     listing = out.parent / f"{out.name}.txt"
     listing.write_text("".join(f"{v}\t{v.stem}\n" for v in videos))
@@ -45,7 +45,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_sample_frames import video_set
 
-    from videossr.local_ray import local_ray_cluster
+    from videossr.testing.local_ray import local_ray_cluster
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", default="clips", choices=["clips", "lowres"])

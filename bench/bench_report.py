@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
+    from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
     from videossr.report.eval_report import build_report
 
     cache = REPO / "bench" / ".cache"

@@ -133,7 +133,7 @@ def _reference_one(job: tuple[str, str, int]) -> int:
 
 
 def _ours_decode_one(job: tuple[str, int]) -> int:
-    from videossr.sampling import plan_central_sampling
+    from videossr.frames.plan import plan_central_sampling
     from videossr.video.decoder import decode_frames, probe_video
 
     video, threads = job
@@ -153,7 +153,7 @@ def run_approach(approach: str, videos: list[str], workers: int, out_dir: str) -
 
     started = time.perf_counter()
     if approach in ("ours", "ours-fullres"):
-        from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
+        from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
 
         list_file = Path(out_dir) / "videos.txt"
         list_file.write_text("".join(f"{v}\t{Path(v).stem}\n" for v in videos))

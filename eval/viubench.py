@@ -52,7 +52,7 @@ class BuildConfig(RayOptions):
 
 
 def _backend_config_cls():
-    from videossr.eval.run_support import BackendConfig
+    from videossr.eval.run import BackendConfig
 
     @dataclass
     class RunConfig(BackendConfig):
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"VIUBench -> {path}")
         elif command == "run":
-            from videossr.eval.run_support import RESPONSES_NAME, answer_items
+            from videossr.eval.run import RESPONSES_NAME, answer_items
             from videossr.eval.viubench import load_benchmark, request_of
 
             records = {r["id"]: r for r in load_benchmark(config.benchmark)}

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videossr.cli import config_to_dict, fail, parse_config, progress_bar
+from videossr.data.generator_cli import GeneratorConfig, PlacementOption
+from videossr.data.mix import RECIPES, build_mix, get_recipe
 from videossr.errors import ConfigError
-from videossr.generator_cli import GeneratorConfig, PlacementOption
-from videossr.mix import RECIPES, build_mix, get_recipe
 
 
 @dataclass

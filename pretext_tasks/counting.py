@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videossr.cli import parse_config
-from videossr.generator_cli import GeneratorConfig, PlacementOption, run_generator_script
+from videossr.data.generator_cli import GeneratorConfig, PlacementOption, run_generator_script
 from videossr.tasks.counting import DIFFICULTIES
 from videossr.tasks.registry import spec_of
 

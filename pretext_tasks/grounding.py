@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videossr.cli import parse_config
+from videossr.data.generator_cli import GeneratorConfig, run_generator_script
 from videossr.errors import ConfigError
-from videossr.generator_cli import GeneratorConfig, run_generator_script
 from videossr.tasks.perturbations import PERTURBATIONS
 from videossr.tasks.registry import OutputSpec, spec_of
 

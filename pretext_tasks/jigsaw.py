@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videossr.cli import parse_config
-from videossr.generator_cli import GeneratorConfig, run_generator_script
+from videossr.data.generator_cli import GeneratorConfig, run_generator_script
 from videossr.tasks.jigsaw import SUPPORTED_NUM_CLIPS
 from videossr.tasks.registry import spec_of
 

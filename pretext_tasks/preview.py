@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return _write_html(config, prog)
     import cv2
 
-    from videossr.generation import read_rows
-    from videossr.preview import render_contact_sheet
+    from videossr.data.generation import read_rows
+    from videossr.report.preview import render_contact_sheet
 
     try:
         rows = read_rows(config.data_file)

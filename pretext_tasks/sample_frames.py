@@ -2,7 +2,7 @@
 
 Each video becomes ``OUT/<video_id>/0.jpg … 47.jpg``, frames evenly spaced over its central 90 %,
 plus ``OUT/index.jsonl`` with the true playback rate of those frames (``sample_fps``) and their
-source positions. Re-running resumes; see ``videossr/frame_sampling.py`` for every output file.
+source positions. Re-running resumes; see ``videossr/frames/build.py`` for every output file.
 
 Examples:
     python pretext_tasks/sample_frames.py --video-dir data/videos --output-dir outputs/frames
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from videossr.cli import fail, parse_config
 from videossr.errors import ConfigError
-from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
+from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
 
 MAX_FAILURES_SHOWN = 10
 

@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from videossr.tiny_models import FAMILIES, build_tiny_model
+from videossr.testing.tiny_models import FAMILIES, build_tiny_model
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

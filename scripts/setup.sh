@@ -66,7 +66,7 @@ install_vllm_cpu_stack() {
 }
 
 # ----------------------------------------------------------------------------- headless browser
-# Chromium renders the HTML report in tests/test_report.py (screenshots, the DOM after its script
+# Chromium renders the HTML report in tests/report/test_report.py (screenshots, the DOM after its script
 # ran). Optional: if it cannot be installed, set-up still succeeds and those tests are skipped.
 install_chromium() {
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 && return 0

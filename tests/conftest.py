@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from media import SAMPLE_VIDEO_DIR, build_catalogue
 
-from videossr.frame_sampling import FrameSamplingConfig, run_frame_sampling
-from videossr.tiny_models import tiny_model_dir
+from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
+from videossr.testing.tiny_models import tiny_model_dir
 
 
 @pytest.fixture(scope="session")

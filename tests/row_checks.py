@@ -95,7 +95,7 @@ def output_tree(folder: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dic
     Rows hold absolute frame paths, so two runs into different folders differ by that prefix
     only; parquet files are compared by their rows, text by text, the rest byte for byte.
     """
-    from videossr.generation import read_rows
+    from videossr.data.generation import read_rows
 
     contents: dict[str, object] = {}
     for path in sorted(folder.rglob("*")):
@@ -118,7 +118,7 @@ def replicate_frames(frames_dir: Path, target: Path, copies: int) -> Path:
     """
     import shutil
 
-    from videossr.frame_sampling import load_index
+    from videossr.frames.folder import load_index
     from videossr.io import write_jsonl_atomic
 
     target.mkdir(parents=True)

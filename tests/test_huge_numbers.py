@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from videossr.eval.external import score_vqa, score_vtg
+from videossr.eval.parsing import parse_time_span
 from videossr.eval.viubench import score_benchmark, score_response, subtypes
 from videossr.rewards.counting import HUGE_COUNT, parse_counts
 from videossr.rewards.grounding import parse_interval
-from videossr.rewards.lenient import parse_time_span
 from videossr.rewards.scoring import compute_score
 
 TRUTHS = {"grounding": "12.3-20.1", "counting": "3,1,4", "jigsaw": "341562"}

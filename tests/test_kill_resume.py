@@ -36,8 +36,8 @@ import pytest
 from media import REPO_ROOT
 from row_checks import output_tree, replicate_frames
 
+from videossr.data.store import read_log
 from videossr.io import read_json
-from videossr.store import read_log
 
 pytestmark = pytest.mark.slow
 
@@ -333,7 +333,7 @@ def test_killed_eval_run_resumes_to_the_same_answers(frames_dir, tmp_path, tiny_
 
 def test_a_torn_journal_line_is_cut_before_the_next_append(tmp_path):
     """The reported defect at its root: the next run's first entry glued onto the torn line."""
-    from videossr.store import AppendLog
+    from videossr.data.store import AppendLog
 
     path = tmp_path / "journal.jsonl"
     with AppendLog(path, header={"settings": 1}) as log:

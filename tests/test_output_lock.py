@@ -14,14 +14,16 @@ import pytest
 from media import REPO_ROOT
 from row_checks import replicate_frames
 
-from videossr.store import OutputBusyError, exclusive_writer
+from videossr.data.store import OutputBusyError, exclusive_writer
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
 def test_a_second_holder_is_refused_with_the_folder_and_the_holder(tmp_path):
     with exclusive_writer(tmp_path):
-        script = "import sys; from videossr.store import exclusive_writer\nwith exclusive_writer(sys.argv[1]): pass"
+        script = (
+            "import sys; from videossr.data.store import exclusive_writer\nwith exclusive_writer(sys.argv[1]): pass"
+        )
         result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
         assert result.returncode != 0
         assert "OutputBusyError" in result.stderr and str(tmp_path) in result.stderr
@@ -38,7 +40,7 @@ def test_locks_of_different_outputs_in_one_folder_are_independent(tmp_path):
 
 def _hold_in_child(folder: Path, name: str) -> None:
     script = (
-        "import sys; from videossr.store import OutputBusyError, exclusive_writer\n"
+        "import sys; from videossr.data.store import OutputBusyError, exclusive_writer\n"
         "try:\n    with exclusive_writer(sys.argv[1], sys.argv[2]): pass\n"
         "except OutputBusyError as exc:\n    print(exc); sys.exit(3)"
     )
@@ -50,7 +52,7 @@ def _hold_in_child(folder: Path, name: str) -> None:
 
 def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
     script = (
-        "import sys, time; from videossr.store import exclusive_writer\n"
+        "import sys, time; from videossr.data.store import exclusive_writer\n"
         "with exclusive_writer(sys.argv[1]): print('held', flush=True); time.sleep(600)"
     )
     holder = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)

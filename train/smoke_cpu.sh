@@ -22,7 +22,7 @@
 # Then (PARITY=1, the default) it prints one `rollout parity: <task> <family> ok|FAIL ...` line per
 # task and model family: the prompt token ids vLLM is given and each video's feature placement
 # against what the actor's forward pass sees (python -m videossr.training.parity), and exits 1 on
-# a FAIL. The tests set PARITY=0: tests/test_rollout_parity.py checks the same under both stacks.
+# a FAIL. The tests set PARITY=0: tests/training/test_rollout_parity.py checks the same under both stacks.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -34,7 +34,7 @@ REWARD="${REWARD:-varied}"
 PARITY="${PARITY:-1}"
 RUN_DIR="${RUN_DIR:-$REPO/outputs/smoke_cpu/$MODEL_FAMILY}"
 # Ray's head: its own loopback address and temp folder, so it never joins or disturbs another
-# cluster on this machine (127.0.0.2-4 are videossr.local_ray's).
+# cluster on this machine (127.0.0.2-4 are videossr.testing.local_ray's).
 RAY_NODE_IP="${RAY_NODE_IP:-127.0.0.5}"
 
 export PYTHON="$VENV/bin/python"
@@ -49,7 +49,7 @@ export VAL_FILE="${VAL_FILE:-$DATA_DIR/counting.parquet}"
 export NNODES=1 GPUS_PER_NODE=1
 # 4 prompts per step, not 2: a tiny random model always answers MAX_RESPONSE_LENGTH tokens, and a
 # batch whose sequences all have one length crashes verl 0.9.1's actor update (its nested mRoPE
-# position_ids: see tests/test_grpo_cpu.py), and two grounding prompts of one video have one length.
+# position_ids: see tests/training/test_grpo_cpu.py), and two grounding prompts of one video have one length.
 export TRAIN_BATCH_SIZE="${TRAIN_BATCH_SIZE:-4}" PPO_MINI_BATCH_SIZE="${PPO_MINI_BATCH_SIZE:-4}"
 export ROLLOUT_N="${ROLLOUT_N:-2}" MICRO_BATCH_SIZE_PER_GPU="${MICRO_BATCH_SIZE_PER_GPU:-2}"
 export MAX_PROMPT_LENGTH="${MAX_PROMPT_LENGTH:-4096}" MAX_RESPONSE_LENGTH="${MAX_RESPONSE_LENGTH:-16}"

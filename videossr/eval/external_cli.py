@@ -8,7 +8,7 @@ from typing import Any
 
 from videossr.cli import config_to_dict, fail, parse_config
 from videossr.errors import ConfigError
-from videossr.eval.run_support import RESPONSES_NAME, SUMMARY_NAME, BackendConfig, answer_items
+from videossr.eval.run import RESPONSES_NAME, SUMMARY_NAME, BackendConfig, answer_items
 
 
 @dataclass

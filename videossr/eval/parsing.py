@@ -21,7 +21,7 @@ the final answer.
 True
 
 This module must not change the training rewards: ``videossr/rewards`` keeps its exact released
-formats; only evaluation (and ``videossr.rewards.lenient``, a thin alias) uses these parsers.
+formats; only evaluation uses these parsers.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``R/responses.jsonl`` is the only state of a run: a killed run resumes by skipping the ids it
 holds, and scoring reads it without a model. A line holds at least ``id`` and ``response``; also
 ``error`` (null when the model answered), ``seconds`` and ``backend``. It is an
-:class:`~videossr.store.AppendLog`: a last line that a crash cut short is cut off before the next
+:class:`~videossr.data.store.AppendLog`: a last line that a crash cut short is cut off before the next
 append, so resuming never corrupts or loses a finished answer.
 """
 
@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from videossr.data.store import AppendLog, read_log
 from videossr.errors import ConfigError
 from videossr.eval.backends.base import Generation
-from videossr.store import AppendLog, read_log
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def read_responses(path: str | Path, *, strict: bool = False) -> dict[str, dict[
 
 
 class ResponseLog:
-    """Append-only writer of ``responses.jsonl`` (an :class:`~videossr.store.AppendLog`) that
+    """Append-only writer of ``responses.jsonl`` (an :class:`~videossr.data.store.AppendLog`) that
     knows which ids are already answered."""
 
     def __init__(self, path: str | Path, *, retry_errors: bool = False):

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from videossr.data.generation import GenerationSettings, generate, read_rows
+from videossr.data.store import exclusive_writer
 from videossr.errors import ConfigError
 from videossr.eval.backends.base import Request, VideoInput
 from videossr.eval.metrics import ItemScore, mean_percent
-from videossr.frame_sampling import load_index
-from videossr.generation import GenerationSettings, generate, read_rows
+from videossr.frames.folder import load_index
 from videossr.io import read_json, remove_stale_temporaries, write_json_atomic
 from videossr.provenance import package_versions, utc_now
-from videossr.store import exclusive_writer
 from videossr.tasks.counting import DEFAULT_PLACEMENT
 from videossr.tasks.prompts import SYSTEM_PROMPT
 from videossr.tasks.registry import OutputSpec, PretextTask, all_tasks

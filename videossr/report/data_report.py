@@ -1,6 +1,6 @@
 """The data-file report: distributions and a sample grid of a training file or a whole mix, as HTML.
 
-Reads data rows (verl's row format, as :func:`videossr.generation.read_rows` returns them) and
+Reads data rows (verl's row format, as :func:`videossr.data.generation.read_rows` returns them) and
 writes nothing. Plots: rows per task and per perturbation / difficulty / clip count, segment
 lengths and starts (grounding, in frames), counts per shape (counting), the shown position of
 every original clip (jigsaw) and the most frequent answers. The grid holds a seeded sample of
@@ -92,7 +92,7 @@ def distributions(rows: list[dict[str, Any]]) -> str:
 
 def sample_grid(rows: list[dict[str, Any]], per_group: int, seed: int) -> tuple[str, int]:
     """Contact sheets of ``per_group`` seeded rows per (task, variant); returns (html, rows shown)."""
-    from videossr.preview import render_contact_sheet
+    from videossr.report.preview import render_contact_sheet
 
     groups: dict[str, list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
@@ -134,7 +134,7 @@ def build_data_report(path: str | Path, *, per_group: int = DEFAULT_PER_GROUP, s
     Raises:
         ConfigError: a missing or unreadable file, a folder without .parquet files, no rows.
     """
-    from videossr.generation import read_rows
+    from videossr.data.generation import read_rows
 
     files = data_files(path)
     rows = []

@@ -162,7 +162,7 @@ def _viubench_outcome(record: dict[str, Any], entry: dict[str, Any] | None) -> O
 
 def _external_outcome(kind: str, record: dict[str, Any], entry: dict[str, Any] | None) -> Outcome:
     from videossr.eval import external
-    from videossr.rewards.lenient import parse_option_letter, parse_time_span
+    from videossr.eval.parsing import parse_option_letter, parse_time_span
 
     # Scored through the public scorer on the one item, so the gallery shows what the scorer counted.
     one = {record["id"]: entry} if entry is not None else {}
@@ -215,7 +215,7 @@ def sample_ids(ids: list[str], per_group: int, seed: int, *scope: str) -> list[s
 
 
 def row_of_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A VIUBench record in the data-row shape :func:`videossr.preview.render_contact_sheet` draws."""
+    """A VIUBench record in the data-row shape :func:`videossr.report.preview.render_contact_sheet` draws."""
     extra = {
         "seed": "?",
         "video_id": record.get("video_id", record["id"]),
@@ -235,7 +235,7 @@ def viubench_sheet(record: dict[str, Any]) -> str | None:
 
     Missing frame files do not fail: the sheet shows a grey "missing" thumbnail in their place.
     """
-    from videossr.preview import render_contact_sheet
+    from videossr.report.preview import render_contact_sheet
 
     try:
         return jpeg_data_uri(render_contact_sheet(row_of_record(record)))
@@ -256,8 +256,8 @@ def external_sheet(kind: str, record: dict[str, Any], video_dir: str | None) -> 
     """A sheet of ``EXTERNAL_FRAMES`` frames decoded from the item's video (ground-truth span in red
     for grounding); None when the video folder or the video is not there."""
     from videossr.eval import external
-    from videossr.preview import render_frame_strip
-    from videossr.rewards.lenient import parse_time_span
+    from videossr.eval.parsing import parse_time_span
+    from videossr.report.preview import render_frame_strip
 
     if not video_dir or not Path(video_dir).is_dir():
         return None

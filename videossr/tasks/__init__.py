@@ -2,7 +2,7 @@
 
 Each task module turns the frames of one video into one verifiable sample (the frames the model
 sees, the question and the ground truth) from an explicit ``numpy.random.Generator``; nothing in
-this package reads or writes files except through the :class:`~videossr.tasks.frames.VideoFrames`
+this package reads or writes files except through the :class:`~videossr.frames.folder.VideoFrames`
 handed in and the writer handed back.
 """
 

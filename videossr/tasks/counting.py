@@ -39,10 +39,10 @@ import cv2
 import numpy as np
 
 from videossr.errors import ConfigError, VideoError
+from videossr.frames.folder import VideoFrames
 from videossr.rewards import counting as counting_reward
 from videossr.tasks import COUNTING
 from videossr.tasks.answers import counting_answer
-from videossr.tasks.frames import VideoFrames
 from videossr.tasks.prompts import COUNTING_QUESTION, single_video_user_message
 from videossr.tasks.registry import BenchmarkSubtype, PretextTask, TaskScorer, register_task
 from videossr.tasks.sample import Sample
@@ -68,7 +68,7 @@ UNRECORDED_PLACEMENT = RELEASED
 
 #: Least distance between the exact outlines of two shapes on a frame: this fraction of the shorter
 #: side, at least MIN_GAP_PX. OpenCV's fill touches pixels up to 1 px outside the exact outline
-#: (tested in tests/test_counting_placement.py), so 4 px keeps two shapes' pixels more than sqrt(2)
+#: (tested in tests/tasks/test_counting_placement.py), so 4 px keeps two shapes' pixels more than sqrt(2)
 #: px apart: they never touch, not even 8-connected, and never merge into one blob.
 GAP_FRACTION = 0.02
 MIN_GAP_PX = 4
@@ -554,7 +554,7 @@ class CountingTask(PretextTask):
         return ",".join(str(int(rng.integers(1, hints["max_count"] + 1))) for _ in range(3))
 
     def preview_mark(self, row, video_pos, position, thumb, scale):
-        from videossr.preview import YELLOW, mark_border
+        from videossr.report.preview import YELLOW, mark_border
 
         shapes = {e["frame_idx"]: e["shape"] for e in (row["extra_info"].get("shape_frames") or [])}
         if position not in shapes:

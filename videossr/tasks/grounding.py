@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from videossr.errors import VideoError
+from videossr.frames.folder import VideoFrames
 from videossr.rewards import grounding as grounding_reward
 from videossr.tasks import GROUNDING
 from videossr.tasks.answers import grounding_answer
-from videossr.tasks.frames import VideoFrames
 from videossr.tasks.perturbations import (
     PERTURBATIONS,
     VIUBENCH_PERTURBATIONS,
@@ -164,7 +164,7 @@ class GroundingTask(PretextTask):
         return f"0.0-{hints['duration_s']:.1f}"
 
     def preview_mark(self, row, video_pos, position, thumb, scale):
-        from videossr.preview import RED, mark_border
+        from videossr.report.preview import RED, mark_border
 
         extra = row["extra_info"]
         if extra["start_frame_idx"] <= position < extra["start_frame_idx"] + extra["num_perturbed_frames"]:

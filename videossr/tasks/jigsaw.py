@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from videossr.errors import ConfigError, VideoError
+from videossr.frames.folder import VideoFrames
 from videossr.rewards import jigsaw as jigsaw_reward
 from videossr.tasks import JIGSAW
 from videossr.tasks.answers import jigsaw_answer
-from videossr.tasks.frames import VideoFrames
 from videossr.tasks.prompts import JIGSAW_QUESTIONS, jigsaw_user_message
 from videossr.tasks.registry import BenchmarkSubtype, PretextTask, TaskScorer, register_task
 from videossr.tasks.sample import Sample

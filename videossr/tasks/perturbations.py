@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from videossr.errors import ConfigError, VideoError
-from videossr.tasks.frames import VideoFrames
+from videossr.frames.folder import VideoFrames
 
 #: What a perturbed position shows: an existing frame (reused, not re-encoded) or new pixels.
 FrameOut = Path | np.ndarray

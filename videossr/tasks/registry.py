@@ -29,7 +29,7 @@ from videossr.errors import ConfigError
 if TYPE_CHECKING:  # only for annotations: these modules import this one
     import numpy as np
 
-    from videossr.tasks.frames import VideoFrames
+    from videossr.frames.folder import VideoFrames
     from videossr.tasks.sample import Sample
 
 #: The built-in tasks, imported in this order: the paper's Table 1 order (counting, grounding,

@@ -35,10 +35,10 @@ from typing import Any
 
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
+from videossr.data.generation import GenerationSettings, build_sample_row, partner_for
+from videossr.data.mix import get_recipe
 from videossr.errors import ConfigError, VideoError
-from videossr.frame_sampling import INDEX_NAME, load_index
-from videossr.generation import GenerationSettings, build_sample_row, partner_for
-from videossr.mix import get_recipe
+from videossr.frames.folder import INDEX_NAME, load_index
 from videossr.tasks.registry import OutputSpec, get_task, spec_of
 from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 from videossr.tasks.seeds import derive_seed, rng_for

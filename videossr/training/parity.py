@@ -429,8 +429,9 @@ def build_parity_data(output_dir: str | Path, video_dir: str | Path | None = Non
     Frames are sampled from the first video of ``video_dir`` (default: the bundled ``data/videos``)
     into ``output_dir/frames``; data files go to ``output_dir``. Returns ``{task label: parquet}``.
     """
-    from videossr.frame_sampling import FrameSamplingConfig, load_index, run_frame_sampling
-    from videossr.generation import GenerationSettings, generate
+    from videossr.data.generation import GenerationSettings, generate
+    from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
+    from videossr.frames.folder import load_index
     from videossr.tasks.registry import spec_of
 
     output_dir = Path(output_dir)
@@ -458,7 +459,7 @@ def default_models() -> list[Path]:
     """The tiny offline checkpoints of both families, built per transformers version (they differ)."""
     import transformers
 
-    from videossr.tiny_models import FAMILIES, tiny_model_dir
+    from videossr.testing.tiny_models import FAMILIES, tiny_model_dir
 
     root = REPO_ROOT / "outputs" / "tiny_models" / f"transformers-{transformers.__version__}"
     return [tiny_model_dir(family, root) for family in sorted(FAMILIES, reverse=True)]

@@ -1,0 +1,1 @@
+"""Stage 2: frames folders -> verl data files (generation), the training mix (mix), resumable output (store)."""

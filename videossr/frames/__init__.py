@@ -1,0 +1,1 @@
+"""Frames folders: which frames to sample (plan), building a folder from videos (build), reading one (folder)."""
