@@ -24,14 +24,12 @@ import pytest
 
 from videossr.errors import ConfigError
 from videossr.eval.backends.base import Generation, Request, VideoInput, build_messages, vision_inputs
-from videossr.eval.backends.vllm_backend import (
+from videossr.eval.backends.vllm_backend import VLLMBackend, gpu_groups, visible_gpu_ids
+from videossr.eval.backends.vllm_prompt import (
     VIDEO_PLACEHOLDER_TOKENS,
-    VLLMBackend,
-    gpu_groups,
     image_patch_size,
     prepare_vllm_prompt,
     video_family,
-    visible_gpu_ids,
 )
 from videossr.testing.tiny_models import FAMILIES
 
@@ -502,7 +500,7 @@ def _videos(prompt: dict) -> int:
 def stub_engine(processor, llm, max_videos: int = 6):
     from types import SimpleNamespace
 
-    from videossr.eval.backends.vllm_backend import EngineOptions, VLLMEngine
+    from videossr.eval.backends.vllm_engine import EngineOptions, VLLMEngine
 
     engine = VLLMEngine.__new__(VLLMEngine)  # everything __init__ sets, without vLLM
     engine.options = EngineOptions("stub", max_videos_per_prompt=max_videos)
@@ -542,7 +540,7 @@ def test_engine_isolates_bad_requests(processors, clips):
 
 
 def test_engine_reports_a_dead_engine_instead_of_answering(processors):
-    from videossr.eval.backends.vllm_backend import EngineDead
+    from videossr.eval.backends.vllm_engine import EngineDead
 
     engine = stub_engine(processors["qwen2_5_vl"], StubLLM(die=True))
     with pytest.raises(EngineDead, match="engine core died"):

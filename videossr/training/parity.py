@@ -342,7 +342,7 @@ def eval_prompt_ids(preprocessor, processor, row: dict[str, Any]) -> list[int]:
     """The prompt ids vLLM reads for ``row`` in evaluation (``prepare_vllm_prompt``, then vLLM's processor)."""
     from vllm.inputs import TokensPrompt
 
-    from videossr.eval.backends.vllm_backend import prepare_vllm_prompt
+    from videossr.eval.backends.vllm_prompt import prepare_vllm_prompt
 
     prompt = prepare_vllm_prompt(_eval_request(row), processor)
     return list(preprocessor.preprocess(TokensPrompt(**prompt))["prompt_token_ids"])

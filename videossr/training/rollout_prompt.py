@@ -1,7 +1,7 @@
 """Token ids of a Qwen-VL video prompt: what vLLM is given, and what it (and the actor) then sees.
 
 This module owns one rule, shared by training (:mod:`videossr.training.agent_loop`) and vLLM
-evaluation (:func:`videossr.eval.backends.vllm_backend.prepare_vllm_prompt`) so the two cannot drift
+evaluation (:func:`videossr.eval.backends.vllm_prompt.prepare_vllm_prompt`) so the two cannot drift
 apart:
 
 * the **rollout prompt** is the chat-template text tokenised as it is, with one vision placeholder

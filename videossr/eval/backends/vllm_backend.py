@@ -1,14 +1,13 @@
-"""Offline batched inference with vLLM, one engine per GPU group (data parallel).
-
-What it does
+"""What it does
 ------------
 :class:`VLLMBackend` answers :class:`~videossr.eval.backends.base.Request` s greedily with vLLM's
 offline ``LLM.generate``. Its frames and prompts are built the way verl builds them for training:
 the chat messages come from :func:`~videossr.eval.backends.base.build_messages`, the prompt text
 from the processor's chat template, the frames from qwen-vl-utils
 (:func:`~videossr.eval.backends.base.vision_inputs`, i.e. the same ``smart_resize`` to multiples
-of ``2 * patch_size`` that training uses). :func:`prepare_vllm_prompt` does this for one request
-and returns the vLLM prompt dict; it needs no GPU and no vLLM, so it is tested on CPU.
+of ``2 * patch_size`` that training uses).
+:func:`~videossr.eval.backends.vllm_prompt.prepare_vllm_prompt` does this for one request and
+returns the vLLM prompt dict; it needs no GPU and no vLLM, so it is tested on CPU.
 
 Data parallelism
 ----------------
@@ -41,66 +40,9 @@ Per-request failures (a prompt longer than ``max_model_len``, an unreadable fram
 videos) become ``Generation(error=...)``: inputs are prepared per request, and a batch that
 ``LLM.generate`` rejects is retried one request at a time to isolate the bad one.
 
-vLLM version and input format
------------------------------
-Written against vLLM 0.24.0 (the version ``verl[vllm]==0.9.1`` pins, with transformers 5.9.0), from
-its source: ``vllm/entrypoints/llm.py``, ``vllm/entrypoints/offline_utils.py``,
-``vllm/multimodal/parse.py``, ``vllm/multimodal/processing/processor.py``,
-``vllm/multimodal/processing/context.py``, ``vllm/multimodal/media/video.py``,
-``vllm/transformers_utils/processor.py``, ``vllm/model_executor/models/qwen2_vl.py``,
-``qwen2_5_vl.py`` and ``qwen3_vl.py``.
-
-Each prompt is a ``TokensPrompt`` dict ``{"prompt_token_ids", "prompt", "multi_modal_data": {"video":
-[...]}, "mm_processor_kwargs"}`` (token ids: training's rollout prompt, see
-:mod:`videossr.training.rollout_prompt`; vLLM expands each video placeholder in them, so the prompt
-the model reads is token-for-token the one the actor was trained on) and each video a ``(frames,
-metadata)`` pair:
-
-* ``frames``: ``np.ndarray`` ``[T, H, W, 3]`` ``uint8``, already at the training size. The float
-  tensor qwen-vl-utils returns holds whole numbers (it resizes a ``uint8`` tensor and then casts),
-  so the conversion is lossless; THWC ``uint8`` is what vLLM's own video loaders produce and is a
-  quarter of the float32 bytes to pickle.
-* ``metadata``: ``fps`` = the request's ``sample_fps``, ``frames_indices`` = ``0 .. T-1``,
-  ``total_num_frames`` = ``T``, ``duration`` = ``T / fps``, ``video_backend`` and
-  ``do_sample_frames=False``: the keys of vLLM's own pre-sampled-frames loader
-  (``media/video.py``, the ``jpeg_sequence`` branch). These are the values qwen-vl-utils gives
-  verl (``fps`` = ``raw_fps`` = ``sample_fps`` for a frame list), with ``total_num_frames`` an int.
-
-Qwen3-VL (``qwen3_vl.py``, ``Qwen3VLMultiModalProcessor._call_hf_processor``): the data parser
-keeps each item's metadata (``video_needs_metadata=True``); ``do_sample_frames`` comes from
-``mm_processor_kwargs`` or else the item's metadata, so frames are never re-sampled; the
-timestamps written before each frame pair are ``_calculate_timestamps(frames_indices,
-metadata["fps"], temporal_patch_size)``, i.e. ``frames_indices[i] / fps`` averaged over each
-temporal patch and printed as ``<{t:.1f} seconds>``, exactly what transformers' Qwen3VLProcessor
-writes during training.
-
-Qwen2.5-VL (``qwen2_vl.py`` / ``qwen2_5_vl.py``): vLLM 0.24's parser for this family drops the
-metadata of ``(frames, metadata)`` items (``video_needs_metadata`` is False), and transformers 5
-computes ``second_per_grid_ts`` from ``video_metadata.sampled_fps``; without metadata that falls
-back to 24 fps, i.e. 2/24 s per temporal patch whatever the real rate (the bug fixed upstream by
-vLLM PR #47736, after 0.24). So the metadata also goes in ``mm_processor_kwargs["video_metadata"]``
-(forwarded verbatim to the HF processor call, ``processing/context.py`` ``call_hf_processor``; it
-is a per-call ``videos_kwargs`` key, filtered out of processor construction in
-``transformers_utils/processor.py``), giving ``second_per_grid_ts = temporal_patch_size /
-sample_fps``: vLLM's M-RoPE then spaces temporal patch ``k`` at ``floor(k * second_per_grid_ts *
-tokens_per_second)`` (``Qwen2_5_VLForConditionalGeneration.get_mrope_input_positions``), the
-model's own time scale. That kwarg is a list over *all* videos of the prompt, while vLLM's
-processor cache re-runs the HF processor on cache-missing videos only
-(``_cached_apply_hf_processor``), which would misalign the list; so for this family the engine is
-built with ``mm_processor_cache_gb=0`` (``vllm/multimodal/registry.py``: no cache, one HF call per
-prompt). Caveat, outside this module: the verl 0.9.1 stack is not consistent for Qwen2.5-VL video
-time. Its agent loop computes the actor's position ids with transformers'
-``Qwen2_5_VLModel.get_rope_index`` without ``second_per_grid_ts`` (so 1 s per temporal patch,
-whatever ``sample_fps``), its vLLM 0.24 rollouts get the 2/24 s fallback above, and
-transformers 5's ``get_rope_index`` truncates ``second_per_grid_ts`` to an int. Qwen3-VL has
-none of this: its time is the timestamp text in the prompt.
-
-Both families: ``mm_processor_kwargs["do_sample_frames"] = False`` (no re-sampling). The HF video
-processor still runs its ``smart_resize``; on frames that are already multiples of
-``2 * patch_size`` and within the processor's pixel budget it keeps the size (the CPU tests check
-the grid), and it is the very call verl makes in training, so frames match either way.
-``limit_mm_per_prompt={"video": max_videos_per_prompt, "image": 0}`` (jigsaw prompts carry 6 or
-8 clips); sampling is ``SamplingParams(temperature=0, max_tokens=max_new_tokens, seed=seed)``.
+The pieces: :mod:`~videossr.eval.backends.vllm_prompt` builds each request's prompt (pure),
+:mod:`~videossr.eval.backends.vllm_engine` runs one engine in one worker process, and this module
+is the pool: GPU groups, the worker processes and the supervisor that keeps the live ones busy.
 """
 
 from __future__ import annotations
@@ -123,8 +65,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videossr.errors import ConfigError
-from videossr.eval.backends.base import Generation, Request, build_messages, vision_inputs
-from videossr.training.rollout_prompt import VIDEO_PLACEHOLDER, processor_family, rollout_prompt_ids
+from videossr.eval.backends.base import Generation, Request
+from videossr.eval.backends.vllm_engine import EngineDead, EngineOptions, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -134,16 +76,8 @@ INSTALL_HINT = "pip install -r requirements-gpu.txt"
 MAX_CHUNKS_IN_FLIGHT = 2
 #: Longest single wait for the workers; a message or a worker's exit ends it sooner.
 WAIT_SECONDS = 5.0
-#: ``video_backend`` label of the metadata (informational: neither vLLM nor transformers read it).
-VIDEO_BACKEND_LABEL = "qwen_vl_utils"
-#: The vision placeholder Qwen chat templates emit for one video.
-VIDEO_PLACEHOLDER_TOKENS = VIDEO_PLACEHOLDER
-#: What can go wrong while preparing one request's inputs: placeholder/video mismatch, an invalid
-#: size (ValueError), an unreadable or missing frame (OSError, incl. PIL.UnidentifiedImageError),
-#: a frame of the wrong type (TypeError), a tensor op failing on a degenerate frame (RuntimeError).
-INPUT_ERRORS = (ValueError, TypeError, OSError, RuntimeError)
 
-_DEFAULT_ENGINE_FACTORY = "videossr.eval.backends.vllm_backend:VLLMEngine"
+_DEFAULT_ENGINE_FACTORY = "videossr.eval.backends.vllm_engine:VLLMEngine"
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,242 +154,6 @@ def gpu_groups(
 
 
 # --------------------------------------------------------------------------------------------
-# Input preparation (pure: no vLLM, no GPU)
-# --------------------------------------------------------------------------------------------
-
-
-def video_family(processor) -> str:
-    """``"qwen3_vl"`` or ``"qwen2_5_vl"`` from the processor's classes (Qwen2-VL counts as the latter).
-
-    Raises:
-        ValueError: a processor of another model family ("unsupported processor ...").
-    """
-    return processor_family(processor)
-
-
-def image_patch_size(processor) -> int:
-    """The vision patch size (14 for Qwen2.5-VL, 16 for Qwen3-VL) that qwen-vl-utils resizes for."""
-    return int(processor.image_processor.patch_size)
-
-
-def prepare_vllm_prompt(request: Request, processor, patch_size: int | None = None) -> dict[str, Any]:
-    """The vLLM ``TokensPrompt`` dict of ``request`` (format: see the module docstring).
-
-    Returns ``{"prompt_token_ids": [...], "prompt": str}`` plus, when the request has videos,
-    ``"multi_modal_data": {"video": [(frames uint8 [T,H,W,3], metadata), ...]}`` in placeholder
-    order and ``"mm_processor_kwargs"``. The token ids are the chat-template text tokenised as it is,
-    one vision placeholder per video: exactly what training hands vLLM
-    (:func:`videossr.training.rollout_prompt.rollout_prompt_ids`), so vLLM's expansion of it is
-    token-for-token the prompt the actor was trained on. (A text prompt would be tokenised by vLLM
-    the same way; the ids make that explicit and independent of vLLM's text path.) ``prompt`` is
-    the same text, for logs.
-
-    Raises:
-        ValueError: the request's ``<video>`` placeholders do not match its videos, the chat
-            template did not emit one vision placeholder per video, or the processor is not a
-            Qwen2.5-VL / Qwen3-VL one; also qwen-vl-utils' own size errors.
-        OSError: a frame file cannot be read.
-    """
-    import numpy as np
-    import torch
-
-    family = video_family(processor)
-    patch_size = image_patch_size(processor) if patch_size is None else int(patch_size)
-    messages = build_messages(request)
-    prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    placeholders = prompt.count(VIDEO_PLACEHOLDER_TOKENS)
-    if placeholders != len(request.videos):
-        raise ValueError(
-            f"request {request.id}: the chat template wrote {placeholders} video placeholders "
-            f"({VIDEO_PLACEHOLDER_TOKENS}) for {len(request.videos)} videos"
-        )
-    token_ids = rollout_prompt_ids(processor.tokenizer, prompt, len(request.videos))
-    if not request.videos:
-        return {"prompt_token_ids": token_ids, "prompt": prompt}
-
-    _, videos = vision_inputs(messages, patch_size)
-    if videos is None or len(videos) != len(request.videos):
-        raise ValueError(
-            f"request {request.id}: qwen-vl-utils returned {len(videos or [])} videos for {len(request.videos)}"
-        )
-    items = []
-    for tensor, source in videos:
-        # [T, C, H, W] float of whole numbers 0..255 -> [T, H, W, C] uint8 (lossless, see above).
-        frames = np.ascontiguousarray(tensor.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
-        fps = float(source["fps"])
-        num_frames = int(frames.shape[0])
-        metadata = {
-            "fps": fps,
-            "frames_indices": [int(i) for i in source["frames_indices"]],
-            "total_num_frames": int(round(float(source.get("total_num_frames", num_frames)))),
-            "duration": num_frames / fps,
-            "video_backend": VIDEO_BACKEND_LABEL,
-        }
-        items.append((frames, metadata))
-
-    mm_processor_kwargs: dict[str, Any] = {"do_sample_frames": False}
-    if family == "qwen3_vl":
-        # Qwen3-VL keeps per-item metadata; vLLM strips do_sample_frames before VideoMetadata(**...).
-        for _, metadata in items:
-            metadata["do_sample_frames"] = False
-    else:
-        # Qwen2.5-VL: vLLM 0.24 drops item metadata; the HF processor gets it through the kwargs.
-        mm_processor_kwargs["video_metadata"] = [dict(metadata) for _, metadata in items]
-    return {
-        "prompt_token_ids": token_ids,
-        "prompt": prompt,
-        "multi_modal_data": {"video": items},
-        "mm_processor_kwargs": mm_processor_kwargs,
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# The engine a worker runs
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """Everything a worker needs to build its engine (pickled to the worker)."""
-
-    model_path: str
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.85
-    max_model_len: int = 32768
-    max_num_seqs: int | None = None
-    dtype: str = "bfloat16"
-    seed: int = 0
-    max_videos_per_prompt: int = 8
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-class EngineDead(Exception):
-    """The vLLM engine of a worker cannot answer any more requests; the worker must exit."""
-
-
-class VLLMEngine:
-    """One ``vllm.LLM`` and its processor, living in a worker process."""
-
-    def __init__(self, options: EngineOptions):
-        import vllm  # first: a missing vLLM must fail before anything slow happens
-        from transformers import AutoProcessor
-
-        self._vllm = vllm
-        self.options = options
-        self.processor = AutoProcessor.from_pretrained(options.model_path)
-        self.family = video_family(self.processor)
-        self.patch_size = image_patch_size(self.processor)
-        kwargs: dict[str, Any] = {
-            "model": options.model_path,
-            "tensor_parallel_size": options.tensor_parallel_size,
-            "gpu_memory_utilization": options.gpu_memory_utilization,
-            "max_model_len": options.max_model_len,
-            "dtype": options.dtype,
-            "seed": options.seed,
-            "limit_mm_per_prompt": {"video": options.max_videos_per_prompt, "image": 0},
-        }
-        if options.max_num_seqs is not None:
-            kwargs["max_num_seqs"] = options.max_num_seqs
-        if self.family == "qwen2_5_vl":
-            # The per-prompt video_metadata kwarg must meet all the prompt's videos (module docstring).
-            kwargs["mm_processor_cache_gb"] = 0
-        kwargs.update(options.engine_kwargs)
-        self.llm = vllm.LLM(**kwargs)
-        try:
-            from vllm.v1.engine.exceptions import EngineDeadError
-        except ImportError:  # moved in another vLLM version: fall back to the class name
-            EngineDeadError = None
-        self._dead_error = EngineDeadError
-
-    def _is_dead(self, exc: BaseException) -> bool:
-        if self._dead_error is not None and isinstance(exc, self._dead_error):
-            return True
-        return type(exc).__name__ == "EngineDeadError"
-
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        """One generation per request, in order; per-request problems become errors.
-
-        Raises:
-            EngineDead: the engine died; the caller should stop using it.
-        """
-        started = time.perf_counter()
-        generations: list[Generation | None] = [None] * len(requests)
-        prompts, params, positions = [], [], []
-        for position, request in enumerate(requests):
-            try:
-                if len(request.videos) > self.options.max_videos_per_prompt:
-                    raise ValueError(
-                        f"{len(request.videos)} videos in one prompt; the engine was built for at most "
-                        f"{self.options.max_videos_per_prompt} (max_videos_per_prompt)"
-                    )
-                prompt = prepare_vllm_prompt(request, self.processor, self.patch_size)
-            except INPUT_ERRORS as exc:
-                generations[position] = Generation(request.id, error=f"inputs: {type(exc).__name__}: {exc}")
-                continue
-            prompts.append(prompt)
-            params.append(
-                self._vllm.SamplingParams(temperature=0.0, max_tokens=request.max_new_tokens, seed=self.options.seed)
-            )
-            positions.append(position)
-        outputs = self._generate_isolating(prompts, params) if prompts else []
-        seconds = (time.perf_counter() - started) / max(1, len(requests))
-        for position, output in zip(positions, outputs):
-            request = requests[position]
-            if isinstance(output, BaseException):
-                message = _one_line(f"vllm: {type(output).__name__}: {output}")
-                generations[position] = Generation(request.id, error=message)
-                continue
-            completion = output.outputs[0]
-            generations[position] = Generation(
-                request.id,
-                response=completion.text.strip(),
-                meta={
-                    "prompt_tokens": len(output.prompt_token_ids or ()),
-                    "completion_tokens": len(completion.token_ids),
-                    "finish_reason": completion.finish_reason,
-                },
-            )
-        for generation in generations:
-            generation.seconds = seconds
-        return generations  # type: ignore[return-value]
-
-    def _generate_isolating(self, prompts: list[dict], params: list) -> list:
-        """``llm.generate`` on the batch; if it raises, each prompt alone, so one bad prompt fails alone."""
-        try:
-            return self.llm.generate(prompts, params, use_tqdm=False)
-        # vLLM rejects one bad prompt (too long, bad media) with ValueError, its own validation
-        # errors, RuntimeError... and aborts the rest of the batch; all are retried one by one.
-        except Exception as exc:
-            if self._is_dead(exc):
-                raise EngineDead(f"{type(exc).__name__}: {exc}") from exc
-            if len(prompts) == 1:
-                return [exc]
-            logger.warning(
-                "a batch of %d prompts failed (%s); retrying them one by one", len(prompts), _one_line(str(exc))
-            )
-        outputs: list = []
-        for prompt, param in zip(prompts, params):
-            try:
-                outputs.extend(self.llm.generate([prompt], [param], use_tqdm=False))
-            except Exception as exc:  # same reasons as above, now for one prompt
-                if self._is_dead(exc):
-                    raise EngineDead(f"{type(exc).__name__}: {exc}") from exc
-                outputs.append(exc)
-        return outputs
-
-    def close(self) -> None:
-        engine_core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
-        if engine_core is not None and hasattr(engine_core, "shutdown"):
-            engine_core.shutdown()
-        self.llm = None
-
-
-def _one_line(text: str, limit: int = 2000) -> str:
-    text = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --------------------------------------------------------------------------------------------
 # Worker process
 # --------------------------------------------------------------------------------------------
 
@@ -509,14 +207,14 @@ def _worker_main(index, gpu_ids, options, factory_path, tasks, results, log_leve
         try:
             generations = engine.generate(batch)
         except EngineDead as exc:
-            message = _one_line(f"vLLM engine of worker {index} died: {exc}")
+            message = one_line(f"vLLM engine of worker {index} died: {exc}")
             results.send(("result", batch_id, [Generation(r.id, error=message) for r in batch]))
             results.send(("fatal", message))
             raise SystemExit(1) from None
         # A bug outside vLLM's per-request handling: this batch fails, the engine keeps serving.
         except Exception as exc:
             logger.exception("worker %d: a batch of %d requests failed", index, len(batch))
-            message = _one_line(f"{type(exc).__name__} in vLLM worker {index}: {exc}")
+            message = one_line(f"{type(exc).__name__} in vLLM worker {index}: {exc}")
             results.send(("result", batch_id, [Generation(r.id, error=message) for r in batch]))
             continue
         for generation in generations:
@@ -766,7 +464,7 @@ class VLLMBackend:
             if results is not None:
                 for positions in worker.in_flight.values():
                     for position in positions:
-                        results[position] = Generation(requests[position].id, error=_one_line(reason))
+                        results[position] = Generation(requests[position].id, error=one_line(reason))
             worker.in_flight.clear()
 
     # -- the Backend interface -----------------------------------------------------------------
@@ -805,7 +503,7 @@ class VLLMBackend:
                         reason += f" ({errors})"
                     for positions in chunks:
                         for position in positions:
-                            results[position] = Generation(requests[position].id, error=_one_line(reason))
+                            results[position] = Generation(requests[position].id, error=one_line(reason))
                     chunks.clear()
                     break
                 for worker in live:
