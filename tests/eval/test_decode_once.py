@@ -173,7 +173,7 @@ def test_a_clip_samples_only_its_part_of_the_video():
     assert duration == pytest.approx(51 / 25)
     whole, _ = video_input(BIKES, PROTOCOL)
     assert not np.array_equal(video.frames[0], whole.frames[0])
-    from videossr.eval.external import clip_frame_range, eval_frame_indices
+    from videossr.frames.plan import clip_frame_range, eval_frame_indices
 
     assert clip_frame_range(250, 25.0, (2.0, 4.0)) == (50, 100)
     assert clip_frame_range(250, 25.0, (9.0, 99.0)) == (225, 249)  # past the end: cut to the video

@@ -16,7 +16,6 @@ from videossr.eval.convert import convert_charades_sta, convert_sentences_json, 
 from videossr.eval.external import (
     Protocol,
     VideoLookup,
-    eval_frame_indices,
     load_records,
     options_of,
     score_vqa,
@@ -24,6 +23,7 @@ from videossr.eval.external import (
     video_input,
 )
 from videossr.eval.parsing import parse_option_letter, parse_time_span
+from videossr.frames.plan import eval_frame_indices
 
 
 @pytest.mark.parametrize(

@@ -38,12 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from videossr.errors import ConfigError, VideoError
 from videossr.eval.backends.base import Request, VideoInput
 from videossr.eval.metrics import ItemScore, summarize
 from videossr.eval.parsing import parse_option_letter, parse_options, parse_time_span
+from videossr.frames.plan import EVAL_FPS, clip_frame_range, eval_frame_indices, rate_of_times
 from videossr.io import iter_jsonl, read_json
 from videossr.rewards.grounding import interval_iou
 from videossr.video.discovery import VIDEO_EXTENSIONS
@@ -58,11 +57,8 @@ VTG_PROMPT = (
     "'person turn a light on' happens in the 24.3 - 30.4 seonds. Now I will give you the textual sentence: "
     "{question} Please return its start time and end time."
 )
-EVAL_FPS = 2.0
 EVAL_MAX_PIXELS = 512 * 512
 EVAL_MIN_PIXELS = 128 * 128
-MIN_FRAMES = 4
-FRAME_FACTOR = 2  # Qwen-VL merges frame pairs into one temporal patch
 
 
 def load_records(path: str | Path) -> list[dict[str, Any]]:
@@ -108,18 +104,6 @@ class VideoLookup:
         return path
 
 
-def eval_frame_indices(num_frames: int, native_fps: float, max_frames: int, fps: float = EVAL_FPS) -> list[int]:
-    """Source frames of the protocol: ``fps`` frames per second, at most ``max_frames``, even count.
-
-    Evenly spaced over the whole video (first and last frame included), as qwen-vl-utils does.
-    """
-    duration = num_frames / native_fps
-    wanted = int(duration * fps) // FRAME_FACTOR * FRAME_FACTOR
-    count = min(max(wanted, MIN_FRAMES), max_frames // FRAME_FACTOR * FRAME_FACTOR, num_frames)
-    count = max(count, 1)
-    return sorted(set(np.rint(np.linspace(0, num_frames - 1, count)).astype(int).tolist()))
-
-
 @dataclass(frozen=True)
 class Protocol:
     max_frames: int = 48
@@ -127,19 +111,6 @@ class Protocol:
     min_pixels: int = EVAL_MIN_PIXELS
     fps: float = EVAL_FPS
     max_new_tokens: int = 128
-
-
-def clip_frame_range(num_frames: int, native_fps: float, clip_s: tuple[float, float] | None) -> tuple[int, int]:
-    """Source frames ``[first, last]`` (inclusive) of a clip ``(start_s, end_s)``; the whole video if None.
-
-    A clip past the end is cut to the video; one shorter than a frame keeps the frame at its start.
-    """
-    if clip_s is None:
-        return 0, num_frames - 1
-    first = min(max(int(math.ceil(clip_s[0] * native_fps - 1e-6)), 0), num_frames - 1)
-    end_idx = clip_s[1] * native_fps
-    last = num_frames - 1 if not math.isfinite(end_idx) else min(int(math.floor(end_idx + 1e-6)), num_frames - 1)
-    return first, max(first, last)
 
 
 def video_input(path: Path, protocol: Protocol, clip_s: tuple[float, float] | None = None) -> tuple[VideoInput, float]:
@@ -155,11 +126,7 @@ def video_input(path: Path, protocol: Protocol, clip_s: tuple[float, float] | No
     first, last = clip_frame_range(probe.num_frames, native_fps, clip_s)
     indices = [first + i for i in eval_frame_indices(last - first + 1, native_fps, protocol.max_frames, protocol.fps)]
     frames = tuple(d.image for d in decode_frames(probe, indices, max_pixels=protocol.max_pixels, pixel_format="rgb24"))
-    times = [probe.frame_time_s(i) for i in indices]
-    # The true rate of these frames: frame i is then stamped at the source time of indices[i].
-    sample_fps = (
-        (len(indices) - 1) / (times[-1] - times[0]) if len(indices) > 1 and times[-1] > times[0] else native_fps
-    )
+    sample_fps = rate_of_times([probe.frame_time_s(i) for i in indices], native_fps)
     duration = (last - first + 1) / native_fps
     return VideoInput(frames, sample_fps, protocol.max_pixels, protocol.min_pixels), duration
 

@@ -19,16 +19,28 @@ true spacing of the frames (they span 90 % of the video, with a floored step). H
 source time of frame 0, so a time ``t`` on the model's clock is ``start_s + t`` in the source
 video (exactly so for constant-frame-rate video; ``frame_times_s`` holds the true source time of
 every sampled frame for variable-frame-rate video).
+
+Evaluation on external benchmarks samples differently, as the paper's protocol and qwen-vl-utils
+do (:func:`eval_frame_indices`): ``fps`` frames per second of the whole video (or of a clip,
+:func:`clip_frame_range`), at most ``max_frames``, an even count; those frames are shown at their
+true average rate (:func:`rate_of_times`). Both ways of picking frames, and both clocks, live here.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+
+import numpy as np
 
 from videossr.errors import ConfigError, VideoError
 
 DEFAULT_NUM_FRAMES = 48
+EVAL_FPS = 2.0
+MIN_FRAMES = 4
+FRAME_FACTOR = 2  # Qwen-VL merges frame pairs into one temporal patch
 
 
 @dataclass(frozen=True)
@@ -88,3 +100,42 @@ def sample_fps_of(native_fps: Fraction | float, step: int) -> float:
 def model_time_s(frame_idx: int, sample_fps: float) -> float:
     """Time at which the model sees sampled frame ``frame_idx``, in seconds (``idx / fps``)."""
     return frame_idx / sample_fps
+
+
+# ----------------------------------------------------------------------------- evaluation protocol
+
+
+def eval_frame_indices(num_frames: int, native_fps: float, max_frames: int, fps: float = EVAL_FPS) -> list[int]:
+    """Source frames of the protocol: ``fps`` frames per second, at most ``max_frames``, even count.
+
+    Evenly spaced over the whole video (first and last frame included), as qwen-vl-utils does.
+    """
+    duration = num_frames / native_fps
+    wanted = int(duration * fps) // FRAME_FACTOR * FRAME_FACTOR
+    count = min(max(wanted, MIN_FRAMES), max_frames // FRAME_FACTOR * FRAME_FACTOR, num_frames)
+    count = max(count, 1)
+    return sorted(set(np.rint(np.linspace(0, num_frames - 1, count)).astype(int).tolist()))
+
+
+def clip_frame_range(num_frames: int, native_fps: float, clip_s: tuple[float, float] | None) -> tuple[int, int]:
+    """Source frames ``[first, last]`` (inclusive) of a clip ``(start_s, end_s)``; the whole video if None.
+
+    A clip past the end is cut to the video; one shorter than a frame keeps the frame at its start.
+    """
+    if clip_s is None:
+        return 0, num_frames - 1
+    first = min(max(int(math.ceil(clip_s[0] * native_fps - 1e-6)), 0), num_frames - 1)
+    end_idx = clip_s[1] * native_fps
+    last = num_frames - 1 if not math.isfinite(end_idx) else min(int(math.floor(end_idx + 1e-6)), num_frames - 1)
+    return first, max(first, last)
+
+
+def rate_of_times(times_s: Sequence[float], fallback_fps: float) -> float:
+    """The true average rate of frames at these source times (frames per second).
+
+    Frame ``i`` is then stamped near its source time. One frame, or frames with no time between
+    them, give ``fallback_fps`` (the video's native rate).
+    """
+    if len(times_s) > 1 and times_s[-1] > times_s[0]:
+        return (len(times_s) - 1) / (times_s[-1] - times_s[0])
+    return float(fallback_fps)
