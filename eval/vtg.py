@@ -16,7 +16,33 @@ Examples:
 
 import sys
 
-from videossr.eval.external_cli import main
+from videossr.errors import ConfigError
+from videossr.eval import external
+from videossr.eval.external_cli import (
+    answer_benchmark,
+    fail,
+    load_valid_records,
+    parse_flags,
+    read_run_responses,
+    write_summary,
+)
+
+KEYS = ["miou", "recall@0.3", "recall@0.5", "recall@0.7"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_flags(argv, __doc__, "vtg.py")  # flags: videossr/eval/external_cli.py ExternalConfig
+    try:
+        records, skipped = load_valid_records(config, "vtg")  # every answer checked; bad ids listed
+        if not config.score_only:
+            answer_benchmark(config, "vtg", records)  # resumable; each video decoded once
+        # mIoU and recall: the span read from each answer against the record's best ground truth
+        summary = external.score_vtg(records, read_run_responses(config), legacy=config.legacy_denominator)
+    except ConfigError as exc:
+        fail(str(exc), "vtg.py")
+    write_summary(config, "vtg", summary, skipped, KEYS)
+    return 0
+
 
 if __name__ == "__main__":
-    sys.exit(main("vtg", __doc__))
+    sys.exit(main())

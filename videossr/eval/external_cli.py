@@ -1,4 +1,4 @@
-"""The shared command line of ``eval/vqa.py`` and ``eval/vtg.py``."""
+"""What ``eval/vqa.py`` and ``eval/vtg.py`` share: their flags (:class:`ExternalConfig`) and their steps."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class ExternalConfig(BackendConfig):
     decode_workers: int = field(
         default=0,
         metadata={
-            "help": "worker processes decoding videos ahead of the model (0: decode in the answering process's threads)"
+            "help": "worker processes decoding videos ahead of the model, one video each (0: threads of this process)"
         },
     )
     cache_videos: int = field(
@@ -83,42 +83,55 @@ def _format(summary: dict[str, Any], main_keys: list[str]) -> str:
     return "\n".join(lines)
 
 
-def main(kind: str, doc: str, argv: list[str] | None = None) -> int:
-    """Run (unless --score-only) and score one external benchmark; ``kind`` is ``vqa`` or ``vtg``."""
-    prog = f"{kind}.py"
-    config = parse_config(ExternalConfig, argv, description=doc.split("\n\n")[0], prog=prog)
+def load_valid_records(config: ExternalConfig, kind: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The benchmark's records, each answer checked (``kind``: ``vqa`` or ``vtg``), and the skipped ids.
+
+    Raises ConfigError listing the invalid records' ids unless ``--skip-invalid``.
+    """
     from videossr.eval import external
+
+    return external.validate_records(external.load_records(config.benchmark), kind, skip_invalid=config.skip_invalid)
+
+
+def protocol_of(config: ExternalConfig):
+    """The frames-and-decoding protocol of the flags (the paper's by default)."""
+    from videossr.eval.external import Protocol
+
+    return Protocol(
+        max_frames=config.max_frames, max_pixels=config.max_pixels, fps=config.fps, max_new_tokens=config.max_new_tokens
+    )
+
+
+def answer_benchmark(config: ExternalConfig, kind: str, records: list[dict[str, Any]]) -> None:
+    """Answer every record not yet in the run folder: each video decoded once for all its questions."""
+    from videossr.eval import external
+
+    lookup = external.VideoLookup(config.video_dir)
+    order = external.group_by_video(records)  # a video's questions together: decoded once
+    with external.FrameCache(config.cache_videos, config.decode_workers) as cache:
+        maker = external.RequestMaker(kind, records, lookup, protocol_of(config), cache, order)
+        stats = answer_items(order, maker, config, config.output_dir, config_to_dict(config))
+    print(
+        f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
+        f"{stats.items_per_s:.2f} items/s"
+    )
+
+
+def read_run_responses(config: ExternalConfig) -> dict[str, dict[str, Any]]:
+    """The run folder's responses by record id."""
     from videossr.eval.responses import read_responses
+
+    return read_responses(config.output_dir / RESPONSES_NAME)
+
+
+def write_summary(
+    config: ExternalConfig, kind: str, summary: dict[str, Any], skipped: list[str], keys: list[str]
+) -> None:
+    """Write ``summary.json`` (metrics, the skipped records, config, model, versions) and print it."""
     from videossr.io import write_json_atomic
     from videossr.provenance import package_versions, utc_now
 
-    try:
-        records, skipped = external.validate_records(
-            external.load_records(config.benchmark), kind, skip_invalid=config.skip_invalid
-        )
-        protocol = external.Protocol(
-            max_frames=config.max_frames,
-            max_pixels=config.max_pixels,
-            fps=config.fps,
-            max_new_tokens=config.max_new_tokens,
-        )
-        if not config.score_only:
-            lookup = external.VideoLookup(config.video_dir)
-            order = external.group_by_video(records)  # a video's questions together: decoded once
-            with external.FrameCache(config.cache_videos, config.decode_workers) as cache:
-                maker = external.RequestMaker(kind, records, lookup, protocol, cache, order)
-                stats = answer_items(order, maker, config, config.output_dir, config_to_dict(config))
-            print(
-                f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
-                f"{stats.items_per_s:.2f} items/s"
-            )
-        responses = read_responses(config.output_dir / RESPONSES_NAME)
-        score = external.score_vqa if kind == "vqa" else external.score_vtg
-        summary = score(records, responses, legacy=config.legacy_denominator)
-        summary.update(num_invalid_skipped=len(skipped), invalid_ids=skipped)
-    except ConfigError as exc:
-        fail(str(exc), prog)
-    keys = ["accuracy"] if kind == "vqa" else ["miou", "recall@0.3", "recall@0.5", "recall@0.7"]
+    summary = {**summary, "num_invalid_skipped": len(skipped), "invalid_ids": skipped}
     write_json_atomic(
         config.output_dir / SUMMARY_NAME,
         {
@@ -134,4 +147,19 @@ def main(kind: str, doc: str, argv: list[str] | None = None) -> int:
     )
     print(_format(summary, keys))
     print(f"summary -> {config.output_dir / SUMMARY_NAME}")
-    return 0
+
+
+def parse_flags(argv: list[str] | None, doc: str, prog: str) -> ExternalConfig:
+    """The flags of ``eval/vqa.py`` / ``eval/vtg.py`` (see :class:`ExternalConfig`)."""
+    return parse_config(ExternalConfig, argv, description=doc.split("\n\n")[0], prog=prog)
+
+
+__all__ = [
+    "ExternalConfig",
+    "answer_benchmark",
+    "fail",
+    "load_valid_records",
+    "parse_flags",
+    "read_run_responses",
+    "write_summary",
+]
