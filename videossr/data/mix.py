@@ -261,3 +261,24 @@ def _build_mix_locked(
         },
     )
     return MixSummary(train=train, val_rows=len(val_rows), val_path=val_path, manifest_path=manifest_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--train-files [RECIPE]``: print the training files' stems of a recipe (what train.sh reads)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "--train-files" or len(args) > 2:
+        print("usage: python -m videossr.data.mix --train-files [RECIPE]", file=sys.stderr)
+        return 2
+    try:
+        recipe = get_recipe(args[1] if len(args) == 2 else "videossr-30k")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(" ".join(part.spec.stem for part in recipe.parts))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -39,8 +39,8 @@ from typing import Any
 from videossr.errors import ConfigError, VideoError
 from videossr.rewards.scoring import get_scorer
 from videossr.tasks.registry import all_tasks
+from videossr.training.models import PATCH_SIZE_OF_MODEL_TYPE
 
-PATCH_SIZE_OF_MODEL_TYPE = {"qwen3_vl": 16, "qwen3_vl_moe": 16, "qwen2_5_vl": 14, "qwen2_vl": 14}
 REQUIRED_COLUMNS = ("data_source", "prompt", "videos", "reward_model", "extra_info")
 
 
@@ -48,15 +48,22 @@ class DryRunError(Exception):
     """A configuration problem, explained in one line."""
 
 
-def compose_config(overrides: list[str]):
-    """verl's PPO trainer config with ``overrides`` applied, as ``main_ppo`` composes it."""
-    from hydra import compose, initialize_config_module
+#: The recipe train.sh hands ``main_ppo`` (``--config-path``/``--config-name``): verl's ppo_trainer + ours.
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "verl"
+RECIPE_NAME = "videossr_grpo"
+
+
+def compose_config(overrides: list[str], recipe_dir: Path = RECIPE_DIR):
+    """The training config as ``main_ppo`` composes it: verl's ppo_trainer, our recipe, ``overrides``."""
+    from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    if not (recipe_dir / f"{RECIPE_NAME}.yaml").is_file():
+        raise DryRunError(f"the training recipe {recipe_dir / RECIPE_NAME}.yaml is missing (run from a clone)")
     try:
-        with initialize_config_module(config_module="verl.trainer.config", version_base=None):
-            return compose(config_name="ppo_trainer", overrides=overrides)
+        with initialize_config_dir(config_dir=str(recipe_dir), version_base=None):
+            return compose(config_name=RECIPE_NAME, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as exc:
         raise DryRunError(f"verl rejected the overrides: {exc}".replace("\n", " ")) from exc
 
