@@ -152,7 +152,7 @@ def reference_run(generator: str, frames_dir: Path, out_dir: Path) -> int:
 
 
 def ours_run(generator: str, frames_dir: Path, out_dir: Path, workers: int) -> int:
-    from videossr.data.generation import GenerationSettings, generate
+    from videossr.data.generation import GenerationSettings, generate_files
     from videossr.frames.folder import load_index
     from videossr.tasks.registry import spec_of
 
@@ -163,7 +163,7 @@ def ours_run(generator: str, frames_dir: Path, out_dir: Path, workers: int) -> i
     else:
         spec = spec_of(f"grounding/{generator}")
     ids = [r["video_id"] for r in load_index(frames_dir)]
-    (summary,) = generate(frames_dir, out_dir, [(spec, ids)], GenerationSettings(), workers=workers)
+    (summary,) = generate_files(frames_dir, out_dir, [(spec, ids)], GenerationSettings(), workers=workers)
     return summary.num_rows
 
 

@@ -64,13 +64,13 @@ CHECKPOINT_DIR="${CHECKPOINT_DIR:-$REPO/outputs/checkpoints}"
 RECIPE_KNOBS=(
     TRAIN_BATCH_SIZE=data.train_batch_size
     PPO_MINI_BATCH_SIZE=actor_rollout_ref.actor.ppo_mini_batch_size
-    MICRO_BATCH_SIZE_PER_GPU=actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu
+    MICRO_BATCH_SIZE_PER_GPU=actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu,actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu,actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu
     ROLLOUT_N=actor_rollout_ref.rollout.n
     ROLLOUT_TP=actor_rollout_ref.rollout.tensor_model_parallel_size
     LR=actor_rollout_ref.actor.optim.lr
     KL_LOSS_COEF=actor_rollout_ref.actor.kl_loss_coef
     GPU_MEMORY_UTILIZATION=actor_rollout_ref.rollout.gpu_memory_utilization
-    PARAM_OFFLOAD=actor_rollout_ref.actor.fsdp_config.param_offload
+    PARAM_OFFLOAD=actor_rollout_ref.actor.fsdp_config.param_offload,actor_rollout_ref.actor.fsdp_config.optimizer_offload
     REWARD_MODE=reward.custom_reward_function.reward_kwargs.reward_mode
     ANSWER_FORMAT=reward.custom_reward_function.reward_kwargs.answer_format
     FORMAT_WEIGHT=reward.custom_reward_function.reward_kwargs.format_weight
@@ -133,9 +133,12 @@ args=(
     trainer.default_local_dir="$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME"
     trainer.total_epochs="$TRAINER_EPOCHS"
 )
-for knob in "${RECIPE_KNOBS[@]}"; do
+for knob in "${RECIPE_KNOBS[@]}"; do   # VARIABLE=key[,key...]: each key gets the variable's value
     name="${knob%%=*}"
-    [ -z "${!name:-}" ] || args+=("${knob#*=}=${!name}")
+    if [ -n "${!name:-}" ]; then
+        IFS=, read -r -a keys <<< "${knob#*=}"
+        for key in "${keys[@]}"; do args+=("$key=${!name}"); done
+    fi
 done
 if [ "$ONLINE" = "1" ]; then
     # verl walks all epochs' items in one pass: each (video, epoch) is drawn once, with fresh samples.

@@ -15,7 +15,7 @@ import pytest
 from media import REPO_ROOT
 from row_checks import output_tree, replicate_frames
 
-from videossr.data.generation import GenerationSettings, generate, read_rows
+from videossr.data.generation import GenerationSettings, generate_files, read_rows
 from videossr.errors import ConfigError
 from videossr.frames.folder import load_index
 from videossr.io import read_json, write_jsonl_atomic
@@ -38,7 +38,9 @@ def test_outputs_are_byte_identical_for_any_worker_count(frames_dir, tmp_path):
     before = snapshot(frames_dir)
     ids = all_ids(frames_dir)
     for workers, name in ((1, "one"), (2, "two")):
-        generate(frames_dir, tmp_path / name, [(s, ids) for s in SPECS], GenerationSettings(seed=5), workers=workers)
+        generate_files(
+            frames_dir, tmp_path / name, [(s, ids) for s in SPECS], GenerationSettings(seed=5), workers=workers
+        )
     assert output_tree(tmp_path / "one") == output_tree(tmp_path / "two")
     assert snapshot(frames_dir) == before, "the frames folder must not be touched"
 
@@ -46,8 +48,8 @@ def test_outputs_are_byte_identical_for_any_worker_count(frames_dir, tmp_path):
 def test_a_different_seed_gives_different_samples(frames_dir, tmp_path):
     ids = all_ids(frames_dir)
     spec = [(spec_of("grounding/Mirror"), ids)]
-    generate(frames_dir, tmp_path / "a", spec, GenerationSettings(seed=1))
-    generate(frames_dir, tmp_path / "b", spec, GenerationSettings(seed=2))
+    generate_files(frames_dir, tmp_path / "a", spec, GenerationSettings(seed=1))
+    generate_files(frames_dir, tmp_path / "b", spec, GenerationSettings(seed=2))
     truths = [[r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / d / "mirror.parquet")] for d in "ab"]
     assert truths[0] != truths[1]
 
@@ -56,7 +58,7 @@ def test_all_files_share_one_schema_and_concatenate_in_verl_s_loader(frames_dir,
     import datasets
 
     ids = all_ids(frames_dir)
-    generate(frames_dir, tmp_path, [(s, ids) for s in SPECS], GenerationSettings())
+    generate_files(frames_dir, tmp_path, [(s, ids) for s in SPECS], GenerationSettings())
     files = [str(tmp_path / f"{s.stem}.parquet") for s in SPECS]
     import pyarrow.parquet as pq
 
@@ -70,13 +72,13 @@ def test_all_files_share_one_schema_and_concatenate_in_verl_s_loader(frames_dir,
 
 def test_output_inside_the_frames_folder_is_refused(frames_dir):
     with pytest.raises(ConfigError, match="inside the frames folder"):
-        generate(frames_dir, frames_dir / "data", [(SPECS[0], all_ids(frames_dir))], GenerationSettings())
+        generate_files(frames_dir, frames_dir / "data", [(SPECS[0], all_ids(frames_dir))], GenerationSettings())
     assert not (frames_dir / "data").exists()
 
 
 def test_a_folder_that_is_not_a_frames_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no index.jsonl"):
-        generate(tmp_path / "frames", tmp_path / "out", [(SPECS[0], ["x"])], GenerationSettings())
+        generate_files(tmp_path / "frames", tmp_path / "out", [(SPECS[0], ["x"])], GenerationSettings())
 
 
 def test_videos_with_missing_or_too_few_frames_are_skipped_with_reasons(frames_dir, tmp_path):
@@ -89,7 +91,7 @@ def test_videos_with_missing_or_too_few_frames_are_skipped_with_reasons(frames_d
             record["num_frames"] = 12  # as if sampled with --num-frames 12
     write_jsonl_atomic(broken / "index.jsonl", records)
     ids = [r["video_id"] for r in records]
-    (summary,) = generate(broken, tmp_path / "out", [(spec_of("grounding/Invert"), ids)], GenerationSettings())
+    (summary,) = generate_files(broken, tmp_path / "out", [(spec_of("grounding/Invert"), ids)], GenerationSettings())
     reasons = {s["video_id"]: s["reason"] for s in summary.skipped}
     assert set(reasons) == {"bikes", "carphone_pristine"}
     assert "missing" in reasons["bikes"] and "more than 16 frames" in reasons["carphone_pristine"]
@@ -191,12 +193,12 @@ def test_cli_selects_a_video_range(frames_dir, tmp_path):
 def test_a_finished_file_is_left_alone_until_its_settings_or_videos_change(frames_dir, tmp_path):
     ids = all_ids(frames_dir)
     spec = spec_of("grounding/Grayscale")
-    generate(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
+    generate_files(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
     stamp = (tmp_path / "grayscale.parquet").stat().st_mtime_ns
-    (again,) = generate(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
+    (again,) = generate_files(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
     assert again.up_to_date and again.num_rows == 7 and "up to date" in again.one_line()
     assert (tmp_path / "grayscale.parquet").stat().st_mtime_ns == stamp
-    (fewer,) = generate(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=4))
+    (fewer,) = generate_files(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=4))
     assert not fewer.up_to_date and fewer.num_rows == 3
-    (reseeded,) = generate(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=5))
+    (reseeded,) = generate_files(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=5))
     assert not reseeded.up_to_date

@@ -306,7 +306,7 @@ def test_without_vllm_the_backend_fails_fast_with_the_install_hint(model_dirs, m
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", ",".join(str(i) for i in range(data_parallel_size)))
     started = time.monotonic()
     with pytest.raises(RuntimeError, match=r"vllm is not installed: pip install -r requirements-gpu\.txt") as info:
-        VLLMBackend(str(model_dirs["qwen3_vl"]), data_parallel_size=data_parallel_size, startup_timeout=120)
+        VLLMBackend(str(model_dirs["qwen3_vl"]), data_parallel_size=data_parallel_size, startup_timeout_s=120)
     assert time.monotonic() - started < 90
     assert all(f"vLLM worker {k} (GPUs {k})" in str(info.value) for k in range(data_parallel_size))
     assert "vllm" not in sys.modules

@@ -9,7 +9,7 @@ import cv2
 import pytest
 from media import REPO_ROOT
 
-from videossr.data.generation import GenerationSettings, generate, read_rows
+from videossr.data.generation import GenerationSettings, generate_files, read_rows
 from videossr.frames.folder import load_index
 from videossr.report.preview import render_contact_sheet
 from videossr.tasks.registry import spec_of
@@ -20,7 +20,7 @@ def data(frames_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("preview_data")
     ids = [r["video_id"] for r in load_index(frames_dir)][:2]
     specs = [spec_of("grounding/Rotate90"), spec_of("counting/hard"), spec_of("jigsaw/8")]
-    generate(frames_dir, out, [(s, ids) for s in specs], GenerationSettings())
+    generate_files(frames_dir, out, [(s, ids) for s in specs], GenerationSettings())
     return out
 
 

@@ -23,7 +23,7 @@ import pytest
 from browser import Dom, dump_dom, find_chromium, screenshot
 from media import REPO_ROOT, SAMPLE_VIDEO_DIR
 
-from videossr.data.generation import GenerationSettings, generate
+from videossr.data.generation import GenerationSettings, generate_files
 from videossr.eval.viubench import build_viubench, load_benchmark, score_response, subtypes, task_order
 from videossr.frames.folder import load_index
 from videossr.tasks.registry import spec_of
@@ -385,7 +385,7 @@ def data_dir(frames_dir, tmp_path_factory) -> Path:
         spec_of("counting/easy"),
         spec_of("jigsaw/6"),
     ]
-    generate(frames_dir, out, [(s, ids) for s in specs], GenerationSettings())
+    generate_files(frames_dir, out, [(s, ids) for s in specs], GenerationSettings())
     return out
 
 

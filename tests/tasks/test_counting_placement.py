@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videossr.data.generation import GenerationSettings, generate, read_rows, regenerate_sample
+from videossr.data.generation import GenerationSettings, generate_files, read_rows, regenerate_sample
 from videossr.frames.folder import VideoFrames, load_index
 from videossr.tasks import counting
 from videossr.tasks.counting import (
@@ -330,7 +330,7 @@ def counting_rows(frames_dir, tmp_path_factory) -> dict[str, list[dict]]:
         out = tmp_path_factory.mktemp(placement)
         settings = GenerationSettings(seed=5, max_pixels=512 * 512, counting_placement=placement)
         specs = [spec_of("counting/easy"), spec_of("counting/hard")]
-        generate(frames_dir, out, [(spec, ids) for spec in specs], settings, workers=2)
+        generate_files(frames_dir, out, [(spec, ids) for spec in specs], settings, workers=2)
         rows[placement] = [row for spec in specs for row in read_rows(out / f"{spec.stem}.parquet")]
     return rows
 
@@ -376,9 +376,9 @@ def test_rows_record_their_placement_and_regenerate_with_it(counting_rows):
 def test_a_counting_file_is_remade_when_its_placement_changes_and_only_then(frames_dir, tmp_path):
     ids = [r["video_id"] for r in load_index(frames_dir)][:2]
     assignments = [(spec_of("counting"), ids), (spec_of("jigsaw/6"), ids)]
-    generate(frames_dir, tmp_path, assignments, GenerationSettings())
+    generate_files(frames_dir, tmp_path, assignments, GenerationSettings())
     released = GenerationSettings(counting_placement="released")
-    counting_file, jigsaw_file = generate(frames_dir, tmp_path, assignments, released)
+    counting_file, jigsaw_file = generate_files(frames_dir, tmp_path, assignments, released)
     assert not counting_file.up_to_date and jigsaw_file.up_to_date
     rows = read_rows(tmp_path / "counting.parquet")
     assert {json.loads(r["extra_info"]["params"])["placement"] for r in rows} == {"released"}

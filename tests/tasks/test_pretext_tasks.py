@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from row_checks import check_counting_row, check_grounding_row, check_jigsaw_row, source_frame
 
-from videossr.data.generation import GenerationSettings, generate, read_rows, regenerate_sample
+from videossr.data.generation import GenerationSettings, generate_files, read_rows, regenerate_sample
 from videossr.frames.folder import load_index
 from videossr.imaging import encode_jpeg
 from videossr.io import read_json
@@ -34,7 +34,7 @@ SPECS = [spec_of(f"grounding/{name}") for name in PERTURBATIONS] + [
 def generated(frames_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data")
     ids = [r["video_id"] for r in load_index(frames_dir)]
-    generate(frames_dir, out, [(spec, ids) for spec in SPECS], GenerationSettings(seed=3), workers=2)
+    generate_files(frames_dir, out, [(spec, ids) for spec in SPECS], GenerationSettings(seed=3), workers=2)
     return out
 
 

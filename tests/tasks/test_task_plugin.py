@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from videossr.data.generation import GenerationSettings, generate, read_rows, regenerate_sample
+from videossr.data.generation import GenerationSettings, generate_files, read_rows, regenerate_sample
 from videossr.data.mix import MixPart, Recipe, build_mix
 from videossr.errors import ConfigError, VideoError
 from videossr.eval.backends.base import Request
@@ -125,7 +125,7 @@ def test_the_toy_task_runs_through_generation_mix_online_rewards_viubench_and_pr
     spec = spec_of("reversal/whole")
 
     # Generation, in two spawned worker processes (they get the task object, not just its name).
-    (summary,) = generate(frames_dir, tmp_path / "data", [(spec, ids)], GenerationSettings(seed=3), workers=2)
+    (summary,) = generate_files(frames_dir, tmp_path / "data", [(spec, ids)], GenerationSettings(seed=3), workers=2)
     rows = read_rows(summary.path)
     assert summary.num_rows == len(ids) == len(rows) and {r["data_source"] for r in rows} == {"reversal"}
     for row in rows:

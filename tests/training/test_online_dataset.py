@@ -128,11 +128,11 @@ def test_the_frame_cache_stays_bounded(frames_dir, tmp_path):
 
 
 def test_validation_parquet_files_load_as_verls_own_dataset(frames_dir, tmp_path, tiny_model):
-    from videossr.data.generation import GenerationSettings, generate
+    from videossr.data.generation import GenerationSettings, generate_files
     from videossr.frames.folder import load_index
 
     ids = [r["video_id"] for r in load_index(frames_dir)]
-    generate(frames_dir, tmp_path / "val", [(spec_of("jigsaw/6"), ids)], GenerationSettings(split="val"))
+    generate_files(frames_dir, tmp_path / "val", [(spec_of("jigsaw/6"), ids)], GenerationSettings(split="val"))
     config = compose_config(overrides(frames_dir, tmp_path / "cache") + [f"+data.cache_dir={tmp_path / 'verl'}"])
     from transformers import AutoProcessor, AutoTokenizer
     from verl.trainer.ppo.utils import create_rl_dataset
@@ -175,10 +175,10 @@ def test_train_sh_online_dry_run_passes_and_explains_missing_frames(frames_dir, 
         "VAL_FILE": "",
         "ONLINE_CACHE_DIR": str(tmp_path / "cache"),
     }
-    from videossr.data.generation import GenerationSettings, generate
+    from videossr.data.generation import GenerationSettings, generate_files
     from videossr.frames.folder import load_index
 
-    generate(
+    generate_files(
         frames_dir,
         tmp_path / "val",
         [(spec_of("jigsaw/6"), [r["video_id"] for r in load_index(frames_dir)])],

@@ -2,7 +2,7 @@
 
 One :class:`~videossr.tasks.registry.OutputSpec` describes one data file (``channelswap``,
 ``counting``, ``jigsaw6``, ...; :func:`~videossr.tasks.registry.spec_of` makes one from a
-``task/variant`` key). :func:`generate` makes the samples of one or more specs over the videos of a
+``task/variant`` key). :func:`generate_files` makes the samples of one or more specs over the videos of a
 frames folder, in parallel, through the specs' registered tasks, and writes for each spec::
 
     OUT/<stem>.parquet                 verl rows (schema: ``videossr.tasks.rows``), sorted by video_id
@@ -59,7 +59,7 @@ JOURNAL_DIR = ".journal"
 FORMAT_VERSION = 1
 
 
-__all__ = ["OutputSpec", "GenerationSettings", "generate", "make_sample", "build_sample_row", "regenerate_sample"]
+__all__ = ["OutputSpec", "GenerationSettings", "generate_files", "make_sample", "build_sample_row", "regenerate_sample"]
 
 
 @dataclass
@@ -102,7 +102,7 @@ class GenerationSettings:
 
 @dataclass
 class FileSummary:
-    """What :func:`generate` made for one spec."""
+    """What :func:`generate_files` made for one spec."""
 
     stem: str
     path: Path
@@ -262,7 +262,7 @@ def select_records(records: list[dict[str, Any]], start: int = 0, end: int | Non
     return chosen[:limit] if limit is not None else chosen
 
 
-def generate(
+def generate_files(
     frames_dir: str | Path,
     output_dir: str | Path,
     assignments: Sequence[tuple[OutputSpec, Sequence[str]]],
@@ -334,7 +334,7 @@ def _generate_locked(
     config_for_manifest: dict[str, Any] | None,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None,
 ) -> list[FileSummary]:
-    """:func:`generate` once the write locks of its outputs are held."""
+    """:func:`generate_files` once the write locks of its outputs are held."""
     manifest_path = output_dir / MANIFEST_NAME
     done_before = read_json(manifest_path).get("files", {}) if manifest_path.exists() else {}
     journals: dict[str, _Journal] = {}

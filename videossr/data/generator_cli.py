@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from videossr.cli import config_to_dict, fail, progress_bar
-from videossr.data.generation import GenerationSettings, OutputSpec, generate, select_records
+from videossr.data.generation import GenerationSettings, OutputSpec, generate_files, select_records
 from videossr.errors import ConfigError
 from videossr.frames.folder import load_index
 from videossr.imaging import DEFAULT_JPEG_QUALITY
@@ -97,7 +97,7 @@ def run_generator_script(config: GeneratorConfig, specs: list[OutputSpec], prog:
         if not records:
             raise ConfigError(f"no videos selected from {config.frames_dir} (check --start/--end/--limit)")
         video_ids = [r["video_id"] for r in records]
-        summaries = generate(
+        summaries = generate_files(
             config.frames_dir,
             config.output_dir,
             [(spec, video_ids) for spec in specs],

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from videossr.data.generation import FileSummary, GenerationSettings, generate, read_rows, write_data_file
+from videossr.data.generation import FileSummary, GenerationSettings, generate_files, read_rows, write_data_file
 from videossr.data.store import exclusive_writer
 from videossr.errors import ConfigError
 from videossr.frames.folder import load_index
@@ -209,7 +209,7 @@ def _build_mix_locked(
     (output_dir / MIX_MANIFEST).unlink(missing_ok=True)
     video_ids = [r["video_id"] for r in load_index(frames_dir)]
     assignment = assign_videos(video_ids, recipe, settings.seed, val_fraction=val_fraction, reuse_videos=reuse_videos)
-    train = generate(
+    train = generate_files(
         frames_dir,
         output_dir,
         assignment.train,
@@ -225,7 +225,7 @@ def _build_mix_locked(
     if val_assignment:
         # With reused videos, a different seed keeps validation samples from repeating training ones.
         val_settings = replace(settings, split="val", seed=settings.seed + 1 if reuse_videos else settings.seed)
-        val_parts = generate(
+        val_parts = generate_files(
             frames_dir,
             output_dir / VAL_PARTS_DIR,
             val_assignment,

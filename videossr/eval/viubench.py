@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videossr.data.generation import GenerationSettings, generate, read_rows
+from videossr.data.generation import GenerationSettings, generate_files, read_rows
 from videossr.data.store import exclusive_writer
 from videossr.errors import ConfigError
 from videossr.eval.backends.base import Request, VideoInput
@@ -167,7 +167,7 @@ def _build_viubench_locked(
         min_pixels=TRAIN_MIN_PIXELS,
         counting_placement=counting_placement,
     )
-    summaries = generate(
+    summaries = generate_files(
         frames_dir,
         output_dir / PARTS_DIR,
         [(by_name[name].spec, video_ids) for name, video_ids in assignment.items()],

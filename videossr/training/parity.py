@@ -429,7 +429,7 @@ def build_parity_data(output_dir: str | Path, video_dir: str | Path | None = Non
     Frames are sampled from the first video of ``video_dir`` (default: the bundled ``data/videos``)
     into ``output_dir/frames``; data files go to ``output_dir``. Returns ``{task label: parquet}``.
     """
-    from videossr.data.generation import GenerationSettings, generate
+    from videossr.data.generation import GenerationSettings, generate_files
     from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
     from videossr.frames.folder import load_index
     from videossr.tasks.registry import spec_of
@@ -451,7 +451,7 @@ def build_parity_data(output_dir: str | Path, video_dir: str | Path | None = Non
         spec_of("jigsaw/6"),
         spec_of("jigsaw/8"),
     ]
-    generate(frames, output_dir / "data", [(spec, ids) for spec in specs], GenerationSettings(seed=0), workers=1)
+    generate_files(frames, output_dir / "data", [(spec, ids) for spec in specs], GenerationSettings(seed=0), workers=1)
     return {TASK_FILES[spec.stem]: output_dir / "data" / f"{spec.stem}.parquet" for spec in specs}
 
 

@@ -301,7 +301,7 @@ class VLLMBackend:
         seed: int = 0,
         max_videos_per_prompt: int = 8,
         engine_kwargs: dict[str, Any] | None = None,
-        startup_timeout: float = 1800.0,
+        startup_timeout_s: float = 1800.0,
         shutdown_timeout: float = 60.0,
         engine_factory: str = _DEFAULT_ENGINE_FACTORY,
     ):
@@ -317,7 +317,7 @@ class VLLMBackend:
             max_videos_per_prompt: ``limit_mm_per_prompt["video"]``; more videos fail that request.
             engine_kwargs: further ``vllm.LLM`` arguments (e.g. ``{"enforce_eager": True}``);
                 they override the ones above.
-            startup_timeout: seconds a worker may take to load its engine.
+            startup_timeout_s: seconds a worker may take to load its engine.
             shutdown_timeout: seconds ``close`` waits for workers before terminating them.
             engine_factory: ``"module:callable"`` building a worker's engine from
                 :class:`EngineOptions` (an object with ``generate(requests)`` and ``close()``);
@@ -357,7 +357,7 @@ class VLLMBackend:
         atexit.register(self._closer)
         try:
             self._start_workers(groups, engine_factory)
-            self._wait_until_ready(startup_timeout)
+            self._wait_until_ready(startup_timeout_s)
         except BaseException:
             self.close()
             raise
@@ -383,14 +383,14 @@ class VLLMBackend:
             self._workers.append(worker)
             sender.close()  # the worker holds the only sending end: its death reads as EOF here
 
-    def _wait_until_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def _wait_until_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
         while any(w.alive and not w.ready for w in self._workers):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 for worker in self._workers:
                     if worker.alive and not worker.ready:
-                        worker.error = f"not ready after {timeout:.0f} s"
+                        worker.error = f"not ready after {timeout_s:.0f} s"
                         worker.alive = False
                         worker.process.terminate()
                 break
@@ -406,8 +406,8 @@ class VLLMBackend:
 
     # -- messages and dead workers --------------------------------------------------------------
 
-    def _wait(self, timeout: float, results, requests) -> None:
-        """Wait up to ``timeout`` for a message or a worker exit; handle whatever arrived."""
+    def _wait(self, timeout_s: float, results, requests) -> None:
+        """Wait up to ``timeout_s`` seconds for a message or a worker exit; handle whatever arrived."""
         from multiprocessing.connection import wait
 
         watched = {}
@@ -417,7 +417,7 @@ class VLLMBackend:
                 if worker.pipe_open:
                     watched[worker.results] = worker
         if watched:
-            for ready in wait(list(watched), timeout):
+            for ready in wait(list(watched), timeout_s):
                 worker = watched[ready]
                 if ready is worker.results:
                     self._read(worker, results, requests)
