@@ -12,32 +12,18 @@ Examples:
 
 import sys
 
-from videossr.errors import ConfigError
 from videossr.eval import external
-from videossr.eval.external_cli import (
-    answer_benchmark,
-    fail,
-    load_valid_records,
-    parse_flags,
-    read_run_responses,
-    write_summary,
-)
+from videossr.eval.external_cli import evaluate, parse_flags
 
+#: The headline metrics printed first (summary.json holds every metric).
 KEYS = ["accuracy"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_flags(argv, __doc__, "vqa.py")  # flags: videossr/eval/external_cli.py ExternalConfig
-    try:
-        records, skipped = load_valid_records(config, "vqa")  # every answer checked; bad ids listed
-        if not config.score_only:
-            answer_benchmark(config, "vqa", records)  # resumable; each video decoded once
-        # accuracy: the option letter read from each answer against the record's ground truth
-        summary = external.score_vqa(records, read_run_responses(config), legacy=config.legacy_denominator)
-    except ConfigError as exc:
-        fail(str(exc), "vqa.py")
-    write_summary(config, "vqa", summary, skipped, KEYS)
-    return 0
+    config = parse_flags(argv, __doc__, "vqa.py")  # the flags: ExternalConfig in videossr/eval/external_cli.py
+    # Check the records, answer what is not answered yet, then score the option letter read from
+    # each answer against the record's answer.
+    return evaluate("vqa", config, score=external.score_vqa, keys=KEYS)
 
 
 if __name__ == "__main__":

@@ -16,32 +16,18 @@ Examples:
 
 import sys
 
-from videossr.errors import ConfigError
 from videossr.eval import external
-from videossr.eval.external_cli import (
-    answer_benchmark,
-    fail,
-    load_valid_records,
-    parse_flags,
-    read_run_responses,
-    write_summary,
-)
+from videossr.eval.external_cli import evaluate, parse_flags
 
+#: The headline metrics printed first (summary.json holds every metric).
 KEYS = ["miou", "recall@0.3", "recall@0.5", "recall@0.7"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_flags(argv, __doc__, "vtg.py")  # flags: videossr/eval/external_cli.py ExternalConfig
-    try:
-        records, skipped = load_valid_records(config, "vtg")  # every answer checked; bad ids listed
-        if not config.score_only:
-            answer_benchmark(config, "vtg", records)  # resumable; each video decoded once
-        # mIoU and recall: the span read from each answer against the record's best ground truth
-        summary = external.score_vtg(records, read_run_responses(config), legacy=config.legacy_denominator)
-    except ConfigError as exc:
-        fail(str(exc), "vtg.py")
-    write_summary(config, "vtg", summary, skipped, KEYS)
-    return 0
+    config = parse_flags(argv, __doc__, "vtg.py")  # the flags: ExternalConfig in videossr/eval/external_cli.py
+    # Check the records, answer what is not answered yet, then score the span read from each
+    # answer against the record's best ground-truth window.
+    return evaluate("vtg", config, score=external.score_vtg, keys=KEYS)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,26 @@ def write_summary(
     print(f"summary -> {config.output_dir / SUMMARY_NAME}")
 
 
+def evaluate(kind: str, config: ExternalConfig, score, keys: list[str]) -> int:
+    """The steps of ``eval/vqa.py`` / ``eval/vtg.py``; ``score`` is the kind's scorer, ``keys`` its headline metrics.
+
+    1. load the records and check every answer (the invalid ones listed by id, or skipped with
+       ``--skip-invalid``); 2. unless ``--score-only``, answer what the run folder does not hold yet,
+    each video decoded once; 3. score every record (unanswered ones count as wrong); 4. write and
+    print ``summary.json``. A bad flag or file stops with one line and exit status 2.
+    """
+    prog = f"{kind}.py"
+    try:
+        records, skipped = load_valid_records(config, kind)
+        if not config.score_only:
+            answer_benchmark(config, kind, records)
+        summary = score(records, read_run_responses(config), legacy=config.legacy_denominator)
+    except ConfigError as exc:
+        fail(str(exc), prog)
+    write_summary(config, kind, summary, skipped, keys)
+    return 0
+
+
 def parse_flags(argv: list[str] | None, doc: str, prog: str) -> ExternalConfig:
     """The flags of ``eval/vqa.py`` / ``eval/vtg.py`` (see :class:`ExternalConfig`)."""
     return parse_config(ExternalConfig, argv, description=doc.split("\n\n")[0], prog=prog)
@@ -157,6 +177,7 @@ def parse_flags(argv: list[str] | None, doc: str, prog: str) -> ExternalConfig:
 __all__ = [
     "ExternalConfig",
     "answer_benchmark",
+    "evaluate",
     "fail",
     "load_valid_records",
     "parse_flags",
