@@ -57,10 +57,25 @@ class Subtype:
     task: PretextTask
 
 
+_subtypes_cache: dict[tuple, dict[str, Subtype]] = {}
+
+
 def subtypes() -> dict[str, Subtype]:
-    """Every registered task's VIUBench subtypes by name, in registry order (the paper's Table 1 order)."""
+    """Every registered task's VIUBench subtypes by name, in registry order (the paper's Table 1 order).
+
+    Built once per registry state (scoring asks once per record); a task registered later is seen.
+    """
+    tasks = all_tasks()
+    key = tuple((name, id(task)) for name, task in tasks.items())
+    if key not in _subtypes_cache:
+        _subtypes_cache.clear()
+        _subtypes_cache[key] = _build_subtypes(tasks.values())
+    return dict(_subtypes_cache[key])
+
+
+def _build_subtypes(tasks) -> dict[str, Subtype]:
     found: dict[str, Subtype] = {}
-    for task in all_tasks().values():
+    for task in tasks:
         for subtype in task.benchmark_subtypes:
             if subtype.name in found:
                 raise ValueError(f"VIUBench subtype {subtype.name!r} is declared twice")
