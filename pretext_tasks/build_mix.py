@@ -1,8 +1,8 @@
 """Build the whole VideoSSR training mix from a frames folder in one go.
 
-Writes exactly the files ``train/train.sh`` reads: ``channelswap.parquet``, ``mirror.parquet``,
-``zoomout.parquet``, ``rotate180.parquet`` (Anomaly Grounding), ``jigsaw6.parquet``,
-``counting.parquet``, plus ``val.parquet`` from held-out videos and ``mix.json`` (which video went
+Writes exactly the files ``train/train.sh`` reads, one per variant key: ``grounding/channelswap``,
+``grounding/mirror``, ``grounding/zoomout``, ``grounding/rotate180`` (Anomaly Grounding),
+``jigsaw/6`` and ``counting/easy`` (``.parquet``), plus ``val.parquet`` from held-out videos and ``mix.json`` (which video went
 where). Each video serves one task; the paper's proportions are scaled to the videos available.
 
 Examples:

@@ -1,6 +1,6 @@
 """Object Counting data: draw circles, squares and triangles on some frames; count each shape.
 
-Writes ``OUT/counting.parquet`` (easy, the training setting) or ``OUT/counting_hard.parquet``.
+Writes ``OUT/counting/easy.parquet`` (the training setting) or ``OUT/counting/hard.parquet`` (+ ``.jsonl``).
 By default no two shapes of a frame overlap (``--placement separate``); ``--placement released``
 reproduces the released code's placement exactly, overlaps included.
 

@@ -1,6 +1,7 @@
 """Anomaly Grounding data: perturb 8-16 consecutive frames; the answer is their time interval.
 
-Writes one file per perturbation, ``OUT/<name>.parquet`` (+ ``.jsonl``), e.g. ``channelswap.parquet``.
+Writes one file per perturbation, named by its variant key: ``OUT/grounding/<name>.parquet`` (+ ``.jsonl``),
+e.g. ``OUT/grounding/channelswap.parquet``.
 Perturbations: the paper's 14 (Saturation Noise Blur Grayscale Invert ChannelSwap ZoomIn Rotate180
 ZoomOut Mirror Slow Fast StutterHold Shuffle) and the released code's extras (Rotate90 Rotate270
 Swap); ``all`` for every one.

@@ -1,6 +1,6 @@
 """Temporal Jigsaw data: the 48 frames cut into n clips, shown shuffled as n separate videos.
 
-Writes ``OUT/jigsaw6.parquet`` (6 clips of 8 frames, the training setting) or ``OUT/jigsaw8.parquet``.
+Writes ``OUT/jigsaw/6.parquet`` (6 clips of 8 frames, the training setting) or ``OUT/jigsaw/8.parquet``.
 
 Examples:
     python pretext_tasks/jigsaw.py --frames-dir outputs/frames --output-dir outputs/data

@@ -3,12 +3,12 @@
 Frames appear in the order the model sees them, labelled with their time on the model's clock;
 the perturbed span (grounding), the drawn shapes (counting) or each clip's true place (jigsaw) are
 marked, with the question and the ground truth on top. With ``--html``, one offline HTML page of
-the whole file (or of every .parquet file of a folder, e.g. a training mix) instead: distributions
+the whole file (or of every data file of a folder, e.g. a training mix) instead: distributions
 of tasks, perturbations, segment lengths and answers, and a seeded grid of contact sheets.
 
 Examples:
-    python pretext_tasks/preview.py outputs/demo/data/channelswap.parquet --index 0
-    python pretext_tasks/preview.py outputs/demo/data/counting.parquet --index 2 --output /tmp/c.png
+    python pretext_tasks/preview.py outputs/demo/data/grounding/channelswap.parquet --index 0
+    python pretext_tasks/preview.py outputs/demo/data/counting/easy.parquet --index 2 --output /tmp/c.png
     python pretext_tasks/preview.py outputs/demo/mix --html outputs/demo/mix_report.html
 """
 

@@ -22,8 +22,8 @@ echo "== 3/6 the VideoSSR-30K training mix (4 clips < 6 parts, so every part reu
 $PY pretext_tasks/build_mix.py --frames-dir "$OUT/frames" --output-dir "$OUT/mix" --reuse-videos
 
 echo "== 4/6 contact sheets of one sample per task"
-for file in channelswap shuffle counting jigsaw6; do
-    $PY pretext_tasks/preview.py "$OUT/data/$file.parquet" --index 1
+for key in grounding/channelswap grounding/shuffle counting/easy jigsaw/6; do
+    $PY pretext_tasks/preview.py "$OUT/data/$key.parquet" --index 1
 done
 
 echo "== 5/6 training configuration check (verl's own config validation; no GPU needed)"
@@ -44,10 +44,11 @@ cat <<EOT
 
 Done. Outputs under $OUT/:
   frames/<video_id>/0.jpg .. 47.jpg   sampled frames; frames/index.jsonl has sample_fps etc.
-  data/<name>.parquet (+ .jsonl)      one file per perturbation / task, verl's row format
-  data/frames/<name>/...              the frames each sample changed
-  data/previews/*.png                 contact sheets: open one to see a sample
-  mix/*.parquet, mix/val.parquet      the training files train/train.sh reads (DATA_DIR=$OUT/mix)
+  data/<task>/<variant>.parquet       one file per variant key (grounding/channelswap, counting/easy,
+                                      jigsaw/6, ...), verl's row format (+ .jsonl)
+  data/frames/<task>/<variant>/...    the frames each sample changed
+  data/<task>/previews/*.png          contact sheets: open one to see a sample
+  mix/<task>/*.parquet, mix/val.parquet  the training files train/train.sh reads (DATA_DIR=$OUT/mix)
   */manifest.json                     settings, counts, skipped videos with reasons
   viubench/viubench.json              the mini VIUBench (eval/viubench.py build)
   results/<model>/summary.json        its scores (random baseline, tiny random model)

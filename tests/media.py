@@ -59,16 +59,16 @@ def write_vqa_benchmark(path: Path) -> Path:
                 {
                     "video": "bikes",
                     "question": "What moves?\n(A) bikes\n(B) boats",
-                    "answer": "A",
+                    "ground_truth": "A",
                     "category": "motion",
                 },
                 {
                     "video": "carphone_pristine",
                     "question": "Who?\n(A) a man\n(B) a cat",
-                    "answer": "A",
+                    "ground_truth": "A",
                     "category": "people",
                 },
-                {"video": "not_there", "question": "?\n(A) x\n(B) y", "answer": "B", "category": "people"},
+                {"video": "not_there", "question": "?\n(A) x\n(B) y", "ground_truth": "B", "category": "people"},
             ]
         )
     )

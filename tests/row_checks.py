@@ -29,7 +29,7 @@ def check_grounding_row(row: dict, frames_dir: Path) -> None:
     extra = row["extra_info"]
     (video,) = row["videos"]
     frames = video["video"]
-    start, length = extra["start_frame_idx"], extra["num_perturbed_frames"]
+    start, length = extra["start_frame_pos"], extra["num_perturbed_frames"]
     assert 8 <= length <= 16 and 0 <= start <= 48 - length and len(frames) == 48
     fps = extra["sample_fps"]
     assert row["reward_model"]["ground_truth"] == f"{start / fps:.1f}-{(start + length) / fps:.1f}"
@@ -50,7 +50,7 @@ def check_counting_row(row: dict, frames_dir: Path) -> None:
     limits = DIFFICULTIES[extra["difficulty"]]
     frames = row["videos"][0]["video"]
     shape_frames = extra["shape_frames"]
-    declared = {e["frame_idx"] for e in shape_frames}
+    declared = {e["frame_pos"] for e in shape_frames}
     assert len(declared) == len(shape_frames), "a frame carries one shape"
     for position, path in enumerate(frames):
         original = source_frame(frames_dir, extra["video_id"], position)
@@ -61,7 +61,7 @@ def check_counting_row(row: dict, frames_dir: Path) -> None:
     assert extra["counts"] == counts and row["reward_model"]["ground_truth"] == ",".join(map(str, counts))
     assert all(c >= 1 for c in counts)
     for shape in SHAPES:
-        indices = sorted(e["frame_idx"] for e in shape_frames if e["shape"] == shape)
+        indices = sorted(e["frame_pos"] for e in shape_frames if e["shape"] == shape)
         assert 1 <= len(indices) <= limits.max_frames_per_shape
         assert all(b - a > MIN_FRAME_GAP for a, b in zip(indices, indices[1:]))
     assert all(1 <= e["num_instances"] <= limits.max_instances_per_frame for e in shape_frames)

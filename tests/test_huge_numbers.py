@@ -73,8 +73,8 @@ def test_training_reward_of_a_huge_number_is_finite_in_unit_interval(number, tem
 @given(number=digit_runs, template=templates, subtype=st.sampled_from(sorted(subtypes())))
 def test_viubench_score_of_a_huge_number_is_finite_in_unit_interval(number, template, subtype):
     task = subtypes()[subtype].spec.task
-    truth = VIUBENCH_TRUTHS[task] if subtype != "jigsaw_hard" else "34156287"
-    score, _ = score_response({"subtype": subtype, "answer": truth}, template.format(n=number))
+    truth = VIUBENCH_TRUTHS[task] if subtype != "jigsaw/8" else "34156287"
+    score, _ = score_response({"subtype": subtype, "ground_truth": truth}, template.format(n=number))
     assert math.isfinite(score) and 0.0 <= score <= 1.0
 
 
@@ -82,9 +82,9 @@ def test_viubench_score_of_a_huge_number_is_finite_in_unit_interval(number, temp
 @given(number=digit_runs, template=templates)
 def test_external_scores_of_a_huge_number_are_finite(number, template):
     response = template.format(n=number)
-    records = [{"id": "v", "question": "Q?\nA. yes\nB. no", "answer": "A"}]
+    records = [{"id": "v", "question": "Q?\nA. yes\nB. no", "ground_truth": "A"}]
     vqa = score_vqa(records, {"v": {"id": "v", "response": response}})
-    vtg = score_vtg([{"id": "t", "answer": "2.0 - 4.0"}], {"t": {"id": "t", "response": response}})
+    vtg = score_vtg([{"id": "t", "ground_truth": "2.0 - 4.0"}], {"t": {"id": "t", "response": response}})
     assert math.isfinite(vqa["accuracy"]) and 0.0 <= vqa["accuracy"] <= 100.0
     for key in ("miou", "recall@0.3", "recall@0.5", "recall@0.7"):
         assert math.isfinite(vtg[key]) and 0.0 <= vtg[key] <= 100.0
@@ -116,7 +116,7 @@ def test_a_span_too_large_for_a_float_is_unparsed_not_nan(response):
 
 
 def test_viubench_summary_stays_finite_with_a_400_digit_span():
-    records = [{"id": "g", "subtype": "grounding_mirror", "answer": "2.0-4.0"}]
+    records = [{"id": "g", "subtype": "grounding/mirror", "ground_truth": "2.0-4.0"}]
     summary = score_benchmark(records, {"g": {"id": "g", "response": "0-" + "9" * 400}})
     assert summary["overall"] == 0.0 and summary["num_unparsed"] == 1
 

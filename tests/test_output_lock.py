@@ -205,4 +205,4 @@ def test_two_generators_may_write_different_files_of_one_folder_side_by_side(big
         os.killpg(first.pid, signal.SIGCONT)
     assert first.wait(timeout=900) == 0, first.stderr.read()[-2000:]
     assert second.returncode == 0, second.stderr[-2000:]
-    assert (out / "blur.parquet").is_file() and (out / "counting.parquet").is_file()
+    assert (out / "grounding/blur.parquet").is_file() and (out / "counting/easy.parquet").is_file()

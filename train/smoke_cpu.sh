@@ -42,10 +42,10 @@ export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"   # the CPU venv holds no v
 export MODEL_PATH="${MODEL_PATH:-$("$PYTHON" "$REPO/scripts/make_tiny_models.py" --output-dir "$REPO/outputs/tiny_models" --family "$MODEL_FAMILY")}"
 export MODEL_FAMILY
 export DATA_DIR="${DATA_DIR:-$REPO/outputs/demo/mix}"
-[ -f "$DATA_DIR/counting.parquet" ] || {
+[ -f "$DATA_DIR/counting/easy.parquet" ] || {
     echo "smoke_cpu.sh: error: no training data in $DATA_DIR: run bash scripts/demo.sh (or set DATA_DIR)" >&2; exit 2; }
 # Validation never runs (TEST_FREQ=-1), but verl still loads and filters the file: keep it small.
-export VAL_FILE="${VAL_FILE:-$DATA_DIR/counting.parquet}"
+export VAL_FILE="${VAL_FILE:-$DATA_DIR/counting/easy.parquet}"
 export NNODES=1 GPUS_PER_NODE=1
 # 4 prompts per step, not 2: a tiny random model always answers MAX_RESPONSE_LENGTH tokens, and a
 # batch whose sequences all have one length crashes verl 0.9.1's actor update (its nested mRoPE

@@ -44,10 +44,11 @@ def remove_stale_temporaries(folder: str | Path, names: Iterable[str] | None = N
 
     ``names``: only the temporaries of these output file names (for a folder other runs may be
     writing other files of); None: every temporary in the folder. Only call this while holding
-    the write lock of what it removes. Looks in ``folder`` itself, not below it; returns the
-    number of files removed.
+    the write lock of what it removes. A name may have a subfolder (``grounding/channelswap.parquet``):
+    its temporaries are looked for in that subfolder; None looks in ``folder`` itself, not below
+    it. Returns the number of files removed.
     """
-    patterns = [".*.tmp"] if names is None else [f".{name}.*.tmp" for name in names]
+    patterns = [".*.tmp"] if names is None else [str(Path(n).parent / f".{Path(n).name}.*.tmp") for n in names]
     removed = 0
     for pattern in patterns:
         for stale in Path(folder).glob(pattern):

@@ -50,7 +50,7 @@ def test_a_different_seed_gives_different_samples(frames_dir, tmp_path):
     spec = [(spec_of("grounding/Mirror"), ids)]
     generate_files(frames_dir, tmp_path / "a", spec, GenerationSettings(seed=1))
     generate_files(frames_dir, tmp_path / "b", spec, GenerationSettings(seed=2))
-    truths = [[r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / d / "mirror.parquet")] for d in "ab"]
+    truths = [[r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / d / "grounding/mirror.parquet")] for d in "ab"]
     assert truths[0] != truths[1]
 
 
@@ -59,7 +59,7 @@ def test_all_files_share_one_schema_and_concatenate_in_verl_s_loader(frames_dir,
 
     ids = all_ids(frames_dir)
     generate_files(frames_dir, tmp_path, [(s, ids) for s in SPECS], GenerationSettings())
-    files = [str(tmp_path / f"{s.stem}.parquet") for s in SPECS]
+    files = [str(s.data_file(tmp_path)) for s in SPECS]
     import pyarrow.parquet as pq
 
     assert all(pq.read_schema(f).equals(ROW_SCHEMA) for f in files)
@@ -96,7 +96,7 @@ def test_videos_with_missing_or_too_few_frames_are_skipped_with_reasons(frames_d
     assert set(reasons) == {"bikes", "carphone_pristine"}
     assert "missing" in reasons["bikes"] and "more than 16 frames" in reasons["carphone_pristine"]
     manifest = read_json(tmp_path / "out" / "manifest.json")
-    assert manifest["files"]["invert"]["skipped"] == summary.skipped
+    assert manifest["files"]["grounding/invert"]["skipped"] == summary.skipped
     assert summary.num_rows == 5
 
 
@@ -109,14 +109,14 @@ def test_killed_generation_resumes_to_identical_files(frames_dir, tmp_path):
     process = subprocess.Popen(
         [*args, "--output-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    journal = out / ".journal" / "blur.jsonl"
+    journal = out / ".journal" / "grounding/blur.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 6):
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     done = journal.read_text().count("\n") - 1
-    assert 5 <= done < 42 and not (out / "blur.parquet").exists()
+    assert 5 <= done < 42 and not (out / "grounding/blur.parquet").exists()
     resumed = subprocess.run([*args, "--output-dir", str(out)], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{done} resumed" in resumed.stdout or f"{done + 1} resumed" in resumed.stdout
@@ -184,20 +184,20 @@ def test_cli_selects_a_video_range(frames_dir, tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    rows = read_rows(tmp_path / "jigsaw8.parquet")
+    rows = read_rows(tmp_path / "jigsaw/8.parquet")
     assert [r["extra_info"]["video_id"] for r in rows] == all_ids(frames_dir)[2:5]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["files"]["jigsaw8"]["config"]["num_clips"] == 8
+    assert manifest["files"]["jigsaw/8"]["config"]["num_clips"] == 8
 
 
 def test_a_finished_file_is_left_alone_until_its_settings_or_videos_change(frames_dir, tmp_path):
     ids = all_ids(frames_dir)
     spec = spec_of("grounding/Grayscale")
     generate_files(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
-    stamp = (tmp_path / "grayscale.parquet").stat().st_mtime_ns
+    stamp = (tmp_path / "grounding/grayscale.parquet").stat().st_mtime_ns
     (again,) = generate_files(frames_dir, tmp_path, [(spec, ids)], GenerationSettings(seed=4))
     assert again.up_to_date and again.num_rows == 7 and "up to date" in again.one_line()
-    assert (tmp_path / "grayscale.parquet").stat().st_mtime_ns == stamp
+    assert (tmp_path / "grounding/grayscale.parquet").stat().st_mtime_ns == stamp
     (fewer,) = generate_files(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=4))
     assert not fewer.up_to_date and fewer.num_rows == 3
     (reseeded,) = generate_files(frames_dir, tmp_path, [(spec, ids[:3])], GenerationSettings(seed=5))

@@ -13,12 +13,19 @@ from videossr.data.mix import assign_videos, build_mix, get_recipe, split_by_wei
 from videossr.errors import ConfigError
 from videossr.io import read_json
 
-TRAIN_SH_FILES = ["channelswap", "mirror", "zoomout", "rotate180", "jigsaw6", "counting"]
+TRAIN_SH_FILES = [
+    "grounding/channelswap",
+    "grounding/mirror",
+    "grounding/zoomout",
+    "grounding/rotate180",
+    "jigsaw/6",
+    "counting/easy",
+]
 
 
 def test_the_recipe_is_the_papers_mix():
     recipe = get_recipe("videossr-30k")
-    assert [p.spec.stem for p in recipe.parts] == TRAIN_SH_FILES
+    assert [p.spec.key for p in recipe.parts] == TRAIN_SH_FILES
     assert [p.weight for p in recipe.parts] == [3000, 3000, 3000, 3000, 12000, 6000]
 
 
@@ -62,7 +69,7 @@ def test_build_mix_writes_the_files_train_sh_reads(frames_dir, tmp_path):
     assert len(val) == 6 * 7 and all(r["extra_info"]["split"] == "val" for r in val)
     assert [r["extra_info"]["index"] for r in val] == list(range(len(val)))
     train_truths = {
-        (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"]) for r in read_rows(tmp_path / "mirror.parquet")
+        (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"]) for r in read_rows(tmp_path / "grounding/mirror.parquet")
     }
     val_mirror = {
         (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"])

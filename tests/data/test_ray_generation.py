@@ -87,7 +87,7 @@ def test_a_killed_ray_driver_resumes_to_the_same_files(ray_address, frames_dir, 
         env=ray_env(),
         start_new_session=True,
     )
-    journal = out / ".journal" / "counting.jsonl"
+    journal = out / ".journal" / "counting/easy.jsonl"
     import signal
     import time
 
@@ -96,7 +96,7 @@ def test_a_killed_ray_driver_resumes_to_the_same_files(ray_address, frames_dir, 
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not (out / "counting.parquet").exists()
+    assert not (out / "counting/easy.parquet").exists()
     resumed = subprocess.run([*args, "--output-dir", str(out)], capture_output=True, text=True, env=ray_env())
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed)" in resumed.stdout

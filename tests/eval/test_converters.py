@@ -46,7 +46,7 @@ def test_charades_counts_reversed_past_duration_zero_length_duplicates_and_missi
     (tmp_path / "c.csv").write_text("id,length\nAO8RW,26.7\n")
     result = convert.convert_charades_sta(tmp_path / "sta.txt", convert.read_charades_durations(tmp_path / "c.csv"))
     assert [r["id"] for r in result.records] == ["AO8RW#0", "AO8RW#1", "AO8RW#2", "AO8RW#3", "AO8RW#4", "B#0"]
-    assert result.records[1]["answer"] == "5.00 - 8.10" and result.records[0]["duration"] == 26.7
+    assert result.records[1]["ground_truth"] == "5.00 - 8.10" and result.records[0]["duration_s"] == 26.7
     assert result.counts.as_dict() == {
         "records": 6,
         "videos": 2,
@@ -64,7 +64,7 @@ def test_a_utf8_byte_order_mark_adds_no_phantom_video(tmp_path):
     (tmp_path / "sta.txt").write_bytes("\ufeffAO8RW 0.0 6.9##a person.\n".encode("utf-8"))
     (tmp_path / "c.csv").write_bytes("\ufeffid,length\nAO8RW,26.7\n".encode("utf-8"))
     result = convert.convert_charades_sta(tmp_path / "sta.txt", convert.read_charades_durations(tmp_path / "c.csv"))
-    assert result.records[0]["video"] == "AO8RW" and result.records[0]["duration"] == 26.7
+    assert result.records[0]["video"] == "AO8RW" and result.records[0]["duration_s"] == 26.7
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_a_durations_file_of_the_wrong_split_is_an_error(tmp_path):
 def test_activitynet_json_converts_and_names_the_line_of_a_bad_timestamp(tmp_path):
     anet = {"v_abc": {"duration": 60.0, "timestamps": [[1, 5], [10, 20]], "sentences": ["one.", "two."]}}
     result = convert.convert_sentences_json(_write(tmp_path / "anet.json", anet), strip_prefix="v_")
-    assert [(r["video"], r["answer"], r["duration"]) for r in result.records] == [
+    assert [(r["video"], r["ground_truth"], r["duration_s"]) for r in result.records] == [
         ("abc", "1.00 - 5.00", 60.0),
         ("abc", "10.00 - 20.00", 60.0),
     ]
@@ -137,7 +137,7 @@ def test_tvgbench_list_converts_with_video_ids_from_paths(tmp_path):
         {"path": "./x/Yy1.mp4", "question": "the man jumps.", "answer": "9.0-3.0", "duration": 20.0, "qsemtype": "HAS"},
     ]
     result = convert.convert_tvgbench(_write(tmp_path / "tvg.json", rows))
-    assert [(r["video"], r["answer"], r["category"]) for r in result.records] == [
+    assert [(r["video"], r["ground_truth"], r["category"]) for r in result.records] == [
         ("KWZSA", "13.40 - 28.10", "Human Pose"),
         ("Yy1", "3.00 - 9.00", "HAS"),
     ]
@@ -160,7 +160,7 @@ def test_qvhighlights_keeps_every_window_and_scoring_takes_the_best(tmp_path):
     ]
     (tmp_path / "qvh.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = convert.convert_qvhighlights(tmp_path / "qvh.jsonl")
-    assert result.records[0]["id"] == "2579" and result.records[0]["answer"] == ["26.00 - 36.00", "54.00 - 60.00"]
+    assert result.records[0]["id"] == "2579" and result.records[0]["ground_truth"] == ["26.00 - 36.00", "54.00 - 60.00"]
     assert result.counts.past_duration == 1
     from videossr.eval.external import score_vtg
 
@@ -181,14 +181,14 @@ def test_tacos_frames_become_seconds_through_fps(tmp_path):
         }
     }
     result = convert.convert_tacos(_write(tmp_path / "tacos.json", data))
-    assert [(r["video"], r["answer"], r["duration"]) for r in result.records] == [
+    assert [(r["video"], r["ground_truth"], r["duration_s"]) for r in result.records] == [
         ("s13-d21", "10.00 - 20.00", pytest.approx(100.0)),
         ("s13-d21", "0.00 - 100.00", pytest.approx(100.0)),
     ]
     del data["s13-d21.avi"]["fps"]
     with pytest.raises(ConfigError, match="has no fps .* pass --fps"):
         convert.convert_tacos(_write(tmp_path / "tacos.json", data))
-    assert convert.convert_tacos(tmp_path / "tacos.json", fps=29.4).records[0]["answer"] == "10.00 - 20.00"
+    assert convert.convert_tacos(tmp_path / "tacos.json", fps=29.4).records[0]["ground_truth"] == "10.00 - 20.00"
 
 
 # ---- multiple choice ------------------------------------------------------------------------
@@ -204,12 +204,12 @@ def test_tempcompass_multi_choice_converts_with_dimensions_as_categories(tmp_pat
         }
     }
     result = convert.convert_tempcompass(_write(tmp_path / "mc.json", data))
-    assert [(r["id"], r["answer"], r["category"]) for r in result.records] == [
+    assert [(r["id"], r["ground_truth"], r["category"]) for r in result.records] == [
         ("1025365757#speed#0", "B", "speed"),
         ("1025365757#direction#0", "A", "direction"),
     ]
     data["1025365757"]["speed"][0]["answer"] = "D. never"
-    with pytest.raises(ConfigError, match="mc.json:2: answer 'D. never' is not among the options ABC"):
+    with pytest.raises(ConfigError, match="mc.json:2: ground truth 'D. never' is not among the options ABC"):
         convert.convert_tempcompass(_write(tmp_path / "mc.json", data))
 
 
@@ -235,7 +235,7 @@ def test_mvbench_answer_text_becomes_its_letter_and_the_task_is_the_category(tmp
         [{"video": "v.mp4", "question": "Where?", "candidates": ["left", "right"], "answer": "right"}],
     )
     result = convert.convert_mvbench(folder)
-    assert [(r["id"], r["answer"], r["category"]) for r in result.records] == [
+    assert [(r["id"], r["ground_truth"], r["category"]) for r in result.records] == [
         ("action_sequence#0", "B", "action_sequence"),
         ("action_sequence#1", "A", "action_sequence"),
         ("object_shuffle#0", "B", "object_shuffle"),
@@ -244,7 +244,7 @@ def test_mvbench_answer_text_becomes_its_letter_and_the_task_is_the_category(tmp
     assert result.records[0]["clip_start_s"] == 11.1 and result.counts.clip_bounds == 1
     assert result.counts.as_dict()["videos"] == 2
     _write(folder / "bad.json", [{"video": "v.mp4", "question": "?", "candidates": ["a", "b"], "answer": "c"}])
-    with pytest.raises(ConfigError, match=r"bad.json:2: answer 'c' matches 0 option texts"):
+    with pytest.raises(ConfigError, match=r"bad.json:2: ground truth 'c' matches 0 option texts"):
         convert.convert_mvbench(folder)
 
 
@@ -280,7 +280,7 @@ def test_videomme_parquet_and_json_rows_convert_the_same(tmp_path):
     from_json = convert.convert_videomme(_write(tmp_path / "rows.json", rows))
     assert from_parquet.records == from_json.records
     record = from_parquet.records[0]
-    assert (record["id"], record["video"], record["answer"], record["category"], record["duration_class"]) == (
+    assert (record["id"], record["video"], record["ground_truth"], record["category"], record["duration_class"]) == (
         "001-1",
         "fFjv93ACGo8",
         "C",
@@ -290,7 +290,7 @@ def test_videomme_parquet_and_json_rows_convert_the_same(tmp_path):
     assert from_parquet.counts.as_dict()["videos"] == 1 and from_parquet.counts.records == 2
     rows[1]["answer"] = "E"
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "test.parquet")
-    with pytest.raises(ConfigError, match="test.parquet:row 2: answer 'E' is not among the options ABCD"):
+    with pytest.raises(ConfigError, match="test.parquet:row 2: ground truth 'E' is not among the options ABCD"):
         convert.convert_videomme(tmp_path / "test.parquet")
 
 
@@ -308,7 +308,7 @@ def test_longvideobench_candidates_or_option_columns_with_the_correct_index(tmp_
         }
     ]
     result = convert.convert_longvideobench(_write(tmp_path / "lvb_val.json", rows))
-    assert (result.records[0]["video"], result.records[0]["answer"], result.records[0]["duration"]) == (
+    assert (result.records[0]["video"], result.records[0]["ground_truth"], result.records[0]["duration_s"]) == (
         "86CxyhFV9MI",
         "C",
         20.0,
@@ -345,15 +345,15 @@ def test_lvbench_meta_jsonl_with_inline_options(tmp_path):
     }
     (tmp_path / "meta.jsonl").write_text("\ufeff" + json.dumps(line) + "\n")
     result = convert.convert_lvbench(tmp_path / "meta.jsonl")
-    assert [(r["id"], r["video"], r["answer"], r["category"]) for r in result.records] == [
+    assert [(r["id"], r["video"], r["ground_truth"], r["category"]) for r in result.records] == [
         ("1", "Cm73ma6Ibcs", "D", "key information retrieval"),
         ("2", "Cm73ma6Ibcs", "B", "entity recognition"),
     ]
-    assert result.records[0]["duration"] == pytest.approx(3630.0)
+    assert result.records[0]["duration_s"] == pytest.approx(3630.0)
     validate_records(result.records, "vqa")
     line["qa"][1]["answer"] = "Z"
     (tmp_path / "meta.jsonl").write_text(json.dumps(line) + "\n")
-    with pytest.raises(ConfigError, match="meta.jsonl:1: answer 'Z' is not among the options AB"):
+    with pytest.raises(ConfigError, match="meta.jsonl:1: ground truth 'Z' is not among the options AB"):
         convert.convert_lvbench(tmp_path / "meta.jsonl")
 
 
@@ -377,7 +377,7 @@ def test_videommmu_multiple_choice_converts_and_open_questions_are_counted(tmp_p
     ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "test.parquet")
     result = convert.convert_videommmu(tmp_path / "test.parquet")
-    assert [(r["video"], r["answer"], r["category"]) for r in result.records] == [
+    assert [(r["video"], r["ground_truth"], r["category"]) for r in result.records] == [
         ("validation_Art_Theory_1", "B", "Art_Theory"),
         ("validation_Art_Theory_2", "A", "Art_Theory"),
     ]
@@ -438,4 +438,4 @@ def test_convert_cli_prints_counts_and_refuses_in_one_line(tmp_path):
         str(tmp_path / "t_out.json"),
     )
     assert tacos.returncode == 0, tacos.stderr
-    assert json.loads((tmp_path / "t_out.json").read_text())[0]["answer"] == "0.00 - 1.00"
+    assert json.loads((tmp_path / "t_out.json").read_text())[0]["ground_truth"] == "0.00 - 1.00"

@@ -74,7 +74,7 @@ def test_worker_processes_decode_the_same_frames_and_prefetch_ahead():
 def test_the_maker_queues_the_current_video_before_the_next_ones_and_stays_within_the_cache(tmp_path):
     # Prefetch order is decode order: the video being asked about must not wait behind the next ones.
     records = [
-        {"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
+        {"id": str(k), "video": v, "question": "a bike.", "ground_truth": "1 - 2"}
         for k, v in enumerate(["bikes", "carphone_pristine", "bikes"])
     ]
     queued = []
@@ -115,7 +115,7 @@ def test_questions_are_grouped_by_video_in_order_of_first_appearance():
 
 def test_request_maker_decodes_each_video_once_for_all_its_questions():
     records = [
-        {"id": str(k), "video": v, "question": "a bike.", "answer": "1 - 2"}
+        {"id": str(k), "video": v, "question": "a bike.", "ground_truth": "1 - 2"}
         for k, v in enumerate(["bikes", "carphone_pristine", "bikes", "not_there", "bikes"])
     ]
     with FrameCache() as cache:
@@ -133,7 +133,7 @@ def test_vtg_cli_with_decode_workers_scores_like_the_in_process_path(tmp_path):
     bench.write_text(
         json.dumps(
             [
-                {"video": v, "question": "a bike passes.", "answer": "2.0 - 6.0"}
+                {"video": v, "question": "a bike passes.", "ground_truth": "2.0 - 6.0"}
                 for v in ["bikes", "bikes", "carphone_pristine", "bikes"]
             ]
         )
@@ -191,7 +191,7 @@ def test_clip_bounds_are_validated_and_cached_separately():
         "id": "g",
         "video": "bikes",
         "question": "q\nA. a\nB. b",
-        "answer": "A",
+        "ground_truth": "A",
         "clip_start_s": 2.0,
         "clip_end_s": 4.0,
     }

@@ -99,7 +99,7 @@ def test_options_are_read_from_the_question():
 
 def test_vqa_accuracy_counts_unparsed_and_failed_items_as_wrong():
     records = [
-        {"id": str(k), "video": "v", "question": "q\n(A) a\n(B) b", "answer": "A", "category": "c" + str(k % 2)}
+        {"id": str(k), "video": "v", "question": "q\n(A) a\n(B) b", "ground_truth": "A", "category": "c" + str(k % 2)}
         for k in range(5)
     ]
     responses = {
@@ -118,7 +118,7 @@ def test_vqa_accuracy_counts_unparsed_and_failed_items_as_wrong():
 
 
 def test_vtg_metrics_are_miou_and_recall_with_greater_or_equal():
-    records = [{"id": str(k), "video": "v", "question": "q", "answer": "10 - 20"} for k in range(4)]
+    records = [{"id": str(k), "video": "v", "question": "q", "ground_truth": "10 - 20"} for k in range(4)]
     responses = {
         "0": {"response": "10 - 20"},  # IoU 1
         "1": {"response": "15 - 20"},  # IoU 0.5: counts for R@0.5 (>=)
@@ -139,7 +139,7 @@ def test_bad_benchmark_files_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="holds no records"):
         load_records(tmp_path / "empty.json")
     (tmp_path / "bad.jsonl").write_text('{"video": "v", "question": "q"}\n')
-    with pytest.raises(ConfigError, match="lacks video/question/answer"):
+    with pytest.raises(ConfigError, match="lacks video/question/ground_truth"):
         load_records(tmp_path / "bad.jsonl")
 
 
@@ -157,7 +157,7 @@ def test_charades_sta_and_activitynet_files_convert(tmp_path):
     (tmp_path / "c.csv").write_text("id,length\nAO8RW,26.7\n")
     records = convert_charades_sta(tmp_path / "sta.txt", read_charades_durations(tmp_path / "c.csv")).records
     assert [r["id"] for r in records] == ["AO8RW#0", "AO8RW#1", "B#0"]
-    assert records[1]["answer"] == "5.00 - 8.10" and records[0]["duration"] == 26.7 and "duration" not in records[2]
+    assert records[1]["ground_truth"] == "5.00 - 8.10" and records[0]["duration_s"] == 26.7 and "duration_s" not in records[2]
     (tmp_path / "bad.txt").write_text("AO8RW 0.0##no end\n")
     with pytest.raises(ConfigError, match="bad.txt:1"):
         convert_charades_sta(tmp_path / "bad.txt")
@@ -165,7 +165,7 @@ def test_charades_sta_and_activitynet_files_convert(tmp_path):
         json.dumps({"v_abc": {"duration": 60.0, "timestamps": [[1, 5], [10, 20]], "sentences": ["one.", "two."]}})
     )
     records = convert_sentences_json(tmp_path / "anet.json", strip_prefix="v_").records
-    assert [(r["video"], r["answer"], r["duration"]) for r in records] == [
+    assert [(r["video"], r["ground_truth"], r["duration_s"]) for r in records] == [
         ("abc", "1.00 - 5.00", 60.0),
         ("abc", "10.00 - 20.00", 60.0),
     ]
@@ -211,7 +211,7 @@ def test_vqa_cli_end_to_end_with_a_tiny_qwen3_vl(tmp_path, tiny_model):
 
 def test_vtg_cli_with_the_random_baseline_and_score_only(tmp_path):
     bench = tmp_path / "vtg.json"
-    bench.write_text(json.dumps([{"video": "bikes", "question": "a bike passes.", "answer": "2.0 - 6.0"}]))
+    bench.write_text(json.dumps([{"video": "bikes", "question": "a bike passes.", "ground_truth": "2.0 - 6.0"}]))
     run = _cli(
         "vtg.py",
         "--benchmark",
@@ -233,7 +233,7 @@ def test_vtg_cli_with_the_random_baseline_and_score_only(tmp_path):
 @pytest.mark.slow
 def test_cli_errors_for_a_wrong_model_path_and_a_missing_video_dir(tmp_path):
     bench = tmp_path / "b.json"
-    bench.write_text(json.dumps([{"video": "bikes", "question": "q\n(A) a", "answer": "A"}]))
+    bench.write_text(json.dumps([{"video": "bikes", "question": "q\n(A) a", "ground_truth": "A"}]))
     result = _cli(
         "vqa.py",
         "--benchmark",

@@ -11,7 +11,7 @@ import pytest
 from media import REPO_ROOT
 
 from videossr.errors import ConfigError
-from videossr.eval.external import score_vqa, score_vtg, validate_records, vqa_ground_truth, vtg_ground_truths
+from videossr.eval.external import load_records, score_vqa, score_vtg, validate_records, vqa_ground_truth, vtg_ground_truths
 
 Q = "What does the person do?\nA. sleeping\nB. cooking\nC. running"
 
@@ -32,7 +32,7 @@ Q = "What does the person do?\nA. sleeping\nB. cooking\nC. running"
     ],
 )
 def test_answer_letter_or_option_text_maps_to_the_letter(question, answer, letter):
-    assert vqa_ground_truth({"id": "r", "question": question, "answer": answer})[0] == letter
+    assert vqa_ground_truth({"id": "r", "question": question, "ground_truth": answer})[0] == letter
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_answer_letter_or_option_text_maps_to_the_letter(question, answer, lette
 )
 def test_bad_multiple_choice_answers_are_errors_naming_the_record(question, answer, reason):
     with pytest.raises(ConfigError, match=f"record r: .*{reason}"):
-        vqa_ground_truth({"id": "r", "question": question, "answer": answer})
+        vqa_ground_truth({"id": "r", "question": question, "ground_truth": answer})
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_bad_multiple_choice_answers_are_errors_naming_the_record(question, answ
     ],
 )
 def test_grounding_answers_are_spans_or_lists_of_spans(answer, windows):
-    assert vtg_ground_truths({"id": "r", "answer": answer}) == windows
+    assert vtg_ground_truths({"id": "r", "ground_truth": answer}) == windows
 
 
 @pytest.mark.parametrize(
@@ -84,23 +84,23 @@ def test_grounding_answers_are_spans_or_lists_of_spans(answer, windows):
 )
 def test_bad_grounding_answers_are_errors(answer):
     with pytest.raises(ConfigError, match="record r: "):
-        vtg_ground_truths({"id": "r", "answer": answer})
+        vtg_ground_truths({"id": "r", "ground_truth": answer})
 
 
 def test_iou_is_the_best_over_several_ground_truth_windows():
-    records = [{"id": "q", "answer": ["0 - 4", "10 - 20"]}]
+    records = [{"id": "q", "ground_truth": ["0 - 4", "10 - 20"]}]
     summary = score_vtg(records, {"q": {"response": "The event happens in the 15 - 20 seconds."}})
     assert summary["miou"] == pytest.approx(50.0)  # IoU 0 with the first window, 0.5 with the second
 
 
 def test_option_text_answers_are_scored_against_the_mapped_letter():
-    records = [{"id": str(k), "question": Q, "answer": "cooking"} for k in range(3)]
+    records = [{"id": str(k), "question": Q, "ground_truth": "cooking"} for k in range(3)]
     responses = {"0": {"response": "B"}, "1": {"response": "**B. cooking**"}, "2": {"response": "A"}}
     assert score_vqa(records, responses)["accuracy"] == pytest.approx(200 / 3)
 
 
 def test_unparsed_responses_are_reported_with_examples():
-    records = [{"id": str(k), "question": Q, "answer": "B"} for k in range(8)]
+    records = [{"id": str(k), "question": Q, "ground_truth": "B"} for k in range(8)]
     responses = {str(k): {"response": "I cannot tell. " + "x" * 500} for k in range(7)} | {"7": {"response": "B"}}
     summary = score_vqa(records, responses)
     assert summary["num_unparsed"] == 7 and len(summary["unparsed_examples"]) == 5
@@ -109,9 +109,9 @@ def test_unparsed_responses_are_reported_with_examples():
 
 def test_invalid_records_are_listed_in_one_error_or_skipped_and_counted():
     records = [
-        {"id": "ok", "question": Q, "answer": "B"},
-        {"id": "bad1", "question": Q, "answer": "Z"},
-        {"id": "bad2", "question": "no options", "answer": "A"},
+        {"id": "ok", "question": Q, "ground_truth": "B"},
+        {"id": "bad1", "question": Q, "ground_truth": "Z"},
+        {"id": "bad2", "question": "no options", "ground_truth": "A"},
     ]
     with pytest.raises(ConfigError) as info:
         validate_records(records, "vqa")
@@ -134,9 +134,9 @@ def test_vqa_cli_refuses_invalid_records_and_scores_the_rest_with_skip_invalid(t
     bench.write_text(
         json.dumps(
             [
-                {"id": "1", "video": "v", "question": Q, "answer": "cooking"},
-                {"id": "2", "video": "v", "question": Q, "answer": "Z"},
-                {"id": "3", "video": "v", "question": Q, "answer": "C"},
+                {"id": "1", "video": "v", "question": Q, "ground_truth": "cooking"},
+                {"id": "2", "video": "v", "question": Q, "ground_truth": "Z"},
+                {"id": "3", "video": "v", "question": Q, "ground_truth": "C"},
             ]
         )
     )
@@ -153,7 +153,7 @@ def test_vqa_cli_refuses_invalid_records_and_scores_the_rest_with_skip_invalid(t
         )
     )
     refused = _cli("--benchmark", str(bench), "--output-dir", str(out), "--score-only")
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "2: answer 'Z'" in refused.stderr
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "2: ground truth 'Z'" in refused.stderr
     scored = _cli("--benchmark", str(bench), "--output-dir", str(out), "--score-only", "--skip-invalid")
     assert scored.returncode == 0, scored.stderr
     summary = json.loads((out / "summary.json").read_text())
@@ -161,3 +161,12 @@ def test_vqa_cli_refuses_invalid_records_and_scores_the_rest_with_skip_invalid(t
     assert summary["num_invalid_skipped"] == 1 and summary["invalid_ids"] == ["2"]
     assert summary["unparsed_examples"] == [{"id": "3", "response": "I have no idea."}]
     assert "unparsed 3: 'I have no idea.'" in scored.stdout
+
+
+def test_files_that_spell_the_ground_truth_answer_are_read_with_the_projects_names(tmp_path):
+    # lmms-eval's field names, and this project's before the vocabulary change.
+    bench = tmp_path / "old.json"
+    bench.write_text(json.dumps([{"video": "v", "question": "a dog runs.", "answer": "2 - 6", "duration": 9.5}]))
+    (record,) = load_records(bench)
+    assert record == {"id": "0", "video": "v", "question": "a dog runs.", "ground_truth": "2 - 6", "duration_s": 9.5}
+    assert vtg_ground_truths(record) == [(2.0, 6.0)]

@@ -24,7 +24,7 @@ def data(frames_dir, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("stem, blocks", [("rotate90", 1), ("counting_hard", 1), ("jigsaw8", 8)])
+@pytest.mark.parametrize("stem, blocks", [("grounding/rotate90", 1), ("counting/hard", 1), ("jigsaw/8", 8)])
 def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks, monkeypatch):
     import videossr.report.preview as preview
 
@@ -39,7 +39,7 @@ def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks, mon
     yellow = (sheet[..., 2] > 200) & (sheet[..., 1] > 200) & (sheet[..., 0] < 40)
     if stem == "rotate90":
         assert red.sum() > 1000  # the perturbed span's red borders
-    if stem == "counting_hard":
+    if stem == "counting/hard":
         assert yellow.sum() > 1000  # shape outlines and frame borders
     # 48 thumbnails in rows of 8 (jigsaw: one block of 6 per clip) below the text.
     assert sheet.shape[0] > 6 * 100
@@ -50,14 +50,14 @@ def test_cli_writes_a_png_and_rejects_a_bad_index(data, tmp_path):
     script = REPO_ROOT / "pretext_tasks" / "preview.py"
     target = tmp_path / "sheet.png"
     result = subprocess.run(
-        [sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "1", "--output", str(target)],
+        [sys.executable, str(script), str(data / "jigsaw/8.parquet"), "--index", "1", "--output", str(target)],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(target)) is not None
     result = subprocess.run(
-        [sys.executable, str(script), str(data / "jigsaw8.parquet"), "--index", "9"], capture_output=True, text=True
+        [sys.executable, str(script), str(data / "jigsaw/8.parquet"), "--index", "9"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "outside 0..1" in result.stderr
     result = subprocess.run(

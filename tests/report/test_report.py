@@ -90,24 +90,24 @@ def runs(bench, tmp_path_factory, tiny_model) -> dict[str, Path]:
                     "id": "b1",
                     "video": "bikes",
                     "question": "a bike passes.",
-                    "answer": "2.0 - 6.0",
+                    "ground_truth": "2.0 - 6.0",
                     "category": "motion",
                 },
                 {
                     "id": "b2",
                     "video": "bikes",
                     "question": "the road is empty.",
-                    "answer": "0.0 - 9.0",
+                    "ground_truth": "0.0 - 9.0",
                     "category": "motion",
                 },
                 {
                     "id": "c1",
                     "video": "carphone_pristine",
                     "question": "a man talks.",
-                    "answer": "1.0 - 3.0",
+                    "ground_truth": "1.0 - 3.0",
                     "category": "people",
                 },
-                {"id": "x1", "video": "not_there", "question": "nothing.", "answer": "1.0 - 2.0", "category": "people"},
+                {"id": "x1", "video": "not_there", "question": "nothing.", "ground_truth": "1.0 - 2.0", "category": "people"},
             ]
         )
     )
@@ -131,21 +131,21 @@ def runs(bench, tmp_path_factory, tiny_model) -> dict[str, Path]:
                     "id": "q1",
                     "video": "bikes",
                     "question": "What moves?\n(A) bikes\n(B) boats",
-                    "answer": "A",
+                    "ground_truth": "A",
                     "category": "motion",
                 },
                 {
                     "id": "q2",
                     "video": "carphone_pristine",
                     "question": "Who?\n(A) a man\n(B) a cat\n(C) a dog",
-                    "answer": "A",
+                    "ground_truth": "A",
                     "category": "people",
                 },
                 {
                     "id": "q3",
                     "video": "bikes",
                     "question": "Where?\n(A) a road\n(B) a lake",
-                    "answer": "A",
+                    "ground_truth": "A",
                     "category": "people",
                 },
             ]
@@ -203,7 +203,7 @@ def _vtg_outcomes(folder: Path) -> dict[str, tuple[float, bool]]:
     for line in (folder / "responses.jsonl").read_text().splitlines():
         entry = json.loads(line)
         span = None if entry.get("error") else parse_time_span(entry["response"])
-        truth = parse_time_span(records[entry["id"]]["answer"])
+        truth = parse_time_span(records[entry["id"]]["ground_truth"])
         out[entry["id"]] = (0.0, False) if span is None else (interval_iou(span, truth), True)
     return out
 
@@ -219,7 +219,7 @@ def _vqa_outcomes(folder: Path) -> dict[str, tuple[float, bool]]:
         entry = json.loads(line)
         record = records[entry["id"]]
         letter = None if entry.get("error") else parse_option_letter(entry["response"], options_of(record["question"]))
-        out[entry["id"]] = (0.0, False) if letter is None else (float(letter == record["answer"]), True)
+        out[entry["id"]] = (0.0, False) if letter is None else (float(letter == record["ground_truth"]), True)
     return out
 
 
@@ -406,5 +406,5 @@ def test_data_report_of_a_folder_shows_its_distributions_and_a_sample_grid(brows
     assert all(sum(cells[r * 6 : r * 6 + 6]) == 4 for r in range(6))
     image = cv2.imread(str(screenshot(target, tmp_path / "data.png")))
     assert image is not None and image.std() > 20
-    single = _py(PREVIEW, str(data_dir / "mirror.parquet"), "--html", str(tmp_path / "one.html"))
+    single = _py(PREVIEW, str(data_dir / "grounding/mirror.parquet"), "--html", str(tmp_path / "one.html"))
     assert single.returncode == 0 and "4 sample rows" not in single.stdout and "3 sample rows" in single.stdout

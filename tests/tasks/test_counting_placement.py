@@ -63,7 +63,7 @@ def dark_video(width: int, height: int, seed: int = 0) -> VideoFrames:
 
 def shapes_shown(video: VideoFrames, sample) -> list[tuple[int, int]]:
     """(declared, shown) instances of every marked frame of ``sample``; unmarked frames unchanged."""
-    marked = {e["frame_idx"]: e["num_instances"] for e in sample.info["shape_frames"]}
+    marked = {e["frame_pos"]: e["num_instances"] for e in sample.info["shape_frames"]}
     pairs = []
     for position, frame in enumerate(sample.videos[0]):
         if position not in marked:
@@ -237,7 +237,7 @@ def test_separate_instances_keep_the_gap_from_each_other_and_lie_inside_the_fram
         sample = make_counting_sample(video, DIFFICULTIES["hard"], rng_for(derive_seed(seed, "gap", frame)))
         assert sample.params["placement"] == "separate"
         for entry in sample.info["shape_frames"]:
-            placed = sample.params["instances"][str(entry["frame_idx"])]
+            placed = sample.params["instances"][str(entry["frame_pos"])]
             assert len(placed) == entry["num_instances"]
             outlines = [outline_of(entry["shape"], tuple(i["center"]), i["size"], i["angle_deg"]) for i in placed]
             for k, a in enumerate(outlines):
@@ -261,9 +261,9 @@ def test_separate_placement_keeps_the_papers_distributions_on_wide_and_tall_fram
         sample = make_counting_sample(video, DIFFICULTIES["easy"], rng_for(derive_seed(seed, "dist", frame)))
         for entry in sample.info["shape_frames"]:
             per_frame[entry["num_instances"]] += 1
-            record = sample.params["gave_way"].get(str(entry["frame_idx"]))
+            record = sample.params["gave_way"].get(str(entry["frame_pos"]))
             gave_way[record["fallback"] if record else "none"] += 1
-            for instance in sample.params["instances"][str(entry["frame_idx"])]:
+            for instance in sample.params["instances"][str(entry["frame_pos"])]:
                 assert "size_drawn" not in instance and low <= instance["size"] <= high
                 sizes.append(instance["size"] / min(width, height))
                 colours.extend(instance["color_bgr"])
@@ -283,9 +283,9 @@ def test_square_frames_widen_the_window_before_any_size_gives_way():
     for seed in range(60):
         sample = make_counting_sample(video, DIFFICULTIES["hard"], rng_for(derive_seed(seed, "square")))
         for entry in sample.info["shape_frames"]:
-            record = sample.params["gave_way"].get(str(entry["frame_idx"]))
+            record = sample.params["gave_way"].get(str(entry["frame_pos"]))
             gave_way[record["fallback"] if record else "none"] += 1
-            for instance in sample.params["instances"][str(entry["frame_idx"])]:
+            for instance in sample.params["instances"][str(entry["frame_pos"])]:
                 instances += 1
                 if "size_drawn" in instance:
                     shrunk += 1
@@ -309,7 +309,7 @@ def test_an_instance_is_dropped_only_when_nothing_else_can_give_way(monkeypatch)
         sample = make_counting_sample(video, DIFFICULTIES["hard"], rng_for(derive_seed(seed, "drop")))
         assert all(declared == shown for declared, shown in shapes_shown(video, sample))
         for entry in sample.info["shape_frames"]:
-            record = sample.params["gave_way"].get(str(entry["frame_idx"]))
+            record = sample.params["gave_way"].get(str(entry["frame_pos"]))
             if record and record["fallback"] == "drop_instance":
                 dropped += 1
                 assert 1 <= entry["num_instances"] < record["num_instances_drawn"]
@@ -331,7 +331,7 @@ def counting_rows(frames_dir, tmp_path_factory) -> dict[str, list[dict]]:
         settings = GenerationSettings(seed=5, max_pixels=512 * 512, counting_placement=placement)
         specs = [spec_of("counting/easy"), spec_of("counting/hard")]
         generate_files(frames_dir, out, [(spec, ids) for spec in specs], settings, workers=2)
-        rows[placement] = [row for spec in specs for row in read_rows(out / f"{spec.stem}.parquet")]
+        rows[placement] = [row for spec in specs for row in read_rows(spec.data_file(out))]
     return rows
 
 
@@ -343,8 +343,8 @@ def _marked_frames(rows: list[dict], frames_dir: Path) -> list[tuple[int, int]]:
         video = VideoFrames(frames_dir, records[row["extra_info"]["video_id"]])
         sample = regenerate_sample(row)
         for entry in row["extra_info"]["shape_frames"]:
-            marked = sample.videos[0][entry["frame_idx"]]
-            pairs.append((entry["num_instances"], count_drawn_shapes(video.load(entry["frame_idx"]), marked)))
+            marked = sample.videos[0][entry["frame_pos"]]
+            pairs.append((entry["num_instances"], count_drawn_shapes(video.load(entry["frame_pos"]), marked)))
     return pairs
 
 
@@ -380,7 +380,7 @@ def test_a_counting_file_is_remade_when_its_placement_changes_and_only_then(fram
     released = GenerationSettings(counting_placement="released")
     counting_file, jigsaw_file = generate_files(frames_dir, tmp_path, assignments, released)
     assert not counting_file.up_to_date and jigsaw_file.up_to_date
-    rows = read_rows(tmp_path / "counting.parquet")
+    rows = read_rows(tmp_path / "counting/easy.parquet")
     assert {json.loads(r["extra_info"]["params"])["placement"] for r in rows} == {"released"}
 
 

@@ -41,21 +41,21 @@ def generated(frames_dir, tmp_path_factory) -> Path:
 def test_every_file_has_one_row_per_usable_video_and_reports_the_rest(generated):
     manifest = read_json(generated / "manifest.json")
     for spec in SPECS:
-        entry = manifest["files"][spec.stem]
+        entry = manifest["files"][spec.key]
         skipped = {s["video_id"]: s["reason"] for s in entry["skipped"]}
-        assert entry["num_rows"] + len(skipped) == 7, spec.stem
-        if spec.stem == "slow":
+        assert entry["num_rows"] + len(skipped) == 7, spec.key
+        if spec.key == "grounding/slow":
             assert set(skipped) == {"vfr"} and "step >= 2" in skipped["vfr"]
         else:
-            assert not skipped, (spec.stem, skipped)
-        rows = read_rows(generated / f"{spec.stem}.parquet")
+            assert not skipped, (spec.key, skipped)
+        rows = read_rows(spec.data_file(generated))
         assert [r["extra_info"]["index"] for r in rows] == list(range(len(rows)))
-        assert [json.loads(line) for line in (generated / f"{spec.stem}.jsonl").read_text().splitlines()] == rows
+        assert [json.loads(line) for line in (spec.data_file(generated, ".jsonl")).read_text().splitlines()] == rows
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.stem)
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.key)
 def test_the_stored_ground_truth_scores_one_under_the_tasks_reward(generated, spec):
-    for row in read_rows(generated / f"{spec.stem}.parquet"):
+    for row in read_rows(spec.data_file(generated)):
         truth = row["reward_model"]["ground_truth"]
         assert row["data_source"] == spec.task
         assert compute_score(row["data_source"], truth, truth)["score"] == 1.0
@@ -64,7 +64,7 @@ def test_the_stored_ground_truth_scores_one_under_the_tasks_reward(generated, sp
 
 @pytest.mark.parametrize("name", list(PERTURBATIONS))
 def test_grounding_changes_exactly_the_declared_span(generated, frames_dir, name):
-    for row in read_rows(generated / f"{name.lower()}.parquet"):
+    for row in read_rows(generated / f"grounding/{name.lower()}.parquet"):
         check_grounding_row(row, frames_dir)
 
 
@@ -72,26 +72,26 @@ def test_grounding_changes_exactly_the_declared_span(generated, frames_dir, name
 def test_changed_frames_go_under_the_output_folder_and_keep_the_frame_size(generated, frames_dir):
     records = {r["video_id"]: r for r in load_index(frames_dir)}
     for spec in SPECS:
-        for row in read_rows(generated / f"{spec.stem}.parquet"):
+        for row in read_rows(spec.data_file(generated)):
             record = records[row["extra_info"]["video_id"]]
             for video in row["videos"]:
                 for path in video["video"]:
                     assert Path(path).is_absolute() and Path(path).is_file()
-                    assert path.startswith(str(frames_dir)) or path.startswith(str(generated / "frames" / spec.stem))
+                    assert path.startswith(str(frames_dir)) or path.startswith(str(generated / "frames" / spec.key))
                     assert cv2.imread(path).shape[:2] == (record["height"], record["width"])
 
 
 def test_shuffle_is_a_derangement_and_stutterhold_freezes_on_earlier_frames(generated):
-    for row in read_rows(generated / "shuffle.parquet"):
+    for row in read_rows(generated / "grounding/shuffle.parquet"):
         extra = row["extra_info"]
         order = json.loads(extra["params"])["order"]
-        start, length = extra["start_frame_idx"], extra["num_perturbed_frames"]
+        start, length = extra["start_frame_pos"], extra["num_perturbed_frames"]
         assert sorted(order) == list(range(start, start + length))
         assert all(frame != start + k for k, frame in enumerate(order))
-    for row in read_rows(generated / "stutterhold.parquet"):
+    for row in read_rows(generated / "grounding/stutterhold.parquet"):
         extra = row["extra_info"]
         params = json.loads(extra["params"])
-        start, length = extra["start_frame_idx"], extra["num_perturbed_frames"]
+        start, length = extra["start_frame_pos"], extra["num_perturbed_frames"]
         assert start >= 1 and 2 <= params["num_holds"] <= 5
         held = params["held_frames"]
         assert held[0] == start - 1 and held == sorted(held) and all(h < start + length for h in held)
@@ -102,7 +102,7 @@ def test_shuffle_is_a_derangement_and_stutterhold_freezes_on_earlier_frames(gene
 def test_slow_and_fast_show_real_source_frames_at_a_changed_rate(generated, frames_dir):
     records = {r["video_id"]: r for r in load_index(frames_dir)}
     for name, faster in (("slow", False), ("fast", True)):
-        for row in read_rows(generated / f"{name}.parquet"):
+        for row in read_rows(generated / f"grounding/{name}.parquet"):
             extra = row["extra_info"]
             record = records[extra["video_id"]]
             params = json.loads(extra["params"])
@@ -117,11 +117,11 @@ def test_slow_and_fast_show_real_source_frames_at_a_changed_rate(generated, fram
 
 
 def test_swap_takes_the_same_positions_of_another_video(generated, frames_dir):
-    for row in read_rows(generated / "swap.parquet"):
+    for row in read_rows(generated / "grounding/swap.parquet"):
         extra = row["extra_info"]
         partner = json.loads(extra["params"])["partner_video_id"]
         assert partner != extra["video_id"]
-        start, length = extra["start_frame_idx"], extra["num_perturbed_frames"]
+        start, length = extra["start_frame_pos"], extra["num_perturbed_frames"]
         for position in range(start, start + length):
             path = row["videos"][0]["video"][position]
             if path.startswith(str(frames_dir)):  # same size: the partner's own frame is referenced
@@ -130,20 +130,20 @@ def test_swap_takes_the_same_positions_of_another_video(generated, frames_dir):
 
 @pytest.mark.parametrize("difficulty", list(DIFFICULTIES))
 def test_counting_changes_only_the_declared_frames_and_counts_add_up(generated, frames_dir, difficulty):
-    for row in read_rows(generated / f"{spec_of('counting/' + difficulty).stem}.parquet"):
+    for row in read_rows(spec_of("counting/" + difficulty).data_file(generated)):
         check_counting_row(row, frames_dir)
 
 
 @pytest.mark.parametrize("num_clips", [6, 8])
 def test_jigsaw_clips_are_the_source_clips_in_clip_order_and_the_answer_decodes(generated, frames_dir, num_clips):
-    for row in read_rows(generated / f"jigsaw{num_clips}.parquet"):
+    for row in read_rows(generated / f"jigsaw/{num_clips}.parquet"):
         check_jigsaw_row(row, frames_dir)
 
 
 @pytest.mark.slow
 def test_every_row_regenerates_alone_from_its_seed(generated):
     for spec in SPECS:
-        for row in read_rows(generated / f"{spec.stem}.parquet"):
+        for row in read_rows(spec.data_file(generated)):
             sample = regenerate_sample(row)
             assert sample.ground_truth == row["reward_model"]["ground_truth"]
             assert json.loads(row["extra_info"]["params"]) == json.loads(json.dumps(sample.params, sort_keys=True))

@@ -27,7 +27,7 @@ def test_segment_length_and_start_are_uniform_over_their_ranges(pattern):
     lengths, relative_starts, starts = Counter(), [], []
     for seed in SEEDS:
         sample = make_grounding_sample(pattern, get_perturbation("Shuffle"), rng_for(seed))
-        start, length = sample.info["start_frame_idx"], sample.info["num_perturbed_frames"]
+        start, length = sample.info["start_frame_pos"], sample.info["num_perturbed_frames"]
         assert 8 <= length <= 16 and 0 <= start <= 48 - length
         lengths[length] += 1
         starts.append(start)
@@ -40,7 +40,7 @@ def test_segment_length_and_start_are_uniform_over_their_ranges(pattern):
 
 def test_stutterhold_never_starts_at_frame_zero(pattern):
     starts = [
-        make_grounding_sample(pattern, get_perturbation("StutterHold"), rng_for(s)).info["start_frame_idx"]
+        make_grounding_sample(pattern, get_perturbation("StutterHold"), rng_for(s)).info["start_frame_pos"]
         for s in SEEDS
     ]
     assert min(starts) == 1
@@ -86,13 +86,13 @@ def test_counting_frames_instances_and_geometry_stay_in_bounds(frames_dir, diffi
         sample = make_counting_sample(video, limits, rng_for(derive_seed(seed, difficulty)))
         entries = sample.info["shape_frames"]
         for shape in SHAPES:
-            indices = sorted(e["frame_idx"] for e in entries if e["shape"] == shape)
+            indices = sorted(e["frame_pos"] for e in entries if e["shape"] == shape)
             frames_per_shape[len(indices)] += 1
             assert all(b - a > MIN_FRAME_GAP for a, b in zip(indices, indices[1:]))
         for entry in entries:
             instances_per_frame[entry["num_instances"]] += 1
-            gave_way = sample.params["gave_way"].get(str(entry["frame_idx"]))
-            for instance in sample.params["instances"][str(entry["frame_idx"])]:
+            gave_way = sample.params["gave_way"].get(str(entry["frame_pos"]))
+            for instance in sample.params["instances"][str(entry["frame_pos"])]:
                 # A size is the paper's draw unless the (recorded) separate placement had to shrink it.
                 drawn = instance.get("size_drawn", instance["size"])
                 assert 0.2 * min(width, height) - 1 <= drawn <= 0.4 * min(width, height)

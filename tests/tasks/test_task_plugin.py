@@ -65,7 +65,7 @@ class ReversalTask(PretextTask):
         smooth=lambda answer, truth: float(answer == truth),
         exact=lambda answer, truth: answer == truth,
     )
-    benchmark_subtypes = (BenchmarkSubtype("reversal_whole", "whole", "Rev"),)
+    benchmark_subtypes = (BenchmarkSubtype("whole", "Reversal"),)
 
     def variants(self):
         return ("whole",)
@@ -110,7 +110,7 @@ def reversal():
 
 
 def test_a_registered_task_is_found_and_a_duplicate_or_unknown_name_is_an_error(reversal):
-    assert get_task("reversal") is reversal and spec_of("reversal").stem == "reversal_whole"
+    assert get_task("reversal") is reversal and spec_of("reversal").key == "reversal/whole"
     with pytest.raises(ValueError, match="'reversal' is already registered"):
         register_task(ReversalTask())
     with pytest.raises(ConfigError, match="unknown pretext task 'speed'; known: counting, grounding, jigsaw, reversal"):
@@ -145,7 +145,7 @@ def test_the_toy_task_runs_through_generation_mix_online_rewards_viubench_and_pr
     # A mix with the toy task beside a built-in one.
     recipe = Recipe("toy", (MixPart(spec, 1), MixPart(spec_of("jigsaw/6"), 1)), "reversal + jigsaw")
     mix = build_mix(frames_dir, tmp_path / "mix", recipe, GenerationSettings(), reuse_videos=True)
-    assert sorted(s.stem for s in mix.train) == ["jigsaw6", "reversal_whole"]
+    assert sorted(s.key for s in mix.train) == ["jigsaw/6", "reversal/whole"]
     assert {r["data_source"] for r in read_rows(mix.val_path)} == {"reversal", "jigsaw"}
 
     # The online dataset draws it from data.online.mix.
@@ -155,14 +155,14 @@ def test_the_toy_task_runs_through_generation_mix_online_rewards_viubench_and_pr
     assert drawn["data_source"] == "reversal" and drawn["reward_model"]["ground_truth"] in ANSWERS
 
     # VIUBench gains the subtype: built, answered by the random baseline, scored.
-    assert list(subtypes())[-1] == "reversal_whole"
+    assert list(subtypes())[-1] == "reversal/whole"
     bench = build_viubench(frames_dir, tmp_path / "viubench", per_subtype=2, reuse_videos=True)
     records = load_benchmark(bench)
-    toy = [r for r in records if r["subtype"] == "reversal_whole"]
+    toy = [r for r in records if r["subtype"] == "reversal/whole"]
     assert len(toy) == 2 and len(records) == 20
-    perfect = {r["id"]: {"response": r["answer"]} for r in records}
+    perfect = {r["id"]: {"response": r["ground_truth"]} for r in records}
     summary = score_benchmark(records, perfect)
-    assert summary["subtypes"]["reversal_whole"] == 100.0 and summary["tasks"]["reversal"] == 100.0
+    assert summary["subtypes"]["reversal/whole"] == 100.0 and summary["tasks"]["reversal"] == 100.0
     guesses = RandomBackend(seed=0).generate([request_of(r) for r in toy])
     assert all(g.error is None and g.response in ANSWERS for g in guesses)
 

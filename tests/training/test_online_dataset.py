@@ -139,7 +139,7 @@ def test_validation_parquet_files_load_as_verls_own_dataset(frames_dir, tmp_path
 
     model = tiny_model("qwen3_vl")
     val = create_rl_dataset(
-        [str(tmp_path / "val" / "jigsaw6.parquet")],
+        [str(tmp_path / "val" / "jigsaw/6.parquet")],
         config.data,
         AutoTokenizer.from_pretrained(model),
         AutoProcessor.from_pretrained(model),
@@ -148,14 +148,14 @@ def test_validation_parquet_files_load_as_verls_own_dataset(frames_dir, tmp_path
 
 
 def test_mix_strings_and_bad_mixes():
-    assert [(s.stem, w) for s, w in parse_mix('{"jigsaw/6": 2}')] == [("jigsaw6", 2.0)]
-    assert [s.stem for s, _ in parse_mix(None)] == [
-        "channelswap",
-        "mirror",
-        "zoomout",
-        "rotate180",
-        "jigsaw6",
-        "counting",
+    assert [(s.key, w) for s, w in parse_mix('{"jigsaw/6": 2}')] == [("jigsaw/6", 2.0)]
+    assert [s.key for s, _ in parse_mix(None)] == [
+        "grounding/channelswap",
+        "grounding/mirror",
+        "grounding/zoomout",
+        "grounding/rotate180",
+        "jigsaw/6",
+        "counting/easy",
     ]
     from videossr.errors import ConfigError
 
@@ -184,7 +184,7 @@ def test_train_sh_online_dry_run_passes_and_explains_missing_frames(frames_dir, 
         [(spec_of("jigsaw/6"), [r["video_id"] for r in load_index(frames_dir)])],
         GenerationSettings(split="val"),
     )
-    env["VAL_FILE"] = str(tmp_path / "val" / "jigsaw6.parquet")
+    env["VAL_FILE"] = str(tmp_path / "val" / "jigsaw/6.parquet")
     result = subprocess.run(["bash", str(TRAIN_SH), "--dry-run"], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "online OnlinePretextDataset: 7 videos x 1 epochs" in result.stdout

@@ -24,7 +24,7 @@ import pytest
 from media import REPO_ROOT
 
 from videossr.data.generation import read_rows
-from videossr.training.parity import TASK_FILES, build_parity_data
+from videossr.training.parity import PARITY_KEYS, build_parity_data
 from videossr.training.rollout_prompt import (
     VIDEO_PLACEHOLDER,
     VideoLayout,
@@ -37,7 +37,7 @@ from videossr.training.rollout_prompt import (
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
 
 FAMILIES = ("qwen3_vl", "qwen2_5_vl")
-TASKS = sorted(TASK_FILES.values())
+TASKS = PARITY_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_our_agent_loop_has_parity_and_verls_stock_loop_breaks_qwen3_vl(stack, p
     python, why = _stack_python(stack)
     if python is None:
         pytest.skip(why)
-    results = _run_parity(python, parity_data["grounding"].parent)
+    results = _run_parity(python, parity_data["grounding/channelswap"].parent.parent)
     ours = {(r["task"], r["family"]): r for r in results if r["agent_loop"] == "videossr_single_turn"}
     stock = {(r["task"], r["family"]): r for r in results if r["agent_loop"] == "single_turn_agent"}
     pairs = {(task, family) for task in TASKS for family in FAMILIES}

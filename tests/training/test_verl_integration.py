@@ -272,23 +272,23 @@ def test_verls_rlhf_dataset_turns_our_rows_into_model_inputs(mix_dir, family, tm
 
 def test_qwen3_vl_prompt_timestamps_are_on_the_grounding_answers_clock(mix_dir, tiny_qwen3, tmp_path_factory):
     config = dataset_config(mix_dir, tiny_qwen3, tmp_path_factory)
-    dataset, processor = _dataset(config, [mix_dir / "channelswap.parquet"], tiny_qwen3)
+    dataset, processor = _dataset(config, [mix_dir / "grounding/channelswap.parquet"], tiny_qwen3)
     item = dataset[0]
-    row = read_rows(mix_dir / "channelswap.parquet")[0]
+    row = read_rows(mix_dir / "grounding/channelswap.parquet")[0]
     fps = row["videos"][0]["sample_fps"]
     inputs = _model_inputs(dataset, processor, item, config)
     text = processor.tokenizer.decode(inputs["input_ids"][0])
     stamps = [float(t) for t in re.findall(r"<([\d.]+) seconds>", text)]
     # One stamp per 2-frame patch k, at the mean time of its frames: (2k + 0.5) / sample_fps.
     assert stamps == [round((2 * k + 0.5) / fps, 1) for k in range(24)]
-    start = row["extra_info"]["start_frame_idx"]
+    start = row["extra_info"]["start_frame_pos"]
     answer_start = float(row["reward_model"]["ground_truth"].split("-")[0])
     assert abs(stamps[start // 2] - answer_start) <= 1.0 / fps + 0.05  # same clock, within a frame
 
 
 def test_jigsaw_clips_restart_their_timestamps(mix_dir, tiny_qwen3, tmp_path_factory):
     config = dataset_config(mix_dir, tiny_qwen3, tmp_path_factory)
-    dataset, processor = _dataset(config, [mix_dir / "jigsaw6.parquet"], tiny_qwen3)
+    dataset, processor = _dataset(config, [mix_dir / "jigsaw/6.parquet"], tiny_qwen3)
     inputs = _model_inputs(dataset, processor, dataset[0], config)
     text = processor.tokenizer.decode(inputs["input_ids"][0])
     stamps = re.findall(r"<([\d.]+) seconds>", text)
@@ -300,7 +300,7 @@ def test_tiny_model_trains_one_step_on_a_generated_sample(mix_dir, tiny_qwen3, t
     from transformers import AutoModelForImageTextToText
 
     config = dataset_config(mix_dir, tiny_qwen3, tmp_path_factory)
-    dataset, processor = _dataset(config, [mix_dir / "counting.parquet"], tiny_qwen3)
+    dataset, processor = _dataset(config, [mix_dir / "counting/easy.parquet"], tiny_qwen3)
     inputs = _model_inputs(dataset, processor, dataset[0], config)
     model = AutoModelForImageTextToText.from_pretrained(tiny_qwen3)
     model.train()

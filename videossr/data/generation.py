@@ -1,13 +1,14 @@
 """Stage 2 of the pipeline: sampled frame folders -> pretext-task data files for verl.
 
-One :class:`~videossr.tasks.registry.OutputSpec` describes one data file (``channelswap``,
-``counting``, ``jigsaw6``, ...; :func:`~videossr.tasks.registry.spec_of` makes one from a
-``task/variant`` key). :func:`generate_files` makes the samples of one or more specs over the videos of a
-frames folder, in parallel, through the specs' registered tasks, and writes for each spec::
+One :class:`~videossr.tasks.registry.OutputSpec` describes one data file, named by its variant
+key (``grounding/channelswap``, ``counting/easy``, ``jigsaw/6``, ...;
+:func:`~videossr.tasks.registry.spec_of` makes one from a key). :func:`generate_files` makes the
+samples of one or more specs over the videos of a frames folder, in parallel, through the specs'
+registered tasks, and writes for each spec::
 
-    OUT/<stem>.parquet                 verl rows (schema: ``videossr.tasks.rows``), sorted by video_id
-    OUT/<stem>.jsonl                   the same rows as JSON Lines, for reading
-    OUT/frames/<stem>/<video_id>/<p>.jpg  the frames a sample changed (position p of what the model
+    OUT/<key>.parquet                  verl rows (schema: ``videossr.tasks.rows``), sorted by video_id
+    OUT/<key>.jsonl                    the same rows as JSON Lines, for reading
+    OUT/frames/<key>/<video_id>/<p>.jpg  the frames a sample changed (position p of what the model
                                        sees); unchanged frames are referenced in the frames folder
     OUT/manifest.json                  per file: config, counts, skipped videos with reasons;
                                        updated last
@@ -104,7 +105,7 @@ class GenerationSettings:
 class FileSummary:
     """What :func:`generate_files` made for one spec."""
 
-    stem: str
+    key: str  # the variant key
     path: Path
     num_rows: int = 0
     generated: int = 0
@@ -116,10 +117,10 @@ class FileSummary:
     def one_line(self) -> str:
         if self.up_to_date:
             return (
-                f"{self.stem}: up to date, {self.num_rows} samples, {len(self.skipped)} videos skipped -> {self.path}"
+                f"{self.key}: up to date, {self.num_rows} samples, {len(self.skipped)} videos skipped -> {self.path}"
             )
         return (
-            f"{self.stem}: {self.num_rows} samples ({self.generated} new, {self.resumed} resumed), "
+            f"{self.key}: {self.num_rows} samples ({self.generated} new, {self.resumed} resumed), "
             f"{len(self.skipped)} videos skipped -> {self.path}"
         )
 
@@ -218,7 +219,7 @@ def _run_job(job: _Job) -> dict[str, Any]:
     """Worker entry: one video of one spec -> a journal entry (row, or skip reason)."""
     video_id = job.record["video_id"]
     seed = sample_seed(job.settings, job.spec, video_id)
-    sample_dir = job.output_dir / "frames" / job.spec.stem / video_id
+    sample_dir = job.output_dir / "frames" / job.spec.key / video_id
     try:
         row = build_sample_row(
             job.task, job.spec, job.frames_dir, job.record, job.partner_record, seed, sample_dir, job.settings
@@ -295,16 +296,16 @@ def generate_files(
     all_ids = sorted(records)
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    stems = [spec.stem for spec, _ in assignments]
-    if len(set(stems)) != len(stems):
-        raise ConfigError(f"two outputs share a file name: {stems}")
+    keys = [spec.key for spec, _ in assignments]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"two outputs share a file name: {keys}")
     with contextlib.ExitStack() as locks:
         # One writer per output file: a second run making the same file is refused at once;
         # runs making other files of this folder go on side by side.
-        for stem in sorted(stems):
-            locks.enter_context(exclusive_writer(output_dir / JOURNAL_DIR, stem))
+        for key in sorted(keys):
+            locks.enter_context(exclusive_writer(output_dir / JOURNAL_DIR, key))
         # Temporaries a killed run left for these outputs (their locks are held now).
-        remove_stale_temporaries(output_dir, [f"{stem}.{ext}" for stem in stems for ext in ("parquet", "jsonl")])
+        remove_stale_temporaries(output_dir, [f"{key}.{ext}" for key in keys for ext in ("parquet", "jsonl")])
         return _generate_locked(
             frames_dir,
             output_dir,
@@ -344,23 +345,23 @@ def _generate_locked(
         unknown = [v for v in video_ids if v not in records]
         if unknown:
             raise ConfigError(f"video ids not in {frames_dir}/index.jsonl: {unknown[:3]}")
-        previous = done_before.get(spec.stem, {})
+        previous = done_before.get(spec.key, {})
         if (
             previous.get("settings") == settings.fingerprint(spec, frames_dir)
             and previous.get("videos_sha256") == _ids_digest(video_ids)
-            and (output_dir / f"{spec.stem}.parquet").is_file()
+            and spec.data_file(output_dir).is_file()
         ):
-            up_to_date[spec.stem] = FileSummary(
-                stem=spec.stem,
-                path=output_dir / f"{spec.stem}.parquet",
+            up_to_date[spec.key] = FileSummary(
+                key=spec.key,
+                path=spec.data_file(output_dir),
                 num_rows=previous["num_rows"],
                 resumed=previous["num_rows"] + len(previous["skipped"]),
                 skipped=previous["skipped"],
                 up_to_date=True,
             )
             continue
-        journal = _Journal(output_dir / JOURNAL_DIR / f"{spec.stem}.jsonl", settings.fingerprint(spec, frames_dir))
-        journals[spec.stem] = journal
+        journal = _Journal(spec.data_file(output_dir / JOURNAL_DIR, ".jsonl"), settings.fingerprint(spec, frames_dir))
+        journals[spec.key] = journal
         task = get_task(spec.task)
         for video_id in sorted(video_ids):
             if video_id in journal.entries:
@@ -370,26 +371,26 @@ def _generate_locked(
                 partner_id = partner_for(sample_seed(settings, spec, video_id), video_id, all_ids)
                 partner = records[partner_id] if partner_id else None
             jobs.append(_Job(task, spec, frames_dir, output_dir, records[video_id], partner, settings))
-    resumed = {stem: len(j.entries) for stem, j in journals.items()}
+    resumed = {key: len(j.entries) for key, j in journals.items()}
 
     results = _run_jobs(jobs, workers, ray_address)
     if progress is not None:
         results = progress(results, len(jobs))
     try:
-        for stem, entry in results:
-            journals[stem].add(entry)
+        for key, entry in results:
+            journals[key].add(entry)
     finally:
         for journal in journals.values():
             journal.close()
 
     summaries = []
     for spec, video_ids in assignments:
-        if spec.stem in up_to_date:
-            summaries.append(up_to_date[spec.stem])
+        if spec.key in up_to_date:
+            summaries.append(up_to_date[spec.key])
             continue
-        entries = [journals[spec.stem].entries[v] for v in sorted(video_ids)]
+        entries = [journals[spec.key].entries[v] for v in sorted(video_ids)]
         summary = _write_outputs(spec, entries, output_dir)
-        summary.resumed = resumed[spec.stem]
+        summary.resumed = resumed[spec.key]
         summary.generated = len(entries) - summary.resumed
         summary.wall_s = time.perf_counter() - started
         summaries.append(summary)
@@ -399,7 +400,7 @@ def _generate_locked(
         made_assignments = [assignments[k] for k in made]
         _update_manifest(output_dir, made_summaries, made_assignments, settings, frames_dir, config_for_manifest)
     for spec, _ in assignments:
-        (output_dir / JOURNAL_DIR / f"{spec.stem}.jsonl").unlink(missing_ok=True)
+        spec.data_file(output_dir / JOURNAL_DIR, ".jsonl").unlink(missing_ok=True)
     return summaries
 
 
@@ -413,15 +414,19 @@ def _run_jobs(jobs: list[_Job], workers: int, ray_address: str | None = None) ->
                 "skip_reason": f"worker crashed: {result.message}",
                 "retry_on_resume": True,
             }
-        yield job.spec.stem, result
+        yield job.spec.key, result
 
 
-def write_data_file(output_dir: Path, stem: str, rows: list[dict[str, Any]]) -> Path:
-    """Write ``rows`` to ``<stem>.parquet`` (the row schema) and ``<stem>.jsonl``, atomically."""
-    parquet_path = output_dir / f"{stem}.parquet"
+def write_data_file(output_dir: Path, key: str, rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` to ``<key>.parquet`` (the row schema) and ``<key>.jsonl``, atomically.
+
+    ``key`` is a variant key (``grounding/channelswap``): its task names a subfolder, made if needed.
+    """
+    parquet_path = output_dir / f"{key}.parquet"
+    parquet_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(parquet_path, "wb") as handle:
         pq.write_table(rows_to_table(rows), handle, compression="zstd")
-    write_jsonl_atomic(output_dir / f"{stem}.jsonl", rows)
+    write_jsonl_atomic(output_dir / f"{key}.jsonl", rows)
     return parquet_path
 
 
@@ -429,9 +434,9 @@ def _write_outputs(spec: OutputSpec, entries: list[dict[str, Any]], output_dir: 
     rows = [e["row"] for e in entries if "row" in e]
     for index, row in enumerate(rows):
         row["extra_info"]["index"] = index
-    parquet_path = write_data_file(output_dir, spec.stem, rows)
+    parquet_path = write_data_file(output_dir, spec.key, rows)
     skipped = [{"video_id": e["video_id"], "reason": e["skip_reason"]} for e in entries if "skip_reason" in e]
-    return FileSummary(stem=spec.stem, path=parquet_path, num_rows=len(rows), skipped=skipped)
+    return FileSummary(key=spec.key, path=parquet_path, num_rows=len(rows), skipped=skipped)
 
 
 def _ids_digest(video_ids: Sequence[str]) -> str:
@@ -462,11 +467,11 @@ def _update_manifest(
     with _locked(output_dir / JOURNAL_DIR / "manifest.lock"):
         manifest = read_json(manifest_path) if manifest_path.exists() else {"files": {}}
         for summary, (spec, video_ids) in zip(summaries, assignments):
-            manifest["files"][summary.stem] = {
+            manifest["files"][summary.key] = {
                 "task": spec.task,
                 "variant": spec.variant,
-                "parquet": summary.path.name,
-                "jsonl": f"{summary.stem}.jsonl",
+                "parquet": f"{summary.key}.parquet",
+                "jsonl": f"{summary.key}.jsonl",
                 "num_rows": summary.num_rows,
                 "num_videos": len(video_ids),
                 # Of this run: samples made now and samples taken from the journal of a killed run.

@@ -57,10 +57,10 @@ register_recipe(
     Recipe(
         name="videossr-30k",
         parts=(
-            MixPart(spec_of("grounding/ChannelSwap"), 3_000),
-            MixPart(spec_of("grounding/Mirror"), 3_000),
-            MixPart(spec_of("grounding/ZoomOut"), 3_000),
-            MixPart(spec_of("grounding/Rotate180"), 3_000),
+            MixPart(spec_of("grounding/channelswap"), 3_000),
+            MixPart(spec_of("grounding/mirror"), 3_000),
+            MixPart(spec_of("grounding/zoomout"), 3_000),
+            MixPart(spec_of("grounding/rotate180"), 3_000),
             MixPart(spec_of("jigsaw/6"), 12_000),
             MixPart(spec_of("counting/easy"), 6_000),
         ),
@@ -171,8 +171,8 @@ def build_mix(
 ) -> MixSummary:
     """Generate every part of ``recipe`` plus ``val.parquet``; ``mix.json`` is written last.
 
-    The training files are named after their parts (``channelswap.parquet``, ..., the names
-    ``train/train.sh`` reads); validation rows of every part are concatenated into ``val.parquet``.
+    The training files are named by their parts' variant keys (``grounding/channelswap.parquet``,
+    ..., the names ``train/train.sh`` reads); validation rows of every part are concatenated into ``val.parquet``.
     """
     output_dir = Path(output_dir).expanduser().resolve()
     # One mix build per folder (its val.parquet and mix.json are the mix's own, beyond the parts).
@@ -250,12 +250,12 @@ def _build_mix_locked(
             "val_fraction": val_fraction,
             "reuse_videos": reuse_videos,
             "train_files": {
-                s.stem: {"file": s.path.name, "rows": s.num_rows, "skipped": len(s.skipped)} for s in train
+                s.key: {"file": f"{s.key}.parquet", "rows": s.num_rows, "skipped": len(s.skipped)} for s in train
             },
             "val_file": {"file": val_path.name if val_path else None, "rows": len(val_rows)},
             "videos": {
-                "train": {spec.stem: ids for spec, ids in assignment.train},
-                "val": {spec.stem: ids for spec, ids in assignment.val},
+                "train": {spec.key: ids for spec, ids in assignment.train},
+                "val": {spec.key: ids for spec, ids in assignment.val},
             },
             "finished_at": utc_now(),
         },
@@ -264,7 +264,7 @@ def _build_mix_locked(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``--train-files [RECIPE]``: print the training files' stems of a recipe (what train.sh reads)."""
+    """``--train-files [RECIPE]``: print the variant keys of a recipe's training files (what train.sh reads)."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(" ".join(part.spec.stem for part in recipe.parts))
+    print(" ".join(part.spec.key for part in recipe.parts))
     return 0
 
 

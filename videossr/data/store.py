@@ -155,11 +155,12 @@ def exclusive_writer(folder: str | Path, name: str = "") -> Iterator[None]:
     Raises :class:`OutputBusyError` at once when another live process holds it; the message names
     the folder and that process. The lock is the kernel's (``flock``): it goes with the holder's
     process, so a crash never leaves it held. Locks of different ``name`` in one folder are
-    independent (two generators may write different files of one folder side by side).
+    independent (two generators may write different files of one folder side by side). A name
+    with a subfolder (a variant key, ``grounding/channelswap``) locks in that subfolder.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / (f".{name}.lock" if name else ".videossr.lock")
+    lock_path = folder / (str(Path(name).parent / f".{Path(name).name}.lock") if name else ".videossr.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

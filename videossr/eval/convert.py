@@ -1,7 +1,8 @@
 """Converters from the benchmark files met in the field to the unified record format.
 
-Grounding (records ``{"id", "video", "question": sentence, "answer": "start - end", "duration"}``,
-seconds; QVHighlights' several windows become a list of spans):
+Grounding (records ``{"id", "video", "question": sentence, "ground_truth": "start - end",
+"duration_s"}``, seconds; QVHighlights' several windows become a list of spans). The field names
+below are each source's own; the records written use this project's (``ground_truth``, ``_s``):
 
 - ``charades``: Charades-STA lines ``VIDEOID start end##sentence``, durations from
   ``Charades_v1_test.csv`` (columns ``id``, ``length``).
@@ -14,8 +15,8 @@ seconds; QVHighlights' several windows become a list of spans):
 - ``tacos``: TACoS in 2D-TAN's JSON, ``{"s13-d21.avi": {"timestamps": [[f0, f1], ...],
   "sentences", "fps", "num_frames"}}``: timestamps are *frames*, converted with ``fps``.
 
-Multiple choice (records ``{"id", "video", "question": text + "\\nA. ...\\nB. ...", "answer":
-letter, "category"}``):
+Multiple choice (records ``{"id", "video", "question": text + "\\nA. ...\\nB. ...",
+"ground_truth": letter, "category"}``):
 
 - ``tempcompass``: ``multi-choice.json``, ``{video: {dimension: [{"question" (options
   inside), "answer": "A. ..."}]}}``.
@@ -278,10 +279,10 @@ class _Builder:
             "id": record_id or self.next_id(video),
             "video": video,
             "question": question,
-            "answer": fixed[0] if len(fixed) == 1 else fixed,
+            "ground_truth": fixed[0] if len(fixed) == 1 else fixed,
         }
         if duration is not None:
-            record["duration"] = duration
+            record["duration_s"] = duration
         record.update({k: v for k, v in extra.items() if v not in (None, "")})
         self._add(record, (video, question.lower(), tuple(fixed)), where)
 
@@ -310,15 +311,15 @@ class _Builder:
                     raise ConfigError(f"{where}: answer index {answer} is outside the {len(options)} options")
                 answer = LETTERS[answer]
             question = question + "\n" + "\n".join(f"{LETTERS[i]}. {o.strip()}" for i, o in enumerate(options))
-        record = {"id": record_id, "video": video, "question": question, "answer": answer}
+        record = {"id": record_id, "video": video, "question": question, "ground_truth": answer}
         try:
-            record["answer"] = vqa_ground_truth(record)[0]
+            record["ground_truth"] = vqa_ground_truth(record)[0]
         except ConfigError as exc:
             raise ConfigError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
         if category:
             record["category"] = category
         record.update({k: v for k, v in extra.items() if v not in (None, "")})
-        self.counts.missing_durations += "duration" not in record
+        self.counts.missing_durations += "duration_s" not in record
         self._add(record, (video, question.lower()), where)
 
     def result(self, source: Path) -> Conversion:
@@ -607,7 +608,7 @@ def convert_longvideobench(path: str | Path) -> Conversion:
             options,
             row["correct_choice"],
             str(row.get("question_category") or ""),
-            duration=duration,
+            duration_s=duration,
         )
     return builder.result(path)
 
@@ -643,7 +644,7 @@ def convert_lvbench(path: str | Path) -> Conversion:
                 options,
                 qa["answer"],
                 category,
-                duration=duration,
+                duration_s=duration,
                 time_reference=qa.get("time_reference"),
             )
     return builder.result(path)

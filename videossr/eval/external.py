@@ -2,17 +2,19 @@
 
 A benchmark file is a JSON list (or JSON Lines) of records::
 
-    {"video": "fFjv93ACGo8", "question": "What is ... ?\\n(A) ...\\n(B) ...", "answer": "C"}
-    {"video": "3MSZA", "question": "person turns a light on.", "answer": "24.3 - 30.4", "duration": 30.9}
-    {"video": "qv1", "question": "a dog runs.", "answer": ["2 - 6", "10 - 14"], "duration": 150}
+    {"video": "fFjv93ACGo8", "question": "What is ... ?\\n(A) ...\\n(B) ...", "ground_truth": "C"}
+    {"video": "3MSZA", "question": "person turns a light on.", "ground_truth": "24.3 - 30.4", "duration_s": 30.9}
+    {"video": "qv1", "question": "a dog runs.", "ground_truth": ["2 - 6", "10 - 14"], "duration_s": 150}
 
 optionally with ``id`` (default: the line number) and ``category`` (for a per-category breakdown).
+Files that spell the ground truth ``answer`` and the duration ``duration`` (lmms-eval's names, and
+this project's before the vocabulary change) are read as well: :func:`load_records` renames them.
 Videos are looked up under ``--video-dir`` by id, with any common extension.
 
 Ground truth is checked (:func:`validate_records`): a multiple-choice question must offer its
-options (one per line or inline: ``A.``, ``A)``, ``(A)``, ``A:``) and its ``answer`` must be one of
+options (one per line or inline: ``A.``, ``A)``, ``(A)``, ``A:``) and its ``ground_truth`` must be one of
 their letters (``"C"``, ``"(C)"``, ``"C. cooking"``) or the text of exactly one option (the MVBench
-style), mapped to its letter. A grounding ``answer`` is ``"start - end"`` seconds with
+style), mapped to its letter. A grounding ``ground_truth`` is ``"start - end"`` seconds with
 0 <= start <= end, or a list of them (several ground-truth windows: the IoU is the best over them,
 as QVHighlights' official R1@IoU takes it).
 
@@ -61,6 +63,18 @@ EVAL_MAX_PIXELS = 512 * 512
 EVAL_MIN_PIXELS = 128 * 128
 
 
+#: Older spellings of record fields -> this project's (lmms-eval and earlier files say ``answer``).
+LEGACY_FIELDS = {"answer": "ground_truth", "duration": "duration_s"}
+
+
+def rename_legacy_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with :data:`LEGACY_FIELDS` renamed in place (a field already present wins)."""
+    for old, new in LEGACY_FIELDS.items():
+        if old in record and new not in record:
+            record[new] = record.pop(old)
+    return record
+
+
 def load_records(path: str | Path) -> list[dict[str, Any]]:
     """Records of a benchmark file, each with an ``id``; clear errors for bad files."""
     path = Path(path)
@@ -71,10 +85,12 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     if not isinstance(records, list) or not records:
-        raise ConfigError(f"{path} holds no records (expected a JSON list of {{video, question, answer}})")
+        raise ConfigError(f"{path} holds no records (expected a JSON list of {{video, question, ground_truth}})")
     for number, record in enumerate(records):
-        if not isinstance(record, dict) or not {"video", "question", "answer"} <= set(record):
-            raise ConfigError(f"{path}: record {number} lacks video/question/answer: {str(record)[:120]}")
+        if isinstance(record, dict):
+            rename_legacy_fields(record)
+        if not isinstance(record, dict) or not {"video", "question", "ground_truth"} <= set(record):
+            raise ConfigError(f"{path}: record {number} lacks video/question/ground_truth: {str(record)[:120]}")
         record.setdefault("id", str(number))
         record["id"] = str(record["id"])
     ids = [r["id"] for r in records]
@@ -154,12 +170,12 @@ MAX_UNPARSED_EXAMPLES = 5
 
 
 def vqa_ground_truth(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """The answer letter of a multiple-choice record and its options; ConfigError naming the record if bad.
+    """The right letter of a multiple-choice record and its options; ConfigError naming the record if bad.
 
-    ``answer`` may be the letter (``"C"``, ``"(C)"``, ``"C. cooking"``) or the text of exactly one
+    ``ground_truth`` may be the letter (``"C"``, ``"(C)"``, ``"C. cooking"``) or the text of exactly one
     option (case and punctuation ignored).
     """
-    question, answer = record.get("question"), record.get("answer")
+    question, answer = record.get("question"), record.get("ground_truth")
     options = parse_options(question if isinstance(question, str) else "")
     if not options:
         raise ConfigError(
@@ -167,19 +183,19 @@ def vqa_ground_truth(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
             "'(A) text', 'A) text' or 'A: text', one per line or inline)"
         )
     if not isinstance(answer, str) or not answer.strip():
-        raise ConfigError(f"record {record.get('id')}: answer {answer!r} is not an option letter or option text")
+        raise ConfigError(f"record {record.get('id')}: ground truth {answer!r} is not an option letter or option text")
     match = _TRUTH_LETTER.match(answer)
     if match:
         if match.group(1) not in options:
             raise ConfigError(
-                f"record {record.get('id')}: answer {answer!r} is not among the options {''.join(options)}"
+                f"record {record.get('id')}: ground truth {answer!r} is not among the options {''.join(options)}"
             )
         return match.group(1), options
     said = _WORDS.sub(" ", answer.lower()).strip()
     found = [letter for letter, text in options.items() if _WORDS.sub(" ", text.lower()).strip() == said]
     if len(found) != 1:
         raise ConfigError(
-            f"record {record.get('id')}: answer {answer!r} matches {len(found)} option texts "
+            f"record {record.get('id')}: ground truth {answer!r} matches {len(found)} option texts "
             f"(options: {'; '.join(f'{k}. {v}' for k, v in options.items())[:200]})"
         )
     return found[0], options
@@ -188,13 +204,13 @@ def vqa_ground_truth(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
 def vtg_ground_truths(record: dict[str, Any]) -> list[tuple[float, float]]:
     """The ground-truth windows ``[(start_s, end_s), ...]`` of a grounding record; ConfigError if bad.
 
-    ``answer`` is ``"start - end"`` (seconds, 0 <= start <= end, finite) or a non-empty list of such
+    ``ground_truth`` is ``"start - end"`` (seconds, 0 <= start <= end, finite) or a non-empty list of such
     strings or of ``[start, end]`` pairs.
     """
-    answer = record.get("answer")
+    answer = record.get("ground_truth")
     spans = answer if isinstance(answer, list) else [answer]
     if not spans:
-        raise ConfigError(f"record {record.get('id')}: answer is an empty list (pass 'start - end' or a list of them)")
+        raise ConfigError(f"record {record.get('id')}: ground_truth is an empty list (pass 'start - end' or a list of them)")
     windows = []
     for span in spans:
         if isinstance(span, str) and (match := _TRUTH_SPAN.match(span)):
@@ -206,9 +222,9 @@ def vtg_ground_truths(record: dict[str, Any]) -> list[tuple[float, float]]:
         ):
             start, end = float(span[0]), float(span[1])
         else:
-            raise ConfigError(f"record {record.get('id')}: answer {span!r} is not 'start - end' in seconds")
+            raise ConfigError(f"record {record.get('id')}: ground truth {span!r} is not 'start - end' in seconds")
         if not (math.isfinite(start) and math.isfinite(end) and 0 <= start <= end):
-            raise ConfigError(f"record {record.get('id')}: answer {span!r} needs finite 0 <= start <= end")
+            raise ConfigError(f"record {record.get('id')}: ground truth {span!r} needs finite 0 <= start <= end")
         windows.append((start, end))
     return windows
 
@@ -404,7 +420,7 @@ def make_request(
         hints = {"task": "vqa", "options": options_of(record["question"])}
     else:
         prompt = VTG_PROMPT.format(question=record["question"])
-        hints = {"task": "vtg", "duration_s": float(record.get("duration") or duration)}
+        hints = {"task": "vtg", "duration_s": float(record.get("duration_s") or duration)}
     return Request(
         id=record["id"],
         user_text="<video>" + prompt,

@@ -14,9 +14,9 @@ of the 9, in percent.
 
 The benchmark file (``viubench.json``) is a JSON list of records::
 
-    {"id": "counting_easy/<video_id>", "task": "counting", "subtype": "counting_easy",
+    {"id": "counting/easy/<video_id>", "task": "counting", "subtype": "counting/easy",
      "video_id": ..., "system": "Based on this video, ...", "prompt": "<video>\\nCount ...",
-     "question": "Count ...", "answer": "2,6,5",
+     "question": "Count ...", "ground_truth": "2,6,5",
      "videos": [{"video": [frame paths], "sample_fps": 6.25, "max_pixels": 262144, "min_pixels": 16384}],
      "hints": {...}, "extra_info": {...}}
 """
@@ -47,13 +47,21 @@ DEFAULT_PER_SUBTYPE = 300
 BENCHMARK_NAME = "viubench.json"
 PARTS_DIR = "parts"
 MAX_NEW_TOKENS = 64
+#: Subtype names of benchmark files built before subtypes were named by their variant keys.
+LEGACY_SUBTYPES = {
+    "counting_easy": "counting/easy",
+    "counting_hard": "counting/hard",
+    **{f"grounding_{name}": f"grounding/{name}" for name in ("channelswap", "rotate180", "zoomout", "mirror", "shuffle")},
+    "jigsaw_easy": "jigsaw/6",
+    "jigsaw_hard": "jigsaw/8",
+}
 
 
 @dataclass(frozen=True)
 class Subtype:
-    name: str
-    spec: OutputSpec  # its stem is the subtype name (the part file of the build)
-    label: str  # column title of the report
+    name: str  # the variant key (``grounding/channelswap``): record ids, summary keys, report columns
+    spec: OutputSpec  # the variant; its data file is the part file of the build
+    title: str  # the paper's name of the subtype (``Grounding ChannelSwap``)
     task: PretextTask
 
 
@@ -77,10 +85,10 @@ def _build_subtypes(tasks) -> dict[str, Subtype]:
     found: dict[str, Subtype] = {}
     for task in tasks:
         for subtype in task.benchmark_subtypes:
-            if subtype.name in found:
-                raise ValueError(f"VIUBench subtype {subtype.name!r} is declared twice")
-            spec = OutputSpec(task.name, task.canonical_variant(subtype.variant), subtype.name)
-            found[subtype.name] = Subtype(subtype.name, spec, subtype.label, task)
+            spec = task.spec(subtype.variant)
+            if spec.key in found:
+                raise ValueError(f"VIUBench subtype {spec.key!r} is declared twice")
+            found[spec.key] = Subtype(spec.key, spec, subtype.title, task)
     return found
 
 
@@ -128,7 +136,7 @@ def record_of(subtype: Subtype, row: dict[str, Any]) -> dict[str, Any]:
         "system": row["prompt"][0]["content"],
         "prompt": row["prompt"][1]["content"],
         "question": extra["question"],
-        "answer": row["reward_model"]["ground_truth"],
+        "ground_truth": row["reward_model"]["ground_truth"],
         "videos": row["videos"],
         "hints": subtype.task.benchmark_hints(subtype.spec.variant, row),
         "extra_info": {k: v for k, v in extra.items() if v is not None and k not in ("index", "split")},
@@ -194,9 +202,9 @@ def _build_viubench_locked(
     records = []
     skipped = {}
     for summary in summaries:
-        subtype = by_name[summary.stem]
+        subtype = by_name[summary.key]
         records.extend(record_of(subtype, row) for row in read_rows(summary.path))
-        skipped[summary.stem] = summary.skipped
+        skipped[summary.key] = summary.skipped
     if not records:
         raise ConfigError(f"no VIUBench question could be made from {frames_dir}")
     path = output_dir / BENCHMARK_NAME
@@ -235,7 +243,12 @@ def load_benchmark(path: str | Path) -> list[dict[str, Any]]:
         raise ConfigError(f"{path} holds no benchmark records")
     known = subtypes()
     for record in records:
-        missing = {"id", "subtype", "prompt", "answer", "videos"} - set(record)
+        if isinstance(record, dict) and "answer" in record and "ground_truth" not in record:
+            record["ground_truth"] = record.pop("answer")  # files built before the vocabulary change
+            record["subtype"] = LEGACY_SUBTYPES.get(record.get("subtype"), record.get("subtype"))
+        if not isinstance(record, dict):
+            raise ConfigError(f"{path}: a record is not a JSON object: {str(record)[:80]}")
+        missing = {"id", "subtype", "prompt", "ground_truth", "videos"} - set(record)
         if missing:
             raise ConfigError(f"{path}: record {record.get('id', '?')} lacks {sorted(missing)}")
         if record["subtype"] not in known:
@@ -270,7 +283,7 @@ def score_response(record: dict[str, Any], response: str) -> tuple[float, bool]:
 
 def read_response(record: dict[str, Any], response: str) -> tuple[float, str | None]:
     """``(score in [0, 1], the answer read from the response or None if unparsed)`` of one response."""
-    return subtypes()[record["subtype"]].task.benchmark_score(response, record["answer"])
+    return subtypes()[record["subtype"]].task.benchmark_score(response, record["ground_truth"])
 
 
 def score_benchmark(records: list[dict[str, Any]], responses: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -316,11 +329,26 @@ def score_benchmark(records: list[dict[str, Any]], responses: dict[str, dict[str
 
 
 def format_table(summary: dict[str, Any], label: str = "") -> str:
-    """The report as the paper's Table 1 row (percent, one decimal)."""
+    """The report as the paper's Table 1 row (percent, one decimal).
+
+    The columns are the subtypes' variant keys, written over two header lines (task, variant)::
+
+                             counting        grounding ...
+                                 easy    hard  channelswap ...
+        my-model                 41.0    22.3         61.2 ...
+    """
     known = subtypes()
     names = [n for n in known if n in summary["subtypes"]]
-    header = f"{'':<22}" + "".join(f"{known[n].label:>8}" for n in names) + f"{'Overall':>9}"
-    row = f"{label[:22]:<22}" + "".join(f"{summary['subtypes'][n]:>8.1f}" for n in names)
+    widths = [max(8, len(known[n].spec.key.partition("/")[2]) + 2) for n in names]
+    tasks_line, variants_line = f"{'':<22}", f"{'':<22}"
+    previous_task = None
+    for name, width in zip(names, widths):
+        task, _, variant = name.partition("/")
+        tasks_line += f"{task if task != previous_task else '':>{width}}"
+        variants_line += f"{variant:>{width}}"
+        previous_task = task
+    header = f"{tasks_line}\n{variants_line}{'Overall':>9}"
+    row = f"{label[:22]:<22}" + "".join(f"{summary['subtypes'][n]:>{w}.1f}" for n, w in zip(names, widths))
     row += f"{summary['overall']:>9.1f}"
     tasks = "  ".join(f"{task} {value:.1f}" for task, value in summary["tasks"].items())
     counts = (

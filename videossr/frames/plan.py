@@ -97,9 +97,9 @@ def sample_fps_of(native_fps: Fraction | float, step: int) -> float:
     return float(Fraction(native_fps) / step)
 
 
-def model_time_s(frame_idx: int, sample_fps: float) -> float:
-    """Time at which the model sees sampled frame ``frame_idx``, in seconds (``idx / fps``)."""
-    return frame_idx / sample_fps
+def model_time_s(frame_pos: int, sample_fps: float) -> float:
+    """When the model sees sampled frame ``frame_pos`` (a position among the sampled frames), in seconds."""
+    return frame_pos / sample_fps
 
 
 # ----------------------------------------------------------------------------- evaluation protocol

@@ -35,14 +35,17 @@ DEFAULT_PER_GROUP = 3
 
 
 def data_files(path: str | Path) -> list[Path]:
-    """``path`` itself (a .parquet file) or every .parquet file in a folder (a mix), sorted.
+    """``path`` itself (a .parquet file) or the data files of a folder (a mix), sorted.
+
+    A folder's data files are its own ``.parquet`` files (``val.parquet``) and those one level down,
+    in the task folders (``grounding/channelswap.parquet``); deeper ones (``val_parts/...``) are not.
 
     Raises:
         ConfigError: the path does not exist or a folder holds no .parquet file.
     """
     path = Path(path)
     if path.is_dir():
-        files = sorted(path.glob("*.parquet"))
+        files = sorted([*path.glob("*.parquet"), *path.glob("*/*.parquet")])
         if not files:
             raise ConfigError(f"{path} holds no .parquet data file")
         return files
@@ -141,8 +144,9 @@ def build_data_report(path: str | Path, *, per_group: int = DEFAULT_PER_GROUP, s
     counts = {}
     for file in files:
         file_rows = read_rows(file)
-        counts[file.name] = len(file_rows)
-        rows.extend({**row, "_file": file.stem} for row in file_rows)
+        name = file.relative_to(path).with_suffix("").as_posix() if file != Path(path) else file.stem
+        counts[f"{name}.parquet"] = len(file_rows)
+        rows.extend({**row, "_file": name} for row in file_rows)
     if not rows:
         raise ConfigError(f"{path} holds no rows")
     listing = ", ".join(f"{esc(name)} ({n})" for name, n in counts.items())

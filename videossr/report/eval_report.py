@@ -52,7 +52,7 @@ RESPONSE_CHARS = 2000  # longer responses are cut in the gallery (the full text 
 # the random guess (counting and jigsaw; grounding is given as a range 25.2..25.9, so it is left
 # out rather than invented); the other rows carry Overall only.
 PUBLISHED_ROWS: tuple[tuple[str, float, dict[str, float]], ...] = (
-    ("Random guess", 16.1, {"counting_easy": 11.1, "counting_hard": 6.3, "jigsaw_easy": 0.1, "jigsaw_hard": 0.0}),
+    ("Random guess", 16.1, {"counting/easy": 11.1, "counting/hard": 6.3, "jigsaw/6": 0.1, "jigsaw/8": 0.0}),
     ("Qwen3-VL-8B-Instruct", 19.5, {}),
     ("VideoSSR-8B", 51.9, {}),
     ("GPT-5", 58.7, {}),
@@ -223,9 +223,9 @@ def row_of_record(record: dict[str, Any]) -> dict[str, Any]:
         **(record.get("extra_info") or {}),
     }
     return {
-        "data_source": record.get("task") or record["subtype"].split("_")[0],
+        "data_source": record.get("task") or record["subtype"].partition("/")[0],
         "extra_info": extra,
-        "reward_model": {"ground_truth": record["answer"]},
+        "reward_model": {"ground_truth": record["ground_truth"]},
         "videos": record["videos"],
     }
 
@@ -269,7 +269,7 @@ def external_sheet(kind: str, record: dict[str, Any], video_dir: str | None) -> 
         return None
     frames = [cv2.cvtColor(np.asarray(f), cv2.COLOR_RGB2BGR) for f in video.frames]
     times = [k / video.sample_fps for k in range(len(frames))]
-    span = parse_time_span(str(record["answer"])) if kind == "vtg" else None
+    span = parse_time_span(str(record["ground_truth"])) if kind == "vtg" else None
     header = [f"video {record['video']}  |  {len(frames)} frames at {video.sample_fps:.2f} fps  |  {duration_s:.1f} s"]
     return jpeg_data_uri(render_frame_strip(frames, times, header, span))
 
@@ -278,9 +278,10 @@ def external_sheet(kind: str, record: dict[str, Any], video_dir: str | None) -> 
 
 
 def _viubench_columns() -> list[tuple[str, str]]:
+    """``(column, header)`` pairs: a subtype's column and header are its variant key."""
     from videossr.eval.viubench import subtypes, task_order
 
-    columns = [(name, s.label) for name, s in subtypes().items()]
+    columns = [(name, name) for name in subtypes()]
     columns += [(f"task:{t}", f"{t.capitalize()} avg") for t in task_order()]
     return columns + [("overall", "Overall")]
 
@@ -296,7 +297,17 @@ def _viubench_value(summary: dict[str, Any], column: str) -> float | None:
 def viubench_table(runs: list[Run]) -> str:
     """Table 1: published reference rows, then one row per run; cells carry bars and stable ids."""
     columns = _viubench_columns()
-    head = "<tr><th>model</th>" + "".join(f"<th>{esc(label)}</th>" for _, label in columns) + "<th>items</th></tr>"
+    from videossr.eval.viubench import subtypes
+
+    titles = {name: s.title for name, s in subtypes().items()}  # the paper's names, on hover
+    head = (
+        "<tr><th>model</th>"
+        + "".join(
+            f'<th title="{esc(titles[column])}">{esc(label)}</th>' if column in titles else f"<th>{esc(label)}</th>"
+            for column, label in columns
+        )
+        + "<th>items</th></tr>"
+    )
     rows = []
     for name, overall, values in PUBLISHED_ROWS:
         cells = []
@@ -532,7 +543,7 @@ def _item_html(bench: str, record: dict[str, Any], outcomes: list[tuple[Run, Out
     question = record.get("question") or record.get("prompt") or ""
     return (
         f'<div class="item" id="{ident}" data-wrong="{int(wrong)}" data-unparsed="{int(unparsed)}"{scores}>'
-        f'<a class="anchor" href="#{ident}">#{esc(item_id)}</a> &nbsp; ground truth: <b>{esc(record["answer"])}</b>'
+        f'<a class="anchor" href="#{ident}">#{esc(item_id)}</a> &nbsp; ground truth: <b>{esc(record["ground_truth"])}</b>'
         f"{image}<div class=q>{esc(question)}</div>"
         f"<table><tr><th>model</th><th>response</th><th>answer</th><th>score</th><th>status</th></tr>{rows}</table></div>"
     )

@@ -42,7 +42,7 @@ from videossr.errors import ConfigError, VideoError
 from videossr.frames.folder import VideoFrames
 from videossr.rewards import counting as counting_reward
 from videossr.tasks import COUNTING
-from videossr.tasks.answers import counting_answer
+from videossr.tasks.ground_truths import counting_truth
 from videossr.tasks.prompts import COUNTING_QUESTION, single_video_user_message
 from videossr.tasks.registry import BenchmarkSubtype, PretextTask, TaskScorer, register_task
 from videossr.tasks.sample import Sample
@@ -127,10 +127,10 @@ def choose_shape_frames(num_frames: int, difficulty: Difficulty, rng: np.random.
                 if len(picked) == wanted:
                     break
         available.difference_update(picked)
-        for frame_idx in picked:
+        for frame_pos in picked:
             instances = int(rng.integers(1, difficulty.max_instances_per_frame + 1))
-            chosen.append({"frame_idx": frame_idx, "shape": shape, "num_instances": instances})
-    return sorted(chosen, key=lambda entry: entry["frame_idx"])
+            chosen.append({"frame_pos": frame_pos, "shape": shape, "num_instances": instances})
+    return sorted(chosen, key=lambda entry: entry["frame_pos"])
 
 
 def size_bounds(width: int, height: int) -> tuple[int, int]:
@@ -465,15 +465,15 @@ def make_counting_sample(
             entry["instances"], record = place_separate(entry["shape"], width, height, entry["num_instances"], rng)
             entry["num_instances"] = len(entry["instances"])
             if record is not None:
-                gave_way[str(entry["frame_idx"])] = record
-        frames[entry["frame_idx"]] = draw_shapes(video.load(entry["frame_idx"]), entry["shape"], entry["instances"])
+                gave_way[str(entry["frame_pos"])] = record
+        frames[entry["frame_pos"]] = draw_shapes(video.load(entry["frame_pos"]), entry["shape"], entry["instances"])
     counts = dict.fromkeys(SHAPES, 0)
     for entry in shape_frames:
         counts[entry["shape"]] += entry["num_instances"]
     count_list = [counts[shape] for shape in SHAPES]
     params: dict[str, Any] = {
         "placement": placement,
-        "instances": {str(e["frame_idx"]): e["instances"] for e in shape_frames},
+        "instances": {str(e["frame_pos"]): e["instances"] for e in shape_frames},
     }
     if placement == SEPARATE:
         params["gave_way"] = gave_way
@@ -482,13 +482,13 @@ def make_counting_sample(
         video_id=video.video_id,
         videos=[frames],
         user_message=single_video_user_message(COUNTING_QUESTION),
-        ground_truth=counting_answer(count_list),
+        ground_truth=counting_truth(count_list),
         sample_fps=video.sample_fps,
         info={
             "difficulty": difficulty.name,
             "counts": count_list,
             "shape_frames": [
-                {"frame_idx": e["frame_idx"], "shape": e["shape"], "num_instances": e["num_instances"]}
+                {"frame_pos": e["frame_pos"], "shape": e["shape"], "num_instances": e["num_instances"]}
                 for e in shape_frames
             ],
         },
@@ -497,7 +497,7 @@ def make_counting_sample(
 
 
 class CountingTask(PretextTask):
-    """Object Counting: variants ``easy`` (file ``counting``) and ``hard`` (``counting_hard``)."""
+    """Object Counting: variants ``easy`` (key ``counting/easy``) and ``hard`` (``counting/hard``)."""
 
     name = COUNTING
     default_variant = "easy"
@@ -508,19 +508,13 @@ class CountingTask(PretextTask):
         smooth=counting_reward.counts_score,
         exact=lambda answer, truth: tuple(answer) == tuple(truth),
     )
-    benchmark_subtypes = (
-        BenchmarkSubtype("counting_easy", "easy", "Cnt-E"),
-        BenchmarkSubtype("counting_hard", "hard", "Cnt-H"),
-    )
+    benchmark_subtypes = (BenchmarkSubtype("easy", "Counting Easy"), BenchmarkSubtype("hard", "Counting Hard"))
 
     def variants(self) -> tuple[str, ...]:
         return tuple(DIFFICULTIES)
 
     def canonical_variant(self, text: str) -> str:
         return get_difficulty(text).name
-
-    def file_stem(self, variant: str) -> str:
-        return "counting" if variant == "easy" else f"counting_{variant}"
 
     def variant_of_row(self, extra) -> str:
         return str(extra["difficulty"])
@@ -556,7 +550,7 @@ class CountingTask(PretextTask):
     def preview_mark(self, row, video_pos, position, thumb, scale):
         from videossr.report.preview import YELLOW, mark_border
 
-        shapes = {e["frame_idx"]: e["shape"] for e in (row["extra_info"].get("shape_frames") or [])}
+        shapes = {e["frame_pos"]: e["shape"] for e in (row["extra_info"].get("shape_frames") or [])}
         if position not in shapes:
             return None
         instances = json.loads(row["extra_info"].get("params") or "{}").get("instances", {})

@@ -15,7 +15,7 @@ from videossr.errors import VideoError
 from videossr.frames.folder import VideoFrames
 from videossr.rewards import grounding as grounding_reward
 from videossr.tasks import GROUNDING
-from videossr.tasks.answers import grounding_answer
+from videossr.tasks.ground_truths import grounding_truth
 from videossr.tasks.perturbations import (
     PERTURBATIONS,
     VIUBENCH_PERTURBATIONS,
@@ -80,9 +80,9 @@ def make_grounding_sample(
         video_id=video.video_id,
         videos=[frames],
         user_message=single_video_user_message(grounding_question(perturbation)),
-        ground_truth=grounding_answer(start, start + length, video.sample_fps),
+        ground_truth=grounding_truth(start, start + length, video.sample_fps),
         sample_fps=video.sample_fps,
-        info={"perturbation": perturbation.name, "start_frame_idx": start, "num_perturbed_frames": length},
+        info={"perturbation": perturbation.name, "start_frame_pos": start, "num_perturbed_frames": length},
         params=params,
     )
 
@@ -113,7 +113,7 @@ def decode_source_frames(video: VideoFrames, frame_indices: list[int], size: tup
 
 
 class GroundingTask(PretextTask):
-    """Anomaly Grounding: one variant per perturbation (``ChannelSwap``, ...; file ``channelswap``)."""
+    """Anomaly Grounding: one variant per perturbation (``ChannelSwap``, ...; key ``grounding/channelswap``)."""
 
     name = GROUNDING
     example_ground_truth = "12.3-20.1"
@@ -123,19 +123,13 @@ class GroundingTask(PretextTask):
         smooth=grounding_reward.interval_iou,
         exact=grounding_reward.is_exact_interval,
     )
-    benchmark_subtypes = tuple(
-        BenchmarkSubtype(f"grounding_{name.lower()}", name, label)
-        for name, label in zip(VIUBENCH_PERTURBATIONS, ("G-Swap", "G-Rot", "G-Zoom", "G-Mir", "G-Shuf"))
-    )
+    benchmark_subtypes = tuple(BenchmarkSubtype(name, f"Grounding {name}") for name in VIUBENCH_PERTURBATIONS)
 
     def variants(self) -> tuple[str, ...]:
         return tuple(PERTURBATIONS)
 
     def canonical_variant(self, text: str) -> str:
         return get_perturbation(text).name
-
-    def file_stem(self, variant: str) -> str:
-        return get_perturbation(variant).file_stem
 
     def variant_of_row(self, extra) -> str:
         return str(extra["perturbation"])
@@ -167,7 +161,7 @@ class GroundingTask(PretextTask):
         from videossr.report.preview import RED, mark_border
 
         extra = row["extra_info"]
-        if extra["start_frame_idx"] <= position < extra["start_frame_idx"] + extra["num_perturbed_frames"]:
+        if extra["start_frame_pos"] <= position < extra["start_frame_pos"] + extra["num_perturbed_frames"]:
             mark_border(thumb, RED, 4)
             return RED
         return None
@@ -180,7 +174,7 @@ class GroundingTask(PretextTask):
         extras = [r["extra_info"] for r in rows]
         lengths = Counter(int(e["num_perturbed_frames"]) for e in extras)
         low, high = min(lengths), max(lengths)
-        starts = Counter(int(e["start_frame_idx"]) // 4 * 4 for e in extras)
+        starts = Counter(int(e["start_frame_pos"]) // 4 * 4 for e in extras)
         return [
             svg_columns(
                 [str(k) for k in range(low, high + 1)],

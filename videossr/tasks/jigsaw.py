@@ -12,7 +12,7 @@ from videossr.errors import ConfigError, VideoError
 from videossr.frames.folder import VideoFrames
 from videossr.rewards import jigsaw as jigsaw_reward
 from videossr.tasks import JIGSAW
-from videossr.tasks.answers import jigsaw_answer
+from videossr.tasks.ground_truths import jigsaw_truth
 from videossr.tasks.prompts import JIGSAW_QUESTIONS, jigsaw_user_message
 from videossr.tasks.registry import BenchmarkSubtype, PretextTask, TaskScorer, register_task
 from videossr.tasks.sample import Sample
@@ -39,14 +39,14 @@ def make_jigsaw_sample(video: VideoFrames, num_clips: int, rng: np.random.Genera
         video_id=video.video_id,
         videos=clips,
         user_message=jigsaw_user_message(num_clips),
-        ground_truth=jigsaw_answer(clip_order),
+        ground_truth=jigsaw_truth(clip_order),
         sample_fps=video.sample_fps,
         info={"num_clips": num_clips, "clip_order": clip_order},
     )
 
 
 class JigsawTask(PretextTask):
-    """Temporal Jigsaw: variants ``6`` (file ``jigsaw6``) and ``8`` (``jigsaw8``), the number of clips."""
+    """Temporal Jigsaw: variants ``6`` (key ``jigsaw/6``) and ``8`` (``jigsaw/8``), the number of clips."""
 
     name = JIGSAW
     aliases = ("shuffled",)  # the released jigsaw builder's data_source
@@ -58,7 +58,7 @@ class JigsawTask(PretextTask):
         smooth=jigsaw_reward.order_score,
         exact=lambda answer, truth: answer == truth,
     )
-    benchmark_subtypes = (BenchmarkSubtype("jigsaw_easy", "6", "Jig-E"), BenchmarkSubtype("jigsaw_hard", "8", "Jig-H"))
+    benchmark_subtypes = (BenchmarkSubtype("6", "Jigsaw Easy (6 clips)"), BenchmarkSubtype("8", "Jigsaw Hard (8 clips)"))
 
     def variants(self) -> tuple[str, ...]:
         return tuple(str(n) for n in SUPPORTED_NUM_CLIPS)
@@ -67,9 +67,6 @@ class JigsawTask(PretextTask):
         if str(text).strip() not in self.variants():
             raise ConfigError(f"--num-clips must be one of {SUPPORTED_NUM_CLIPS}, got {text}")
         return str(text).strip()
-
-    def file_stem(self, variant: str) -> str:
-        return f"jigsaw{variant}"
 
     def variant_of_row(self, extra) -> str:
         return str(extra["num_clips"])

@@ -71,11 +71,6 @@ class Perturbation:
     changes_speed: bool = False
     min_start: int = 0
 
-    @property
-    def file_stem(self) -> str:
-        """Output file name without extension: the lower-case name (``channelswap``)."""
-        return self.name.lower()
-
     def draw_params(self, rng: np.random.Generator, video: VideoFrames, length: int) -> dict[str, Any]:
         """Parameters drawn once per sample, before the segment start."""
         return {}

@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videossr.errors import ConfigError
@@ -41,20 +42,27 @@ TASK_MODULES_ENV = "VIDEOSSR_TASK_MODULES"
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """One kind of sample: a task, one of its variants, and the stem of its data file.
+    """One kind of sample: a task and one of its variants.
 
     ``variant`` is the task's canonical variant name (``ChannelSwap``, ``easy``, ``6``): part of
-    every sample's seed, so it never changes for an existing variant. ``key`` is
-    ``"<task>/<variant>"``, the name a mix or ``data.online.mix`` uses.
+    every sample's seed, so it never changes for an existing variant.
+
+    ``key`` is the variant key, ``"<task>/<variant in lower case>"`` (``grounding/channelswap``,
+    ``counting/easy``, ``jigsaw/6``): the one name of a variant everywhere. It is the data file's
+    path under an output folder (``OUT/grounding/channelswap.parquet``), the mix key, the VIUBench
+    subtype and record-id prefix, the summary's metric name and the report's column.
     """
 
     task: str
     variant: str
-    stem: str
 
     @property
     def key(self) -> str:
-        return f"{self.task}/{self.variant}"
+        return f"{self.task}/{self.variant.lower()}"
+
+    def data_file(self, output_dir: str | os.PathLike, suffix: str = ".parquet") -> Path:
+        """This variant's file under ``output_dir``: ``output_dir/<key><suffix>``."""
+        return Path(output_dir) / f"{self.key}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -76,11 +84,10 @@ class TaskScorer:
 
 @dataclass(frozen=True)
 class BenchmarkSubtype:
-    """A VIUBench subtype: ``name`` (record ids, summary keys), the task variant, the report column."""
+    """A VIUBench subtype: a variant of the task (its key names the subtype) and the paper's title of it."""
 
-    name: str
     variant: str
-    label: str
+    title: str  # the paper's name (``Counting Easy``), shown under the key in reports
 
 
 class PretextTask:
@@ -115,10 +122,6 @@ class PretextTask:
                 return variant
         raise ConfigError(f"unknown {self.name} variant {text!r}; choose from {', '.join(self.variants())}")
 
-    def file_stem(self, variant: str) -> str:
-        """The data file name (without extension) of a canonical variant."""
-        return f"{self.name}_{variant.lower()}"
-
     def spec(self, variant: str | None = None) -> OutputSpec:
         """The :class:`OutputSpec` of a variant (the default variant if None)."""
         if variant is None or variant == "":
@@ -126,7 +129,7 @@ class PretextTask:
                 raise ConfigError(f"{self.name} needs a variant: {self.name}/<{'|'.join(self.variants())}>")
             variant = self.default_variant
         canonical = self.canonical_variant(variant)
-        return OutputSpec(self.name, canonical, self.file_stem(canonical))
+        return OutputSpec(self.name, canonical)
 
     def variant_of_row(self, extra: Mapping[str, Any]) -> str:
         """The canonical variant a row was made with, from its ``extra_info``."""

@@ -8,7 +8,7 @@ A row, as verl's ``RLHFDataset`` reads it::
                   "max_pixels", "min_pixels"}
     ability       "video_understanding"
     reward_model  {"style": "rule", "ground_truth": "..."}
-    extra_info    everything needed to re-derive and check the answer (see EXTRA_INFO_FIELDS)
+    extra_info    everything needed to re-derive and check the ground truth (see EXTRA_INFO_FIELDS)
 
 Every file, whatever its task, is written with the same Arrow schema (task-specific fields are
 null where they do not apply), so verl can concatenate the files of a training mix.
@@ -32,7 +32,7 @@ ABILITY = "video_understanding"
 TRAIN_MAX_PIXELS = 256 * 256
 TRAIN_MIN_PIXELS = 128 * 128
 
-_SHAPE_FRAME = pa.struct([("frame_idx", pa.int64()), ("shape", pa.string()), ("num_instances", pa.int64())])
+_SHAPE_FRAME = pa.struct([("frame_pos", pa.int64()), ("shape", pa.string()), ("num_instances", pa.int64())])
 
 EXTRA_INFO_FIELDS = [
     pa.field("index", pa.int64()),  # row number in its file (verl reads it)
@@ -42,11 +42,11 @@ EXTRA_INFO_FIELDS = [
     pa.field("seed", pa.int64()),  # per-sample seed: regenerates the sample alone
     pa.field("sample_fps", pa.float64()),
     pa.field("question", pa.string()),
-    pa.field("answer", pa.string()),
+    pa.field("ground_truth", pa.string()),  # = reward_model.ground_truth
     pa.field("frames_dir", pa.string()),  # the sampled-frames folder the sample was made from
     # grounding
     pa.field("perturbation", pa.string()),
-    pa.field("start_frame_idx", pa.int64()),
+    pa.field("start_frame_pos", pa.int64()),
     pa.field("num_perturbed_frames", pa.int64()),
     # counting
     pa.field("difficulty", pa.string()),
@@ -111,7 +111,7 @@ def build_row(
         seed=int(seed),
         sample_fps=float(sample.sample_fps),
         question=question_of(sample.user_message),
-        answer=sample.ground_truth,
+        ground_truth=sample.ground_truth,
         frames_dir=str(frames_dir),
         params=json.dumps(sample.params, sort_keys=True),
     )

@@ -141,20 +141,20 @@ def check_online(config) -> list[str]:
             dataset = dataset_cls(data_files=_as_list(config.data.train_files), tokenizer=None, config=data_config)
         except (ConfigError, VideoError, OSError, ValueError) as exc:
             raise DryRunError(f"the online dataset rejects its configuration: {exc}") from exc
-        specs = {spec.stem for spec, _ in dataset.mix}
+        specs = {spec.key for spec, _ in dataset.mix}
         made: set[str] = set()
         for index in range(min(len(dataset), 64)):
             epoch, position = divmod(index, len(dataset.videos))
-            stem = dataset.spec_for(epoch, position).stem
-            if stem in made:
+            key = dataset.spec_for(epoch, position).key
+            if key in made:
                 continue
             try:
                 row = dataset.sample_row(index)
             except VideoError as exc:
-                raise DryRunError(f"the online dataset cannot make item {index} ({stem}): {exc}") from exc
+                raise DryRunError(f"the online dataset cannot make item {index} ({key}): {exc}") from exc
             get_scorer(row["data_source"])
-            made.add(stem)
-    mix = ", ".join(f"{spec.stem} {weight:g}" for spec, weight in dataset.mix)
+            made.add(key)
+    mix = ", ".join(f"{spec.key} {weight:g}" for spec, weight in dataset.mix)
     return [
         f"online {dataset_cls.__name__}: {len(dataset.videos)} videos x {dataset.epochs} epochs = {len(dataset)} "
         f"items; mix {mix}; sampled {', '.join(sorted(made))} (of {len(specs)} parts)"
@@ -293,7 +293,7 @@ def check_first_rows(config) -> list[str]:
         dataset_cls = get_dataset_class(data_config)
         patch = int(data_config.get("image_patch_size") or processor.image_processor.patch_size)
         for split, path in _data_files(config):
-            first = Path(scratch) / f"{split}_{path.stem}.parquet"
+            first = Path(scratch) / f"{split}_{path.parent.name}_{path.stem}.parquet"
             pq.write_table(pq.ParquetFile(path).read_row_group(0).slice(0, 1), first)
             try:
                 dataset = dataset_cls(
@@ -351,7 +351,7 @@ def check_rollout_parity(config) -> list[str]:
     for split, path in _data_files(config):
         if split != "train":
             continue
-        result = check_parity(config, path, path.stem, preprocessor)
+        result = check_parity(config, path, f"{path.parent.name}/{path.stem}", preprocessor)
         if not result.ok:
             raise DryRunError(result.line())
         lines.append(result.line())

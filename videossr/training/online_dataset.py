@@ -56,10 +56,10 @@ def parse_mix(mix: Any) -> list[tuple[OutputSpec, float]]:
 
     Variants: a perturbation (grounding), ``easy``/``hard`` (counting), the number of clips (jigsaw).
 
-    >>> [(s.stem, w) for s, w in parse_mix({"grounding/mirror": 1, "jigsaw/8": 3})]
-    [('mirror', 1.0), ('jigsaw8', 3.0)]
-    >>> [(s.stem, w) for s, w in parse_mix("counting/hard=2; grounding/Shuffle=1")]
-    [('counting_hard', 2.0), ('shuffle', 1.0)]
+    >>> [(s.key, w) for s, w in parse_mix({"grounding/mirror": 1, "jigsaw/8": 3})]
+    [('grounding/mirror', 1.0), ('jigsaw/8', 3.0)]
+    >>> [(s.key, w) for s, w in parse_mix("counting/hard=2; grounding/Shuffle=1")]
+    [('counting/hard', 2.0), ('grounding/shuffle', 1.0)]
     """
     if mix is None or mix == "" or mix == {}:
         return [(part.spec, float(part.weight)) for part in get_recipe("videossr-30k").parts]

@@ -51,8 +51,8 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAIN_SH = REPO_ROOT / "train" / "train.sh"
-#: Task label of each parity data file (file stem -> label printed).
-TASK_FILES = {"channelswap": "grounding", "counting": "counting", "jigsaw6": "jigsaw6", "jigsaw8": "jigsaw8"}
+#: The variant keys checked: one per distinct prompt shape (one video; 1, 6 and 8 video inputs).
+PARITY_KEYS = ("grounding/channelswap", "counting/easy", "jigsaw/6", "jigsaw/8")
 #: verl 0.9.1's own single-turn agent loop (the one with the Qwen3-VL bug).
 STOCK_AGENT_LOOP = "single_turn_agent"
 
@@ -427,7 +427,7 @@ def build_parity_data(output_dir: str | Path, video_dir: str | Path | None = Non
     """One row per parity task (grounding ChannelSwap, counting easy, jigsaw 6 and 8) from one video.
 
     Frames are sampled from the first video of ``video_dir`` (default: the bundled ``data/videos``)
-    into ``output_dir/frames``; data files go to ``output_dir``. Returns ``{task label: parquet}``.
+    into ``output_dir/frames``; data files go to ``output_dir``. Returns ``{variant key: parquet}``.
     """
     from videossr.data.generation import GenerationSettings, generate_files
     from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
@@ -445,14 +445,9 @@ def build_parity_data(output_dir: str | Path, video_dir: str | Path | None = Non
     listing.write_text(f"{first[0]}\n")
     run_frame_sampling(FrameSamplingConfig(output_dir=frames, video_list=listing, workers=1))
     ids = [record["video_id"] for record in load_index(frames)][:1]
-    specs = [
-        spec_of("grounding/ChannelSwap"),
-        spec_of("counting/easy"),
-        spec_of("jigsaw/6"),
-        spec_of("jigsaw/8"),
-    ]
+    specs = [spec_of(key) for key in PARITY_KEYS]
     generate_files(frames, output_dir / "data", [(spec, ids) for spec in specs], GenerationSettings(seed=0), workers=1)
-    return {TASK_FILES[spec.stem]: output_dir / "data" / f"{spec.stem}.parquet" for spec in specs}
+    return {spec.key: spec.data_file(output_dir / "data") for spec in specs}
 
 
 def default_models() -> list[Path]:
@@ -503,11 +498,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="folder with any of channelswap/counting/jigsaw6/jigsaw8.parquet "
+        help=f"data folder with any of {', '.join(f'{key}.parquet' for key in PARITY_KEYS)} "
         "(default: all four, made from data/videos in a temporary folder)",
     )
     parser.add_argument(
-        "--task", action="append", choices=sorted(TASK_FILES.values()), help="only these tasks (repeatable)"
+        "--task", action="append", choices=PARITY_KEYS, help="only these variant keys (repeatable)"
     )
     parser.add_argument(
         "--stock",
@@ -525,13 +520,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_dir:
             # Whichever of the task files the folder has (a training mix has no jigsaw8).
             files = {
-                task: args.data_dir / f"{stem}.parquet"
-                for stem, task in TASK_FILES.items()
-                if (args.data_dir / f"{stem}.parquet").is_file()
+                key: args.data_dir / f"{key}.parquet"
+                for key in PARITY_KEYS
+                if (args.data_dir / f"{key}.parquet").is_file()
             }
             if not files:
                 print(
-                    f"parity: error: {args.data_dir} holds none of {[f'{s}.parquet' for s in TASK_FILES]}",
+                    f"parity: error: {args.data_dir} holds none of {[f'{key}.parquet' for key in PARITY_KEYS]}",
                     file=sys.stderr,
                 )
                 return 2
