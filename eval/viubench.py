@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 config_to_dict(config),
             )
             print(
-                f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
+                f"answered {stats.answered} ({stats.errors} errors), already done {stats.already_done}, "
                 f"{stats.items_per_s:.2f} items/s"
             )
             _score(

@@ -2,8 +2,9 @@
 
 Writes exactly the files ``train/train.sh`` reads, one per variant key: ``grounding/channelswap``,
 ``grounding/mirror``, ``grounding/zoomout``, ``grounding/rotate180`` (Anomaly Grounding),
-``jigsaw/6`` and ``counting/easy`` (``.parquet``), plus ``val.parquet`` from held-out videos and ``mix.json`` (which video went
-where). Each video serves one task; the paper's proportions are scaled to the videos available.
+``jigsaw/6`` and ``counting/easy`` (``.parquet``), plus ``val.parquet`` from held-out videos and
+``mix.json`` (which video went where). Each video serves one task; the paper's proportions are
+scaled to the videos available.
 
 Examples:
     python pretext_tasks/build_mix.py --frames-dir /scratch/frames48 --output-dir /scratch/videossr30k

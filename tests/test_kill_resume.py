@@ -69,7 +69,7 @@ def _journal_entries(out: Path) -> set[str]:
     """``<journal path>/<video_id>`` of every finished video of every output under ``out``.
 
     A video is finished when its journal holds it, or when its file is complete (then the journal
-    is gone and the file's rows and the manifest's skipped list hold it).
+    is gone and the file's rows and the manifest's failed list hold it).
     """
     done = set()
     for journal in _journals(out):
@@ -81,7 +81,7 @@ def _journal_entries(out: Path) -> set[str]:
         journal = Path(folder) / ".journal" / f"{stem}.jsonl"
         if not (out / journal).exists():
             rows = [json.loads(line) for line in (out / folder / entry["jsonl"]).read_text().splitlines()]
-            ids = [row["extra_info"]["video_id"] for row in rows] + [skip["video_id"] for skip in entry["skipped"]]
+            ids = [row["extra_info"]["video_id"] for row in rows] + [skip["video_id"] for skip in entry["failed"]]
             done.update(f"{journal}/{video_id}" for video_id in ids)
     return done
 
@@ -141,7 +141,7 @@ def _sampling_stage(videos: Path) -> Stage:
     script = REPO_ROOT / "pretext_tasks" / "sample_frames.py"
 
     def check(out: Path, finished: set[str], result: subprocess.CompletedProcess, before) -> None:
-        assert result.stdout.startswith(f"sampled {16 - len(finished)}, failed 0, skipped {len(finished)}"), (
+        assert result.stdout.startswith(f"sampled {16 - len(finished)}, failed 0, already done {len(finished)}"), (
             result.stdout
         )
 
@@ -183,7 +183,7 @@ def _eval_stage(benchmark: Path, model: Path) -> Stage:
         return set(answers(out)) if (out / "responses.jsonl").exists() else set()
 
     def check(out: Path, done: set[str], result: subprocess.CompletedProcess, before) -> None:
-        assert f"resumed past {len(done)}" in result.stdout, result.stdout
+        assert f"already done {len(done)}" in result.stdout, result.stdout
 
     return Stage(
         command=lambda out: [

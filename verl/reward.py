@@ -7,7 +7,7 @@
 The same function is importable from the installed package as
 ``reward.custom_reward_function.path=pkg://videossr.rewards.scoring``. It dispatches on
 ``data_source`` (``grounding``, ``counting``, ``jigsaw``; ``shuffled`` is accepted for data made by
-the released code) and returns ``{"score", "accuracy", "exact", "parsed", "format"}`` for every
+the released code) and returns ``{"score", "smooth", "strict", "parsed", "format"}`` for every
 task, so verl logs the same keys for all of them. See ``videossr/rewards/scoring.py``.
 
 This folder holds our verl integration only; verl itself comes from PyPI.

@@ -50,7 +50,9 @@ def test_a_different_seed_gives_different_samples(frames_dir, tmp_path):
     spec = [(spec_of("grounding/Mirror"), ids)]
     generate_files(frames_dir, tmp_path / "a", spec, GenerationSettings(seed=1))
     generate_files(frames_dir, tmp_path / "b", spec, GenerationSettings(seed=2))
-    truths = [[r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / d / "grounding/mirror.parquet")] for d in "ab"]
+    truths = [
+        [r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / d / "grounding/mirror.parquet")] for d in "ab"
+    ]
     assert truths[0] != truths[1]
 
 
@@ -92,11 +94,11 @@ def test_videos_with_missing_or_too_few_frames_are_skipped_with_reasons(frames_d
     write_jsonl_atomic(broken / "index.jsonl", records)
     ids = [r["video_id"] for r in records]
     (summary,) = generate_files(broken, tmp_path / "out", [(spec_of("grounding/Invert"), ids)], GenerationSettings())
-    reasons = {s["video_id"]: s["reason"] for s in summary.skipped}
+    reasons = {s["video_id"]: s["reason"] for s in summary.failed}
     assert set(reasons) == {"bikes", "carphone_pristine"}
     assert "missing" in reasons["bikes"] and "more than 16 frames" in reasons["carphone_pristine"]
     manifest = read_json(tmp_path / "out" / "manifest.json")
-    assert manifest["files"]["grounding/invert"]["skipped"] == summary.skipped
+    assert manifest["files"]["grounding/invert"]["failed"] == summary.failed
     assert summary.num_rows == 5
 
 

@@ -69,7 +69,8 @@ def test_build_mix_writes_the_files_train_sh_reads(frames_dir, tmp_path):
     assert len(val) == 6 * 7 and all(r["extra_info"]["split"] == "val" for r in val)
     assert [r["extra_info"]["index"] for r in val] == list(range(len(val)))
     train_truths = {
-        (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"]) for r in read_rows(tmp_path / "grounding/mirror.parquet")
+        (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"])
+        for r in read_rows(tmp_path / "grounding/mirror.parquet")
     }
     val_mirror = {
         (r["extra_info"]["video_id"], r["reward_model"]["ground_truth"])

@@ -66,7 +66,7 @@ def test_generators_on_ray_equal_a_local_run_and_failures_reach_the_driver(ray_a
     assert local.returncode == 0 and on_ray.returncode == 0, on_ray.stderr[-2000:]
     assert output_tree(tmp_path / "local") == output_tree(tmp_path / "ray")
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
-    assert [s["video_id"] for s in manifest["files"]["blur"]["skipped"]] == ["bikes"]
+    assert [s["video_id"] for s in manifest["files"]["grounding/blur"]["failed"]] == ["bikes"]
 
 
 def test_a_killed_ray_driver_resumes_to_the_same_files(ray_address, frames_dir, tmp_path):

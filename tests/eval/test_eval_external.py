@@ -157,7 +157,11 @@ def test_charades_sta_and_activitynet_files_convert(tmp_path):
     (tmp_path / "c.csv").write_text("id,length\nAO8RW,26.7\n")
     records = convert_charades_sta(tmp_path / "sta.txt", read_charades_durations(tmp_path / "c.csv")).records
     assert [r["id"] for r in records] == ["AO8RW#0", "AO8RW#1", "B#0"]
-    assert records[1]["ground_truth"] == "5.00 - 8.10" and records[0]["duration_s"] == 26.7 and "duration_s" not in records[2]
+    assert (
+        records[1]["ground_truth"] == "5.00 - 8.10"
+        and records[0]["duration_s"] == 26.7
+        and "duration_s" not in records[2]
+    )
     (tmp_path / "bad.txt").write_text("AO8RW 0.0##no end\n")
     with pytest.raises(ConfigError, match="bad.txt:1"):
         convert_charades_sta(tmp_path / "bad.txt")

@@ -11,7 +11,14 @@ import pytest
 from media import REPO_ROOT
 
 from videossr.errors import ConfigError
-from videossr.eval.external import load_records, score_vqa, score_vtg, validate_records, vqa_ground_truth, vtg_ground_truths
+from videossr.eval.external import (
+    load_records,
+    score_vqa,
+    score_vtg,
+    validate_records,
+    vqa_ground_truth,
+    vtg_ground_truths,
+)
 
 Q = "What does the person do?\nA. sleeping\nB. cooking\nC. running"
 

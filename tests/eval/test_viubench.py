@@ -249,7 +249,7 @@ def test_a_killed_model_run_resumes_to_the_same_answers(benchmark, tmp_path, tin
     assert 3 <= answered_before < 18
     resumed = _run(*args, "--output-dir", str(killed))
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resumed past {answered_before}" in resumed.stdout
+    assert f"already done {answered_before}" in resumed.stdout
     fresh = _run(*args, "--output-dir", str(tmp_path / "fresh"))
     assert fresh.returncode == 0
     read = lambda p: {json.loads(line)["id"]: json.loads(line)["response"] for line in p.read_text().splitlines()}  # noqa: E731

@@ -536,7 +536,7 @@ def test_engine_isolates_bad_requests(processors, clips):
     assert "max_videos_per_prompt" in by_id["seven"].error
     # One batch of the 4 prepared prompts, rejected; then each alone.
     assert llm.calls == [4, 1, 1, 1, 1]
-    assert all(g.seconds > 0 for g in generations)
+    assert all(g.wall_s > 0 for g in generations)
 
 
 def test_engine_reports_a_dead_engine_instead_of_answering(processors):

@@ -135,7 +135,7 @@ def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(
         log_path=tmp_path / "second.log",
     )
     assert not resumed.timed_out and resumed.returncode == 0, resumed.tail()
-    assert f"resumed past {len(answered)}" in resumed.output
+    assert f"already done {len(answered)}" in resumed.output
     final = {line["id"]: line for line in read_lines(out / "responses.jsonl")}
     assert set(final) == set(first) and not any(line["error"] for line in final.values())
     assert all(final[i]["response"] == line["response"] for i, line in answered.items())  # kept, not re-asked

@@ -63,7 +63,7 @@ def test_every_good_video_is_sampled_and_every_bad_one_reported(mixed_video_dir,
     out = tmp_path / "frames"
     summary = sample(mixed_video_dir, out)
 
-    assert (summary.sampled, summary.failed, summary.skipped) == (4 + len(GOOD), len(BAD), 0)
+    assert (summary.sampled, summary.failed, summary.already_done) == (4 + len(GOOD), len(BAD), 0)
     assert snapshot(mixed_video_dir) == before, "the input folder must not be touched"
 
     failures = {row["video_id"]: row for row in iter_jsonl(out / "failures.jsonl")}
@@ -163,7 +163,7 @@ def test_rerun_skips_done_videos_redoes_half_written_ones_and_matches_a_clean_ru
     (out / "bundled" / "bikes" / "7.jpg").write_bytes(b"\xff\xd8 half")
     (out / "manifest.json").unlink()
     summary = sample(mixed_video_dir, out)
-    assert (summary.sampled, summary.skipped, summary.failed) == (1, 3 + len(GOOD), len(BAD))
+    assert (summary.sampled, summary.already_done, summary.failed) == (1, 3 + len(GOOD), len(BAD))
     assert output_bytes(out) == clean
     assert (out / "manifest.json").exists()
 

@@ -56,7 +56,7 @@ def test_empty_folder_is_reported(tmp_path):
 def test_run_prints_a_summary_line(sample_video_dir, tmp_path):
     result = run_cli("--video-dir", str(sample_video_dir), "--output-dir", str(tmp_path / "out"), "--workers", "2")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("sampled 4, failed 0, skipped 0")
+    assert result.stdout.startswith("sampled 4, failed 0, already done 0")
     assert "frames/s" in result.stdout
 
 
@@ -81,7 +81,7 @@ def test_killed_run_resumes_to_the_same_result(sample_videos, tmp_path):
 
     resumed = run_cli("--video-dir", str(videos), "--output-dir", str(out), "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"skipped {done_before}" in resumed.stdout
+    assert f"already done {done_before}" in resumed.stdout
 
     fresh = tmp_path / "fresh"
     assert run_cli("--video-dir", str(videos), "--output-dir", str(fresh), "--workers", "2").returncode == 0

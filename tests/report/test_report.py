@@ -107,7 +107,13 @@ def runs(bench, tmp_path_factory, tiny_model) -> dict[str, Path]:
                     "ground_truth": "1.0 - 3.0",
                     "category": "people",
                 },
-                {"id": "x1", "video": "not_there", "question": "nothing.", "ground_truth": "1.0 - 2.0", "category": "people"},
+                {
+                    "id": "x1",
+                    "video": "not_there",
+                    "question": "nothing.",
+                    "ground_truth": "1.0 - 2.0",
+                    "category": "people",
+                },
             ]
         )
     )

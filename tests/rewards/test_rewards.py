@@ -152,7 +152,7 @@ def test_format_weight_mixes_format_and_accuracy():
     result = compute_score(
         "counting", "<answer>3,1,2</answer>", "3,1,4", answer_format="answer_tags", format_weight=0.1
     )
-    assert result["format"] == 1.0 and result["accuracy"] == pytest.approx(2.5 / 3, abs=1e-6)
+    assert result["format"] == 1.0 and result["smooth"] == pytest.approx(2.5 / 3, abs=1e-6)
     assert result["score"] == pytest.approx(0.9 * 2.5 / 3 + 0.1, abs=1e-6)
     bad = compute_score("counting", "3,1,4", "3,1,4", answer_format="answer_tags", format_weight=0.1)
     assert bad["score"] == 0.0 and bad["parsed"] == 0.0
@@ -198,7 +198,7 @@ TRUTHS = {"grounding": "12.3-20.1", "counting": "3,1,4", "jigsaw": "341562"}
 def test_any_response_scores_in_unit_interval_and_never_raises(response, task, mode, answer_format):
     result = compute_score(task, response, TRUTHS[task], reward_mode=mode, answer_format=answer_format)
     assert all(0.0 <= value <= 1.0 for value in result.values())
-    assert result["exact"] <= result["accuracy"] + 1e-12  # an exact answer always has full accuracy
+    assert result["strict"] <= result["smooth"] + 1e-12  # an exact answer always has the full smooth reward
 
 
 @settings(max_examples=200, deadline=None)

@@ -42,12 +42,12 @@ def test_every_file_has_one_row_per_usable_video_and_reports_the_rest(generated)
     manifest = read_json(generated / "manifest.json")
     for spec in SPECS:
         entry = manifest["files"][spec.key]
-        skipped = {s["video_id"]: s["reason"] for s in entry["skipped"]}
-        assert entry["num_rows"] + len(skipped) == 7, spec.key
+        failed = {s["video_id"]: s["reason"] for s in entry["failed"]}
+        assert entry["num_rows"] + len(failed) == 7, spec.key
         if spec.key == "grounding/slow":
-            assert set(skipped) == {"vfr"} and "step >= 2" in skipped["vfr"]
+            assert set(failed) == {"vfr"} and "step >= 2" in failed["vfr"]
         else:
-            assert not skipped, (spec.key, skipped)
+            assert not failed, (spec.key, failed)
         rows = read_rows(spec.data_file(generated))
         assert [r["extra_info"]["index"] for r in rows] == list(range(len(rows)))
         assert [json.loads(line) for line in (spec.data_file(generated, ".jsonl")).read_text().splitlines()] == rows

@@ -63,7 +63,7 @@ class ReversalTask(PretextTask):
         parse_truth=_parse_truth,
         parse=_parse,
         smooth=lambda answer, truth: float(answer == truth),
-        exact=lambda answer, truth: answer == truth,
+        strict=lambda answer, truth: answer == truth,
     )
     benchmark_subtypes = (BenchmarkSubtype("whole", "Reversal"),)
 

@@ -187,7 +187,7 @@ def test_verls_naive_reward_manager_scores_our_rows_with_the_keys_train_sh_sets(
         batch = _response_batch(tokenizer, rows, responses)
         for k in range(len(rows)):
             result = manager.loop.run_until_complete(manager.run_single(batch[k : k + 1]))  # its own loop
-            assert set(result["reward_extra_info"]) == {"score", "accuracy", "exact", "parsed", "format"}
+            assert set(result["reward_extra_info"]) == {"score", "smooth", "strict", "parsed", "format"}
             assert (result["reward_score"] == 1.0) == expect_perfect, (rows[k]["data_source"], responses[k])
 
 

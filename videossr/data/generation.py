@@ -10,7 +10,7 @@ registered tasks, and writes for each spec::
     OUT/<key>.jsonl                    the same rows as JSON Lines, for reading
     OUT/frames/<key>/<video_id>/<p>.jpg  the frames a sample changed (position p of what the model
                                        sees); unchanged frames are referenced in the frames folder
-    OUT/manifest.json                  per file: config, counts, skipped videos with reasons;
+    OUT/manifest.json                  per file: config, counts, failed videos with reasons;
                                        updated last
 
 A file whose manifest entry matches the settings and the video list is left as it is. The frames
@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
 JOURNAL_DIR = ".journal"
 #: Bumped whenever the same inputs would give different bytes, so stale journals are not reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: variant-key file names, extra_info.ground_truth / start_frame_pos, "failed"
 
 
 __all__ = ["OutputSpec", "GenerationSettings", "generate_files", "make_sample", "build_sample_row", "regenerate_sample"]
@@ -110,18 +110,16 @@ class FileSummary:
     num_rows: int = 0
     generated: int = 0
     resumed: int = 0
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)  # videos that cannot carry a sample, with reasons
     wall_s: float = 0.0
     up_to_date: bool = False
 
     def one_line(self) -> str:
         if self.up_to_date:
-            return (
-                f"{self.key}: up to date, {self.num_rows} samples, {len(self.skipped)} videos skipped -> {self.path}"
-            )
+            return f"{self.key}: up to date, {self.num_rows} samples, {len(self.failed)} videos failed -> {self.path}"
         return (
             f"{self.key}: {self.num_rows} samples ({self.generated} new, {self.resumed} resumed), "
-            f"{len(self.skipped)} videos skipped -> {self.path}"
+            f"{len(self.failed)} videos failed -> {self.path}"
         )
 
 
@@ -226,7 +224,7 @@ def _run_job(job: _Job) -> dict[str, Any]:
         )
         return {"video_id": video_id, "row": row}
     except VideoError as exc:
-        return {"video_id": video_id, "skip_reason": exc.reason}
+        return {"video_id": video_id, "failure": exc.reason}
 
 
 # ----------------------------------------------------------------------------- journal
@@ -355,8 +353,8 @@ def _generate_locked(
                 key=spec.key,
                 path=spec.data_file(output_dir),
                 num_rows=previous["num_rows"],
-                resumed=previous["num_rows"] + len(previous["skipped"]),
-                skipped=previous["skipped"],
+                resumed=previous["num_rows"] + len(previous["failed"]),
+                failed=previous["failed"],
                 up_to_date=True,
             )
             continue
@@ -411,7 +409,7 @@ def _run_jobs(jobs: list[_Job], workers: int, ray_address: str | None = None) ->
             # Environmental, not a property of the video: a resumed run tries it again.
             result = {
                 "video_id": job.record["video_id"],
-                "skip_reason": f"worker crashed: {result.message}",
+                "failure": f"worker crashed: {result.message}",
                 "retry_on_resume": True,
             }
         yield job.spec.key, result
@@ -435,8 +433,8 @@ def _write_outputs(spec: OutputSpec, entries: list[dict[str, Any]], output_dir: 
     for index, row in enumerate(rows):
         row["extra_info"]["index"] = index
     parquet_path = write_data_file(output_dir, spec.key, rows)
-    skipped = [{"video_id": e["video_id"], "reason": e["skip_reason"]} for e in entries if "skip_reason" in e]
-    return FileSummary(key=spec.key, path=parquet_path, num_rows=len(rows), skipped=skipped)
+    failed = [{"video_id": e["video_id"], "reason": e["failure"]} for e in entries if "failure" in e]
+    return FileSummary(key=spec.key, path=parquet_path, num_rows=len(rows), failed=failed)
 
 
 def _ids_digest(video_ids: Sequence[str]) -> str:
@@ -478,7 +476,7 @@ def _update_manifest(
                 "generated": summary.generated,
                 "resumed": summary.resumed,
                 "videos_sha256": _ids_digest(video_ids),
-                "skipped": summary.skipped,
+                "failed": summary.failed,
                 "settings": settings.fingerprint(spec, frames_dir),
                 "config": config or {},
                 "finished_at": utc_now(),

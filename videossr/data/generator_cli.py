@@ -111,6 +111,6 @@ def run_generator_script(config: GeneratorConfig, specs: list[OutputSpec], prog:
         fail(str(exc), prog)
     for summary in summaries:
         print(summary.one_line())
-        for skipped in summary.skipped[:5]:
-            print(f"  skipped {skipped['video_id']}: {skipped['reason']}", file=sys.stderr)
+        for failed in summary.failed[:5]:
+            print(f"  failed {failed['video_id']}: {failed['reason']}", file=sys.stderr)
     return 0

@@ -250,7 +250,7 @@ def _build_mix_locked(
             "val_fraction": val_fraction,
             "reuse_videos": reuse_videos,
             "train_files": {
-                s.key: {"file": f"{s.key}.parquet", "rows": s.num_rows, "skipped": len(s.skipped)} for s in train
+                s.key: {"file": f"{s.key}.parquet", "rows": s.num_rows, "failed": len(s.failed)} for s in train
             },
             "val_file": {"file": val_path.name if val_path else None, "rows": len(val_rows)},
             "videos": {

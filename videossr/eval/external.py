@@ -210,7 +210,9 @@ def vtg_ground_truths(record: dict[str, Any]) -> list[tuple[float, float]]:
     answer = record.get("ground_truth")
     spans = answer if isinstance(answer, list) else [answer]
     if not spans:
-        raise ConfigError(f"record {record.get('id')}: ground_truth is an empty list (pass 'start - end' or a list of them)")
+        raise ConfigError(
+            f"record {record.get('id')}: ground_truth is an empty list (pass 'start - end' or a list of them)"
+        )
     windows = []
     for span in spans:
         if isinstance(span, str) and (match := _TRUTH_SPAN.match(span)):

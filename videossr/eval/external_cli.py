@@ -112,7 +112,7 @@ def answer_benchmark(config: ExternalConfig, kind: str, records: list[dict[str, 
         maker = external.RequestMaker(kind, records, lookup, protocol_of(config), cache, order)
         stats = answer_items(order, maker, config, config.output_dir, config_to_dict(config))
     print(
-        f"answered {stats.answered} ({stats.errors} errors), resumed past {stats.skipped}, "
+        f"answered {stats.answered} ({stats.errors} errors), already done {stats.already_done}, "
         f"{stats.items_per_s:.2f} items/s"
     )
 

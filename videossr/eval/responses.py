@@ -2,7 +2,7 @@
 
 ``R/responses.jsonl`` is the only state of a run: a killed run resumes by skipping the ids it
 holds, and scoring reads it without a model. A line holds at least ``id`` and ``response``; also
-``error`` (null when the model answered), ``seconds`` and ``backend``. It is an
+``error`` (null when the model answered), ``wall_s`` (seconds) and ``backend``. It is an
 :class:`~videossr.data.store.AppendLog`: a last line that a crash cut short is cut off before the next
 append, so resuming never corrupts or loses a finished answer.
 """
@@ -68,7 +68,7 @@ class ResponseLog:
             "id": generation.id,
             "response": generation.response,
             "error": generation.error,
-            "seconds": round(generation.seconds, 4),
+            "wall_s": round(generation.wall_s, 4),
             **generation.meta,
             **extra,
         }

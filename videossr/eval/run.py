@@ -124,7 +124,7 @@ def _answer_items_locked(item_ids, make_request, config, output_dir, config_dict
     ids = list(item_ids)[: config.limit] if config.limit else list(item_ids)
     with ResponseLog(output_dir / RESPONSES_NAME, retry_errors=config.retry_errors) as log:
         if all(i in log.done for i in ids):
-            return RunStats(total=len(ids), skipped=len(ids))
+            return RunStats(total=len(ids), already_done=len(ids))
         backend = make_backend(config.backend, **config.backend_options())
         try:
             return run(
@@ -152,7 +152,7 @@ RequestFactory = Callable[[str], Request]
 @dataclass
 class RunStats:
     total: int = 0
-    skipped: int = 0
+    already_done: int = 0  # answered by an earlier run (in responses.jsonl)
     answered: int = 0
     errors: int = 0
     wall_s: float = 0.0
@@ -179,7 +179,7 @@ def run(
     """
     started = time.perf_counter()
     todo = [i for i in item_ids if i not in log.done]
-    stats = RunStats(total=len(item_ids), skipped=len(item_ids) - len(todo))
+    stats = RunStats(total=len(item_ids), already_done=len(item_ids) - len(todo))
     generations = _generate(todo, make_request, backend, batch_size, prepare_errors)
     if progress is not None:
         generations = progress(generations, len(todo))

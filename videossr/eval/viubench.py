@@ -51,7 +51,10 @@ MAX_NEW_TOKENS = 64
 LEGACY_SUBTYPES = {
     "counting_easy": "counting/easy",
     "counting_hard": "counting/hard",
-    **{f"grounding_{name}": f"grounding/{name}" for name in ("channelswap", "rotate180", "zoomout", "mirror", "shuffle")},
+    **{
+        f"grounding_{name}": f"grounding/{name}"
+        for name in ("channelswap", "rotate180", "zoomout", "mirror", "shuffle")
+    },
     "jigsaw_easy": "jigsaw/6",
     "jigsaw_hard": "jigsaw/8",
 }
@@ -200,11 +203,11 @@ def _build_viubench_locked(
         progress=progress,
     )
     records = []
-    skipped = {}
+    failed = {}
     for summary in summaries:
         subtype = by_name[summary.key]
         records.extend(record_of(subtype, row) for row in read_rows(summary.path))
-        skipped[summary.key] = summary.skipped
+        failed[summary.key] = summary.failed
     if not records:
         raise ConfigError(f"no VIUBench question could be made from {frames_dir}")
     path = output_dir / BENCHMARK_NAME
@@ -219,7 +222,7 @@ def _build_viubench_locked(
             "reuse_videos": reuse_videos,
             "counting_placement": counting_placement,
             "questions": {name: sum(r["subtype"] == name for r in records) for name in by_name},
-            "skipped": skipped,
+            "failed": failed,
             "finished_at": utc_now(),
             "versions": package_versions(),
         },

@@ -116,7 +116,7 @@ class VideoOutcome:
     source: str
     num_frames_written: int = 0
     reason: str = ""
-    seconds: float = 0.0
+    wall_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -130,7 +130,7 @@ class SamplingSummary:
     output_dir: Path
     num_videos: int = 0
     sampled: int = 0
-    skipped: int = 0
+    already_done: int = 0  # sampled by an earlier run (their record files exist)
     failed: int = 0
     frames_written: int = 0
     wall_s: float = 0.0
@@ -142,7 +142,7 @@ class SamplingSummary:
 
     def one_line(self) -> str:
         return (
-            f"sampled {self.sampled}, failed {self.failed}, skipped {self.skipped} (already done) "
+            f"sampled {self.sampled}, failed {self.failed}, already done {self.already_done} "
             f"of {self.num_videos} videos; {self.frames_written} frames in {self.wall_s:.1f} s "
             f"({self.frames_per_s:.1f} frames/s) -> {self.output_dir}"
         )
@@ -303,7 +303,7 @@ def _sample_into(
 
     summary = SamplingSummary(output_dir=output_dir, num_videos=len(sources))
     todo = [s for s in sources if not video_record_path(output_dir, s.video_id).exists()]
-    summary.skipped = len(sources) - len(todo)
+    summary.already_done = len(sources) - len(todo)
     ray_target = config.ray_target()
     workers = min(config.workers, max(1, len(todo)))
     # Spare cores (fewer videos than CPUs) go to the decoders as frame threads; a Ray task owns one CPU.
@@ -367,9 +367,9 @@ def _manifest(config: FrameSamplingConfig, summary: SamplingSummary, started_at:
         "counts": {
             "videos": summary.num_videos,
             "sampled": summary.sampled,
-            "skipped_already_done": summary.skipped,
+            "already_done": summary.already_done,
             "failed": summary.failed,
-            "in_index": summary.sampled + summary.skipped,
+            "in_index": summary.sampled + summary.already_done,
             "frames_written": summary.frames_written,
         },
         "wall_s": round(summary.wall_s, 3),

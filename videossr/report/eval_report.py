@@ -543,7 +543,8 @@ def _item_html(bench: str, record: dict[str, Any], outcomes: list[tuple[Run, Out
     question = record.get("question") or record.get("prompt") or ""
     return (
         f'<div class="item" id="{ident}" data-wrong="{int(wrong)}" data-unparsed="{int(unparsed)}"{scores}>'
-        f'<a class="anchor" href="#{ident}">#{esc(item_id)}</a> &nbsp; ground truth: <b>{esc(record["ground_truth"])}</b>'
+        f'<a class="anchor" href="#{ident}">#{esc(item_id)}</a> &nbsp; '
+        f"ground truth: <b>{esc(record['ground_truth'])}</b>"
         f"{image}<div class=q>{esc(question)}</div>"
         f"<table><tr><th>model</th><th>response</th><th>answer</th><th>score</th><th>status</th></tr>{rows}</table></div>"
     )

@@ -3,18 +3,18 @@
 :func:`compute_score` has verl's custom-reward signature and returns the same keys for every task::
 
     score     what training optimises: (1 - format_weight) * reward + format_weight * format
-    accuracy  the smooth task reward (IoU, count score, jigsaw displacement score), in [0, 1]
-    exact     1.0 if the answer is exactly right, else 0.0 (the strict reward)
+    smooth    the smooth task reward (IoU, count score, jigsaw displacement score), in [0, 1]
+    strict    1.0 if the answer is exactly right, else 0.0 (the strict reward)
     parsed    1.0 if an answer in the asked format was found, else 0.0
     format    1.0 if the response's structure is valid for ``answer_format``, else 0.0
 
-``reward`` is ``accuracy`` for ``reward_mode="smooth"`` (the paper's) and ``exact`` for
-``reward_mode="strict"`` (the paper's ablation).
+``reward`` is the key named by ``reward_mode``: ``smooth`` (the paper's) or ``strict`` (the paper's
+ablation). Both are always reported, so a run logs the other as a metric.
 
 >>> compute_score("counting", "3,1,4", "3,1,4")["score"]
 1.0
 >>> compute_score("jigsaw", "no idea", "123456")
-{'score': 0.0, 'accuracy': 0.0, 'exact': 0.0, 'parsed': 0.0, 'format': 1.0}
+{'score': 0.0, 'smooth': 0.0, 'strict': 0.0, 'parsed': 0.0, 'format': 1.0}
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from videossr.rewards.extraction import ANSWER_FORMATS, extract_answer
 from videossr.tasks.registry import TaskScorer, get_task
 
 REWARD_MODES = ("smooth", "strict")
-RESULT_KEYS = ("score", "accuracy", "exact", "parsed", "format")
+RESULT_KEYS = ("score", "smooth", "strict", "parsed", "format")
 
 
 def get_scorer(data_source: str) -> TaskScorer:
@@ -75,16 +75,16 @@ def compute_score(
     answer_text, format_ok = extract_answer(solution_str, answer_format)
     answer = scorer.parse(answer_text, truth) if answer_text is not None else None
     if answer is None:
-        accuracy = exact = 0.0
+        smooth = strict = 0.0
     else:
-        accuracy = min(1.0, max(0.0, float(scorer.smooth(answer, truth))))
-        exact = 1.0 if scorer.exact(answer, truth) else 0.0
-    reward = accuracy if reward_mode == "smooth" else exact
+        smooth = min(1.0, max(0.0, float(scorer.smooth(answer, truth))))
+        strict = 1.0 if scorer.strict(answer, truth) else 0.0
+    reward = smooth if reward_mode == "smooth" else strict
     format_score = 1.0 if format_ok else 0.0
     return {
         "score": (1.0 - format_weight) * reward + format_weight * format_score,
-        "accuracy": accuracy,
-        "exact": exact,
+        "smooth": smooth,
+        "strict": strict,
         "parsed": 0.0 if answer is None else 1.0,
         "format": format_score,
     }

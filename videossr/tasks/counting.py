@@ -506,7 +506,7 @@ class CountingTask(PretextTask):
         parse_truth=counting_reward.parse_ground_truth_counts,
         parse=lambda response, truth: counting_reward.parse_counts(response),
         smooth=counting_reward.counts_score,
-        exact=lambda answer, truth: tuple(answer) == tuple(truth),
+        strict=lambda answer, truth: tuple(answer) == tuple(truth),
     )
     benchmark_subtypes = (BenchmarkSubtype("easy", "Counting Easy"), BenchmarkSubtype("hard", "Counting Hard"))
 

@@ -121,7 +121,7 @@ class GroundingTask(PretextTask):
         parse_truth=grounding_reward.parse_ground_truth_interval,
         parse=lambda response, truth: grounding_reward.parse_interval(response),
         smooth=grounding_reward.interval_iou,
-        exact=grounding_reward.is_exact_interval,
+        strict=grounding_reward.is_exact_interval,
     )
     benchmark_subtypes = tuple(BenchmarkSubtype(name, f"Grounding {name}") for name in VIUBENCH_PERTURBATIONS)
 

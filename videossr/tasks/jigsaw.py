@@ -56,9 +56,12 @@ class JigsawTask(PretextTask):
         parse_truth=jigsaw_reward.parse_ground_truth_order,
         parse=lambda response, truth: jigsaw_reward.parse_order(response, len(truth)),
         smooth=jigsaw_reward.order_score,
-        exact=lambda answer, truth: answer == truth,
+        strict=lambda answer, truth: answer == truth,
     )
-    benchmark_subtypes = (BenchmarkSubtype("6", "Jigsaw Easy (6 clips)"), BenchmarkSubtype("8", "Jigsaw Hard (8 clips)"))
+    benchmark_subtypes = (
+        BenchmarkSubtype("6", "Jigsaw Easy (6 clips)"),
+        BenchmarkSubtype("8", "Jigsaw Hard (8 clips)"),
+    )
 
     def variants(self) -> tuple[str, ...]:
         return tuple(str(n) for n in SUPPORTED_NUM_CLIPS)

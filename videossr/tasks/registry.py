@@ -73,13 +73,13 @@ class TaskScorer:
         parse_truth: ground truth text -> value; raises ``ValueError`` when malformed.
         parse: (response, parsed truth) -> answer, or None when none is found.
         smooth: (answer, truth) -> float in [0, 1] (the paper's reward).
-        exact: (answer, truth) -> bool (the strict reward of the ablation).
+        strict: (answer, truth) -> bool, True only for the exact answer (the ablation's reward).
     """
 
     parse_truth: Callable[[str], Any]
     parse: Callable[[str, Any], Any]
     smooth: Callable[[Any, Any], float]
-    exact: Callable[[Any, Any], bool]
+    strict: Callable[[Any, Any], bool]
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class PretextTask:
         """One sample of ``video``; pure given the frames and ``rng``.
 
         Raises:
-            VideoError: this video cannot carry the sample (it is skipped and the reason recorded).
+            VideoError: this video cannot carry the sample (it is listed as failed, with the reason).
         """
         raise NotImplementedError
 

@@ -501,9 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"data folder with any of {', '.join(f'{key}.parquet' for key in PARITY_KEYS)} "
         "(default: all four, made from data/videos in a temporary folder)",
     )
-    parser.add_argument(
-        "--task", action="append", choices=PARITY_KEYS, help="only these variant keys (repeatable)"
-    )
+    parser.add_argument("--task", action="append", choices=PARITY_KEYS, help="only these variant keys (repeatable)")
     parser.add_argument(
         "--stock",
         action="store_true",

@@ -55,7 +55,7 @@ class Generation:
     id: str
     response: str = ""
     error: str | None = None
-    seconds: float = 0.0
+    wall_s: float = 0.0  # time the backend spent on this item (a batch's time shared out)
     meta: dict[str, Any] = field(default_factory=dict)
 
 

@@ -59,7 +59,7 @@ class RandomBackend:
         for request in requests:
             started = time.perf_counter()
             try:
-                generations.append(Generation(request.id, self.answer(request), seconds=time.perf_counter() - started))
+                generations.append(Generation(request.id, self.answer(request), wall_s=time.perf_counter() - started))
             except (KeyError, ValueError) as exc:
                 generations.append(Generation(request.id, error=f"{type(exc).__name__}: {exc}"))
         return generations

@@ -142,7 +142,7 @@ class TransformersBackend:
         try:
             texts = self._generate_batch(requests)
             seconds = (time.perf_counter() - started) / max(1, len(requests))
-            return [Generation(r.id, text.strip(), seconds=seconds) for r, text in zip(requests, texts)]
+            return [Generation(r.id, text.strip(), wall_s=seconds) for r, text in zip(requests, texts)]
         except (RuntimeError, ValueError, OSError, KeyError, IndexError) as exc:
             if len(requests) == 1:
                 return [Generation(requests[0].id, error=f"{type(exc).__name__}: {exc}")]

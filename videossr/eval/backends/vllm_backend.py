@@ -302,7 +302,7 @@ class VLLMBackend:
         max_videos_per_prompt: int = 8,
         engine_kwargs: dict[str, Any] | None = None,
         startup_timeout_s: float = 1800.0,
-        shutdown_timeout: float = 60.0,
+        shutdown_timeout_s: float = 60.0,
         engine_factory: str = _DEFAULT_ENGINE_FACTORY,
     ):
         """Start the workers and wait until each has loaded its engine (or failed).
@@ -318,7 +318,7 @@ class VLLMBackend:
             engine_kwargs: further ``vllm.LLM`` arguments (e.g. ``{"enforce_eager": True}``);
                 they override the ones above.
             startup_timeout_s: seconds a worker may take to load its engine.
-            shutdown_timeout: seconds ``close`` waits for workers before terminating them.
+            shutdown_timeout_s: seconds ``close`` waits for workers before terminating them.
             engine_factory: ``"module:callable"`` building a worker's engine from
                 :class:`EngineOptions` (an object with ``generate(requests)`` and ``close()``);
                 the default builds :class:`VLLMEngine`. A seam for tests.
@@ -353,7 +353,7 @@ class VLLMBackend:
         # and at exit. It is registered with atexit after multiprocessing.util (imported at the top
         # of this module) registered its own exit hook, so it runs first: multiprocessing joins
         # non-daemon children at exit, and workers left running would make the interpreter wait.
-        self._closer = weakref.finalize(self, _shutdown, self._workers, shutdown_timeout)
+        self._closer = weakref.finalize(self, _shutdown, self._workers, shutdown_timeout_s)
         atexit.register(self._closer)
         try:
             self._start_workers(groups, engine_factory)

@@ -130,7 +130,7 @@ class VLLMEngine:
                 },
             )
         for generation in generations:
-            generation.seconds = seconds
+            generation.wall_s = seconds
         return generations  # type: ignore[return-value]
 
     def _generate_isolating(self, prompts: list[dict], params: list) -> list:
