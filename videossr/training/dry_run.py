@@ -202,7 +202,7 @@ def check_data(config) -> list[str]:
         if absent:
             raise DryRunError(f"{path}: frames of its first row are missing on this machine, e.g. {absent[0]}")
         counts = ", ".join(f"{e['values']} {e['counts']}" for e in sources)
-        lines.append(f"{split} {path.name}: {table.num_rows} rows ({counts})")
+        lines.append(f"{split} {_shown(path)}: {table.num_rows} rows ({counts})")
     return lines
 
 
@@ -259,6 +259,11 @@ def check_attention(config) -> list[str]:
             + " (unset ATTN_IMPLEMENTATION: train.sh picks sdpa when flash-attn does not import)"
         ) from exc
     return [f"attention {implementation}: loads for {model_path.name} (meta device)"]
+
+
+def _shown(path: Path) -> str:
+    """A data file as the lines name it: with its folder (``grounding/mirror.parquet``, ``mix/val.parquet``)."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def _data_files(config) -> list[tuple[str, Path]]:
@@ -325,7 +330,7 @@ def check_first_rows(config) -> list[str]:
                     "(raise MAX_PROMPT_LENGTH, or lower the frames' max_pixels)"
                 )
             lines.append(
-                f"first row of {path.name}: {len(ids)} prompt tokens of {budget}, "
+                f"first row of {_shown(path)}: {len(ids)} prompt tokens of {budget}, "
                 f"{len(videos or [])} video(s), built by {dataset_cls.__name__}"
             )
     return lines
