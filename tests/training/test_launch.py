@@ -73,7 +73,9 @@ def test_dry_run_builds_each_files_first_row_and_checks_its_length(data, models)
     dry = run_train_sh("--dry-run", **files_env(data, models["qwen3_vl"]))
     assert dry.returncode == 0, dry.stderr[-2000:]
     for path in data.values():
-        assert f"first row of {path.parent.name}/{path.name}: " in dry.stdout and "built by VideoSSRDataset" in dry.stdout
+        assert (
+            f"first row of {path.parent.name}/{path.name}: " in dry.stdout and "built by VideoSSRDataset" in dry.stdout
+        )
     assert "attention sdpa: loads for" in dry.stdout
     assert "rollout parity: not checked here (vLLM is not installed" in dry.stdout  # no vLLM in this env
     # A budget below the jigsaw8 row (8 clips, ~1.9k tokens) is caught with the row's length.

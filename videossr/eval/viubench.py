@@ -350,7 +350,7 @@ def format_table(summary: dict[str, Any], label: str = "") -> str:
         tasks_line += f"{task if task != previous_task else '':>{width}}"
         variants_line += f"{variant:>{width}}"
         previous_task = task
-    header = f"{tasks_line}\n{variants_line}{'Overall':>9}"
+    header = f"{tasks_line.rstrip()}\n{variants_line}{'Overall':>9}"
     row = f"{label[:22]:<22}" + "".join(f"{summary['subtypes'][n]:>{w}.1f}" for n, w in zip(names, widths))
     row += f"{summary['overall']:>9.1f}"
     tasks = "  ".join(f"{task} {value:.1f}" for task, value in summary["tasks"].items())
