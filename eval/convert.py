@@ -25,64 +25,88 @@ Examples (multiple choice -> eval/vqa.py):
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from videossr.cli import fail, parse_subcommand
+from videossr.cli import add_command, command_parsers, fail, parse_command
 from videossr.errors import ConfigError
 
 PROG = Path(__file__).name
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CharadesConfig:
-    annotations: Path | None = field(default=None, metadata={"help": "charades_sta_test.txt", "required": True})
-    durations: Path | None = field(default=None, metadata={"help": "Charades_v1_test.csv (adds each video's duration)"})
-    output: Path | None = field(default=None, metadata={"help": "unified JSON file to write", "required": True})
+    annotations: Path
+    durations: Path | None = None
+    output: Path
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SentencesJsonConfig:
-    input: Path | None = field(
-        default=None, metadata={"help": "{vid: {duration, timestamps, sentences}} JSON", "required": True}
-    )
-    output: Path | None = field(default=None, metadata={"help": "unified JSON file to write", "required": True})
-    strip_prefix: str = field(
-        default="",
-        metadata={"help": "drop this prefix from video ids (e.g. v_ for ActivityNet files named without it)"},
-    )
+    input: Path
+    output: Path
+    strip_prefix: str = ""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class InputConfig:
-    input: Path | None = field(
-        default=None, metadata={"help": "the benchmark's annotation file (or folder, for mvbench)", "required": True}
-    )
-    output: Path | None = field(default=None, metadata={"help": "unified JSON file to write", "required": True})
+    input: Path
+    output: Path
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TacosConfig(InputConfig):
-    fps: float | None = field(default=None, metadata={"help": "frames per second for entries without an fps field"})
+    fps: float | None = None
 
 
+#: Command -> (what it reads, its config). Every command takes --output; see build_parsers.
 COMMANDS = {
-    "charades": (CharadesConfig, "Charades-STA lines + CSV durations"),
-    "sentences-json": (SentencesJsonConfig, "ActivityNet Captions / TimeZero JSON"),
-    "tvgbench": (InputConfig, "Time-R1's TVGBench JSON list"),
-    "qvhighlights": (InputConfig, "QVHighlights JSONL (several windows per query)"),
-    "tacos": (TacosConfig, "TACoS in 2D-TAN's JSON (frame timestamps + fps)"),
-    "tempcompass": (InputConfig, "TempCompass multi-choice.json"),
-    "mvbench": (InputConfig, "MVBench json/ folder of per-task files"),
-    "videomme": (InputConfig, "Video-MME parquet (or JSON/JSONL of its rows)"),
-    "longvideobench": (InputConfig, "LongVideoBench lvb_val.json (or its parquet)"),
-    "lvbench": (InputConfig, "LVBench video_info.meta.jsonl"),
-    "videommmu": (InputConfig, "VideoMMMU track parquet (multiple-choice questions)"),
+    "charades": ("Charades-STA lines + CSV durations", CharadesConfig),
+    "sentences-json": ("ActivityNet Captions / TimeZero JSON", SentencesJsonConfig),
+    "tvgbench": ("Time-R1's TVGBench JSON list", InputConfig),
+    "qvhighlights": ("QVHighlights JSONL (several windows per query)", InputConfig),
+    "tacos": ("TACoS in 2D-TAN's JSON (frame timestamps + fps)", TacosConfig),
+    "tempcompass": ("TempCompass multi-choice.json", InputConfig),
+    "mvbench": ("MVBench json/ folder of per-task files", InputConfig),
+    "videomme": ("Video-MME parquet (or JSON/JSONL of its rows)", InputConfig),
+    "longvideobench": ("LongVideoBench lvb_val.json (or its parquet)", InputConfig),
+    "lvbench": ("LVBench video_info.meta.jsonl", InputConfig),
+    "videommmu": ("VideoMMMU track parquet (multiple-choice questions)", InputConfig),
 }
 
 
+def build_parsers():
+    """The parser and, per command, its parser and config class."""
+    parser, commands = command_parsers(__doc__, PROG)
+    configs = {}
+    for name, (help_text, config_cls) in COMMANDS.items():
+        child = add_command(commands, name, help_text)
+        if config_cls is CharadesConfig:
+            child.add_argument("--annotations", type=Path, required=True, help="charades_sta_test.txt")
+            child.add_argument("--durations", type=Path, help="Charades_v1_test.csv (adds each video's duration)")
+        elif config_cls is SentencesJsonConfig:
+            child.add_argument(
+                "--input", type=Path, required=True, help="{vid: {duration, timestamps, sentences}} JSON"
+            )
+        else:
+            child.add_argument(
+                "--input", type=Path, required=True, help="the benchmark's annotation file (or folder, for mvbench)"
+            )
+        child.add_argument("--output", type=Path, required=True, help="unified JSON file to write")
+        if config_cls is SentencesJsonConfig:
+            child.add_argument(
+                "--strip-prefix",
+                help="drop this prefix from video ids (e.g. v_ for ActivityNet files named without it)",
+            )
+        if config_cls is TacosConfig:
+            child.add_argument("--fps", type=float, help="frames per second for entries without an fps field")
+        configs[name] = (child, config_cls)
+    return parser, configs
+
+
 def main(argv: list[str] | None = None) -> int:
-    command, config = parse_subcommand(COMMANDS, argv, description=__doc__.split("\n\n")[0], prog=PROG)
+    parser, commands = build_parsers()
+    command, config = parse_command(parser, commands, argv)
     from videossr.eval import convert
     from videossr.io import write_json_atomic
 

@@ -16,51 +16,37 @@ Examples:
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from videossr.cli import config_to_dict, fail, parse_subcommand, progress_bar
+from videossr.cli import add_command, command_parsers, config_to_dict, fail, parse_command, progress_bar
 from videossr.errors import ConfigError
-from videossr.parallel import RayOptions, available_cpus
+from videossr.parallel import RayOptions, add_ray_flags, add_workers_flag, available_cpus
 
 PROG = Path(__file__).name
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BuildConfig(RayOptions):
-    frames_dir: Path | None = field(
-        default=None, metadata={"help": "frames folder made by sample_frames.py", "required": True}
-    )
-    output_dir: Path | None = field(
-        default=None, metadata={"help": "folder for viubench.json and its frames", "required": True}
-    )
-    per_subtype: int = field(default=300, metadata={"help": "questions per subtype (the paper: 300, 2,700 in all)"})
-    seed: int = field(default=0, metadata={"help": "seed of the video assignment and of every sample"})
-    reuse_videos: bool = field(default=False, metadata={"help": "let subtypes share videos (tiny corpora only)"})
-    workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
-    # The choices are videossr.tasks.counting.PLACEMENTS, spelled out so --help stays instant (no
-    # OpenCV import); build_viubench validates the value again.
-    placement: str = field(
-        default="separate",
-        metadata={
-            "help": "counting shapes: separate (never overlap; the default) or released (the released "
-            "code's rule, overlaps included)",
-            "choices": ["separate", "released"],
-        },
-    )
+    frames_dir: Path
+    output_dir: Path
+    per_subtype: int = 300
+    seed: int = 0
+    reuse_videos: bool = False
+    workers: int = field(default_factory=available_cpus)
+    placement: str = "separate"
 
 
-def _backend_config_cls():
+def _run_config_cls():
     from videossr.eval.run import BackendConfig
 
-    @dataclass
+    @dataclass(kw_only=True)
     class RunConfig(BackendConfig):
-        benchmark: Path | None = field(default=None, metadata={"help": "viubench.json", "required": True})
-        output_dir: Path | None = field(
-            default=None, metadata={"help": "run folder (responses, summary)", "required": True}
-        )
-        max_new_tokens: int = field(default=64, metadata={"help": "answer budget in tokens"})
+        benchmark: Path
+        output_dir: Path
+        max_new_tokens: int = 64
 
         def validate(self) -> None:
             self.validate_backend()
@@ -68,15 +54,46 @@ def _backend_config_cls():
     return RunConfig
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ScoreConfig:
-    benchmark: Path | None = field(default=None, metadata={"help": "viubench.json", "required": True})
-    responses: Path | None = field(
-        default=None, metadata={"help": "responses.jsonl (id, response per line)", "required": True}
+    benchmark: Path
+    responses: Path
+    output_dir: Path | None = None  # default: beside the responses
+
+
+def build_parsers():
+    """The parser and, per command, its parser and config class."""
+    from videossr.eval.run import add_backend_flags
+
+    parser, commands = command_parsers(__doc__, PROG)
+    build = add_command(commands, "build", "build viubench.json from a frames folder")
+    build.add_argument("--frames-dir", type=Path, required=True, help="frames folder made by sample_frames.py")
+    build.add_argument("--output-dir", type=Path, required=True, help="folder for viubench.json and its frames")
+    build.add_argument("--per-subtype", type=int, help="questions per subtype (the paper: 300, 2,700 in all)")
+    build.add_argument("--seed", type=int, help="seed of the video assignment and of every sample")
+    build.add_argument(
+        "--reuse-videos", action=argparse.BooleanOptionalAction, help="let subtypes share videos (tiny corpora only)"
     )
-    output_dir: Path | None = field(
-        default=None, metadata={"help": "where summary.json goes (default: beside the responses)"}
+    add_workers_flag(build)
+    # The choices are videossr.tasks.counting.PLACEMENTS, spelled out so --help stays instant (no
+    # OpenCV import); build_viubench validates the value again.
+    build.add_argument(
+        "--placement",
+        choices=["separate", "released"],
+        help="counting shapes: separate (never overlap; the default) or released (the released code's rule, "
+        "overlaps included)",
     )
+    add_ray_flags(build)
+    run = add_command(commands, "run", "answer the benchmark with a model, then score")
+    run.add_argument("--benchmark", type=Path, required=True, help="viubench.json")
+    run.add_argument("--output-dir", type=Path, required=True, help="run folder (responses, summary)")
+    run.add_argument("--max-new-tokens", type=int, help="answer budget in tokens")
+    add_backend_flags(run)
+    score = add_command(commands, "score", "score a responses.jsonl (no model needed)")
+    score.add_argument("--benchmark", type=Path, required=True, help="viubench.json")
+    score.add_argument("--responses", type=Path, required=True, help="responses.jsonl (id, response per line)")
+    score.add_argument("--output-dir", type=Path, help="where summary.json goes (default: beside the responses)")
+    return parser, {"build": (build, BuildConfig), "run": (run, _run_config_cls()), "score": (score, ScoreConfig)}
 
 
 def _score(benchmark: Path, responses_path: Path, output_dir: Path, strict: bool, details: dict) -> None:
@@ -104,16 +121,8 @@ def _score(benchmark: Path, responses_path: Path, output_dir: Path, strict: bool
 
 
 def main(argv: list[str] | None = None) -> int:
-    command, config = parse_subcommand(
-        {
-            "build": (BuildConfig, "build viubench.json from a frames folder"),
-            "run": (_backend_config_cls(), "answer the benchmark with a model, then score"),
-            "score": (ScoreConfig, "score a responses.jsonl (no model needed)"),
-        },
-        argv,
-        description=__doc__.split("\n\n")[0],
-        prog=PROG,
-    )
+    parser, commands = build_parsers()
+    command, config = parse_command(parser, commands, argv)
     try:
         if command == "build":
             from videossr.eval.viubench import build_viubench

@@ -14,23 +14,22 @@ Examples:
 
 from __future__ import annotations
 
+import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from videossr.cli import config_to_dict, fail, parse_config, progress_bar
-from videossr.data.generator_cli import GeneratorConfig, PlacementOption
+from videossr.cli import config_to_dict, fail, parse_config, progress_bar, script_parser
+from videossr.data.generator_cli import GeneratorConfig, PlacementOption, add_generator_flags, add_placement_flag
 from videossr.data.mix import RECIPES, build_mix, get_recipe
 from videossr.errors import ConfigError
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MixConfig(PlacementOption, GeneratorConfig):
-    recipe: str = field(default="videossr-30k", metadata={"help": "training mix", "choices": list(RECIPES)})
-    val_fraction: float = field(default=0.01, metadata={"help": "share of videos held out for val.parquet"})
-    reuse_videos: bool = field(
-        default=False, metadata={"help": "let every part use every video (tiny corpora only; nothing held out)"}
-    )
+    recipe: str = "videossr-30k"
+    val_fraction: float = 0.01
+    reuse_videos: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -40,9 +39,23 @@ class MixConfig(PlacementOption, GeneratorConfig):
             raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
 
 
+def build_parser():
+    parser = script_parser(__doc__, Path(__file__).name)
+    add_generator_flags(parser)
+    add_placement_flag(parser)
+    parser.add_argument("--recipe", choices=list(RECIPES), help="training mix")
+    parser.add_argument("--val-fraction", type=float, help="share of videos held out for val.parquet")
+    parser.add_argument(
+        "--reuse-videos",
+        action=argparse.BooleanOptionalAction,
+        help="let every part use every video (tiny corpora only; nothing held out)",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     prog = Path(__file__).name
-    config = parse_config(MixConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
+    config = parse_config(build_parser(), MixConfig, argv)
     try:
         summary = build_mix(
             config.frames_dir,

@@ -13,30 +13,39 @@ Examples:
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from videossr.cli import parse_config
-from videossr.data.generator_cli import GeneratorConfig, PlacementOption, run_generator_script
+from videossr.cli import parse_config, script_parser
+from videossr.data.generator_cli import (
+    GeneratorConfig,
+    PlacementOption,
+    add_generator_flags,
+    add_placement_flag,
+    run_generator_script,
+)
 from videossr.tasks.counting import DIFFICULTIES
 from videossr.tasks.registry import spec_of
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CountingConfig(PlacementOption, GeneratorConfig):
-    difficulty: str = field(
-        default="easy",
-        metadata={
-            "help": "easy: 1-3 frames per shape, 1-3 instances; hard: 1-4 and 1-4",
-            "choices": list(DIFFICULTIES),
-        },
+    difficulty: str = "easy"
+
+
+def build_parser():
+    parser = script_parser(__doc__, Path(__file__).name)
+    add_generator_flags(parser)
+    parser.add_argument(
+        "--difficulty", choices=list(DIFFICULTIES), help="easy: 1-3 frames per shape, 1-3 instances; hard: 1-4 and 1-4"
     )
+    add_placement_flag(parser)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    prog = Path(__file__).name
-    config = parse_config(CountingConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
-    return run_generator_script(config, [spec_of(f"counting/{config.difficulty}")], prog)
+    config = parse_config(build_parser(), CountingConfig, argv)
+    return run_generator_script(config, [spec_of(f"counting/{config.difficulty}")], Path(__file__).name)
 
 
 if __name__ == "__main__":

@@ -19,19 +19,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from videossr.cli import parse_config
-from videossr.data.generator_cli import GeneratorConfig, run_generator_script
+from videossr.cli import parse_config, script_parser
+from videossr.data.generator_cli import GeneratorConfig, add_generator_flags, run_generator_script
 from videossr.errors import ConfigError
 from videossr.tasks.perturbations import PERTURBATIONS
 from videossr.tasks.registry import OutputSpec, spec_of
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GroundingConfig(GeneratorConfig):
-    perturbation: list[str] = field(
-        default_factory=list,
-        metadata={"help": "perturbation name (case-insensitive); repeat for several, or 'all'", "metavar": "NAME"},
-    )
+    perturbation: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         super().validate()
@@ -44,10 +41,21 @@ class GroundingConfig(GeneratorConfig):
         return list(dict.fromkeys(spec_of(f"grounding/{name}") for name in names))
 
 
+def build_parser():
+    parser = script_parser(__doc__, Path(__file__).name)
+    add_generator_flags(parser)
+    parser.add_argument(
+        "--perturbation",
+        action="append",
+        metavar="NAME",
+        help="perturbation name (case-insensitive); repeat for several, or 'all'",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    prog = Path(__file__).name
-    config = parse_config(GroundingConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
-    return run_generator_script(config, config.specs(), prog)
+    config = parse_config(build_parser(), GroundingConfig, argv)
+    return run_generator_script(config, config.specs(), Path(__file__).name)
 
 
 if __name__ == "__main__":

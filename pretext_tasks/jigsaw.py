@@ -10,26 +10,32 @@ Examples:
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from videossr.cli import parse_config
-from videossr.data.generator_cli import GeneratorConfig, run_generator_script
+from videossr.cli import parse_config, script_parser
+from videossr.data.generator_cli import GeneratorConfig, add_generator_flags, run_generator_script
 from videossr.tasks.jigsaw import SUPPORTED_NUM_CLIPS
 from videossr.tasks.registry import spec_of
 
 
-@dataclass
+@dataclass(kw_only=True)
 class JigsawConfig(GeneratorConfig):
-    num_clips: int = field(
-        default=6, metadata={"help": "clips per sample (6: easy, 8: hard)", "choices": list(SUPPORTED_NUM_CLIPS)}
+    num_clips: int = 6
+
+
+def build_parser():
+    parser = script_parser(__doc__, Path(__file__).name)
+    add_generator_flags(parser)
+    parser.add_argument(
+        "--num-clips", type=int, choices=list(SUPPORTED_NUM_CLIPS), help="clips per sample (6: easy, 8: hard)"
     )
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    prog = Path(__file__).name
-    config = parse_config(JigsawConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
-    return run_generator_script(config, [spec_of(f"jigsaw/{config.num_clips}")], prog)
+    config = parse_config(build_parser(), JigsawConfig, argv)
+    return run_generator_script(config, [spec_of(f"jigsaw/{config.num_clips}")], Path(__file__).name)
 
 
 if __name__ == "__main__":

@@ -15,38 +15,42 @@ Examples:
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from videossr.cli import fail, parse_config
+from videossr.cli import fail, parse_config, script_parser
 from videossr.errors import ConfigError
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PreviewConfig:
-    data_file: Path | None = field(
-        default=None,
-        metadata={
-            "help": "a .parquet data file (with --html also a folder of them, e.g. a mix)",
-            "required": True,
-            "positional": True,
-            "metavar": "FILE",
-        },
+    data_file: Path
+    index: int = 0
+    output: Path | None = None
+    html: Path | None = None
+    per_group: int = 3
+    seed: int = 0
+
+
+def build_parser():
+    parser = script_parser(__doc__, Path(__file__).name)
+    parser.add_argument(
+        "data_file",
+        type=Path,
+        metavar="FILE",
+        help="a .parquet data file (with --html also a folder of them, e.g. a mix)",
     )
-    index: int = field(default=0, metadata={"help": "row to render (0-based)"})
-    output: Path | None = field(
-        default=None, metadata={"help": "PNG to write (default: <data dir>/previews/<stem>_<index>.png)"}
-    )
-    html: Path | None = field(
-        default=None, metadata={"help": "write an HTML report of the whole file/folder here instead"}
-    )
-    per_group: int = field(default=3, metadata={"help": "--html: sample rows per task and variant in the grid"})
-    seed: int = field(default=0, metadata={"help": "--html: seed of the sample"})
+    parser.add_argument("--index", type=int, help="row to render (0-based)")
+    parser.add_argument("--output", type=Path, help="PNG to write (default: <data dir>/previews/<name>_<index>.png)")
+    parser.add_argument("--html", type=Path, help="write an HTML report of the whole file/folder here instead")
+    parser.add_argument("--per-group", type=int, help="--html: sample rows per task and variant in the grid")
+    parser.add_argument("--seed", type=int, help="--html: seed of the sample")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     prog = Path(__file__).name
-    config = parse_config(PreviewConfig, argv, description=__doc__.split("\n\n")[0], prog=prog)
+    config = parse_config(build_parser(), PreviewConfig, argv)
     if config.html is not None:
         return _write_html(config, prog)
     import cv2

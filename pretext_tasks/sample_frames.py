@@ -18,15 +18,44 @@ import logging
 import sys
 from pathlib import Path
 
-from videossr.cli import fail, parse_config
+from videossr.cli import fail, parse_config, script_parser
 from videossr.errors import ConfigError
 from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
+from videossr.parallel import add_ray_flags, add_workers_flag
 
 MAX_FAILURES_SHOWN = 10
 
 
+def build_parser():
+    parser = script_parser(__doc__, Path(__file__).name)
+    parser.add_argument(
+        "--output-dir", type=Path, required=True, help="folder to write frames and index into (created)"
+    )
+    parser.add_argument(
+        "--video-dir",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="folder searched recursively for videos; repeat for several",
+    )
+    parser.add_argument(
+        "--video-list",
+        type=Path,
+        metavar="FILE",
+        help="text file with one video path per line (optionally PATH<TAB>VIDEO_ID)",
+    )
+    parser.add_argument("--num-frames", type=int, help="frames sampled per video")
+    parser.add_argument(
+        "--max-pixels", type=int, help="shrink stored frames to at most this many pixels (0 keeps the source size)"
+    )
+    parser.add_argument("--jpeg-quality", type=int, help="JPEG quality of stored frames (1-100)")
+    add_workers_flag(parser)
+    add_ray_flags(parser)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    config = parse_config(FrameSamplingConfig, argv, description=__doc__.split("\n\n")[0], prog=Path(__file__).name)
+    config = parse_config(build_parser(), FrameSamplingConfig, argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     from tqdm import tqdm

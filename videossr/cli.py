@@ -1,13 +1,11 @@
-"""Turn a config dataclass into command-line flags, and report errors in one line.
+"""What the entry scripts share: argparse parsers whose errors are one line, and config objects.
 
-Each script owns one dataclass; every field becomes ``--field-name``. The field's ``metadata``
-carries ``help`` (required for a flag to be documented) and optionally ``required=True``,
-``positional=True`` (a bare argument instead of a flag), ``choices`` or ``metavar``. Supported field
-types: ``str``, ``int``, ``float``, ``bool`` (``--x`` / ``--no-x``),
-``Path``, ``X | None`` and ``list[X]`` (flag repeatable: ``--video-dir A --video-dir B``).
-
-Precedence is defaults < command line. The dataclass's ``validate()`` (if any) runs after parsing;
-a :class:`~videossr.errors.ConfigError` it raises is printed as one line and exits with status 2.
+Each script writes its flags out with plain :mod:`argparse` (``parser.add_argument(...)``, so the
+script shows them) and parses them into a config dataclass with :func:`parse_config`. The
+dataclass owns the defaults (:func:`parse_config` shows them in ``--help``) and the checks
+(``validate()``); a :class:`~videossr.errors.ConfigError` becomes one line on stderr and exit
+status 2. Flag groups several scripts take (Ray, the generators' common flags, the model backend)
+are functions next to their dataclasses: :func:`videossr.parallel.add_ray_flags`, ...
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,87 +29,81 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _unwrap_optional(tp: Any) -> Any:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return tp
-
-
-def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field, field_type: Any) -> None:
-    flag = "--" + field.name.replace("_", "-")
-    meta = dict(field.metadata)
-    kwargs: dict[str, Any] = {"help": meta.get("help", ""), "dest": field.name}
-    if "choices" in meta:
-        kwargs["choices"] = meta["choices"]
-    if "metavar" in meta:
-        kwargs["metavar"] = meta["metavar"]
-    tp = _unwrap_optional(field_type)
-    default = (
-        field.default
-        if field.default is not dataclasses.MISSING
-        else (field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
-    )
-    if meta.get("positional"):
-        flag = field.name
-        kwargs.pop("dest")
-        kwargs["metavar"] = meta.get("metavar", field.name.upper())
-        if not meta.get("required"):
-            kwargs["nargs"] = "?"
-            kwargs["default"] = default
-    elif meta.get("required"):
-        kwargs["required"] = True
-    else:
-        kwargs["default"] = default
-    if tp is bool:
-        kwargs["action"] = argparse.BooleanOptionalAction
-    elif typing.get_origin(tp) is list:
-        (item_type,) = typing.get_args(tp)
-        kwargs["action"] = "append"
-        kwargs["type"] = item_type
-        kwargs["default"] = None
-    else:
-        kwargs["type"] = tp
-    parser.add_argument(flag, **kwargs)
-
-
-def _build(config_cls: type, namespace: dict[str, Any]) -> Any:
-    """The config of parsed flags; repeatable flags given zero times get their default."""
-    hints = typing.get_type_hints(config_cls)
-    for field in dataclasses.fields(config_cls):
-        if typing.get_origin(_unwrap_optional(hints[field.name])) is list and namespace.get(field.name) is None:
-            namespace[field.name] = field.default_factory() if field.default_factory is not dataclasses.MISSING else []
-    return config_cls(**namespace)
-
-
-def build_parser(config_cls: type, description: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
-    """An argument parser with one flag per field of ``config_cls``."""
-    parser = OneLineErrorParser(
+def script_parser(doc: str | None, prog: str) -> OneLineErrorParser:
+    """The parser of an entry script: the first paragraph of its docstring, defaults in ``--help``."""
+    return OneLineErrorParser(
         prog=prog,
-        description=description,
+        description=(doc or "").split("\n\n")[0] or None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    hints = typing.get_type_hints(config_cls)
-    for field in dataclasses.fields(config_cls):
-        if field.init:
-            _add_field(parser, field, hints[field.name])
-    return parser
 
 
-def parse_config(
-    config_cls: type[ConfigT], argv: list[str] | None = None, description: str | None = None, prog: str | None = None
-) -> ConfigT:
-    """Parse ``argv`` into a validated ``config_cls``; exits with status 2 on a bad value."""
-    parser = build_parser(config_cls, description, prog)
-    config = _build(config_cls, vars(parser.parse_args(argv)))
-    try:
-        validate = getattr(config, "validate", None)
-        if validate is not None:
+def _field_defaults(config_cls: type) -> dict[str, Any]:
+    """The defaults of ``config_cls``'s fields, except lists (argparse appends to a default list)."""
+    defaults = {}
+    for f in dataclasses.fields(config_cls):
+        if f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            continue
+        if not isinstance(value, list):
+            defaults[f.name] = value
+    return defaults
+
+
+def _config_of(parser: argparse.ArgumentParser, config_cls: type[ConfigT], namespace: dict[str, Any]) -> ConfigT:
+    """``config_cls`` of parsed flags (a flag not given keeps the dataclass default), validated."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    config = config_cls(**{k: v for k, v in namespace.items() if k in names and v is not None})
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        try:
             validate()
-    except ConfigError as exc:
-        parser.error(str(exc))
+        except ConfigError as exc:
+            parser.error(str(exc))
     return config
+
+
+def parse_config(parser: argparse.ArgumentParser, config_cls: type[ConfigT], argv: list[str] | None = None) -> ConfigT:
+    """Parse ``argv`` with ``parser`` into a validated ``config_cls``; exits with status 2 on a bad value.
+
+    Every flag's destination must be a field of ``config_cls``; the field's default is the flag's.
+    """
+    parser.set_defaults(**{k: v for k, v in _field_defaults(config_cls).items() if parser.get_default(k) is None})
+    return _config_of(parser, config_cls, vars(parser.parse_args(argv)))
+
+
+def command_parsers(doc: str | None, prog: str) -> tuple[OneLineErrorParser, Any]:
+    """``prog COMMAND --flags``: the parser and its sub-parser factory (``.add_parser(name, help=)``)."""
+    parser = script_parser(doc, prog)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
+    return parser, commands
+
+
+def add_command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """One command's parser (its flags are added by the caller)."""
+    return commands.add_parser(
+        name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+
+
+def parse_command(
+    parser: argparse.ArgumentParser,
+    configs: dict[str, tuple[argparse.ArgumentParser, type]],
+    argv: list[str] | None = None,
+) -> tuple[str, Any]:
+    """Parse ``argv`` of a :func:`command_parsers` parser; returns ``(command, its validated config)``.
+
+    ``configs``: per command, its parser and its config dataclass.
+    """
+    for child, config_cls in configs.values():
+        child.set_defaults(**{k: v for k, v in _field_defaults(config_cls).items() if child.get_default(k) is None})
+    namespace = vars(parser.parse_args(argv))
+    command = namespace.pop("command")
+    child, config_cls = configs[command]
+    return command, _config_of(child, config_cls, namespace)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -147,32 +138,3 @@ def progress_bar(desc: str, unit: str):
                 yield result
 
     return wrap
-
-
-def parse_subcommand(
-    commands: dict[str, tuple[type, str]],
-    argv: list[str] | None = None,
-    description: str | None = None,
-    prog: str | None = None,
-) -> tuple[str, Any]:
-    """``prog COMMAND --flags``: one config dataclass per command; returns ``(command, config)``."""
-    parser = OneLineErrorParser(prog=prog, description=description)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
-    for name, (config_cls, help_text) in commands.items():
-        child = sub.add_parser(
-            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-        )
-        hints = typing.get_type_hints(config_cls)
-        for field in dataclasses.fields(config_cls):
-            if field.init:
-                _add_field(child, field, hints[field.name])
-    namespace = vars(parser.parse_args(argv))
-    command = namespace.pop("command")
-    config = _build(commands[command][0], namespace)
-    validate = getattr(config, "validate", None)
-    if validate is not None:
-        try:
-            validate()
-        except ConfigError as exc:
-            parser.error(f"{command}: {exc}")
-    return command, config

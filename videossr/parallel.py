@@ -11,13 +11,14 @@ its process is reported as a :class:`WorkerCrash` and the rest complete normally
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 ItemT = TypeVar("ItemT")
@@ -32,20 +33,31 @@ MAX_CONSECUTIVE_CRASHES = 3
 _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RayOptions:
-    """The ``--ray`` / ``--ray-address`` flags of every stage that can run on a Ray cluster."""
+    """Where a stage that can run on a Ray cluster runs (``--ray`` / ``--ray-address``)."""
 
-    ray: bool = field(
-        default=False, metadata={"help": "run on the Ray cluster this machine belongs to (ray start ...)"}
-    )
-    ray_address: str | None = field(
-        default=None, metadata={"help": "run on the Ray cluster at this address (implies --ray)"}
-    )
+    ray: bool = False  # on the cluster this machine belongs to
+    ray_address: str | None = None  # on the cluster at this address (implies ray)
 
     def ray_target(self) -> str | None:
         """The Ray address to run on, or None for local worker processes."""
         return self.ray_address or ("auto" if self.ray else None)
+
+
+def add_ray_flags(parser) -> None:
+    """``--ray`` and ``--ray-address`` (fields of :class:`RayOptions`)."""
+    parser.add_argument(
+        "--ray",
+        action=argparse.BooleanOptionalAction,
+        help="run on the Ray cluster this machine belongs to (ray start ...)",
+    )
+    parser.add_argument("--ray-address", help="run on the Ray cluster at this address (implies --ray)")
+
+
+def add_workers_flag(parser) -> None:
+    """``--workers`` (default: the CPUs this process may use)."""
+    parser.add_argument("--workers", type=int, help="parallel worker processes")
 
 
 @dataclass(frozen=True)

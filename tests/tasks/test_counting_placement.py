@@ -401,4 +401,7 @@ def test_the_viubench_build_flag_offers_the_same_placements(monkeypatch):
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there
     spec.loader.exec_module(module)
     (field,) = [f for f in dataclasses.fields(module.BuildConfig) if f.name == "placement"]
-    assert field.metadata["choices"] == list(PLACEMENTS) and field.default == counting.DEFAULT_PLACEMENT
+    _, commands = module.build_parsers()
+    build_parser, _ = commands["build"]
+    (flag,) = [action for action in build_parser._actions if action.dest == "placement"]
+    assert flag.choices == list(PLACEMENTS) and field.default == counting.DEFAULT_PLACEMENT

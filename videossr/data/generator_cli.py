@@ -1,8 +1,9 @@
 """What the pretext-task scripts share: their common flags, video selection, and the summary.
 
 ``pretext_tasks/{grounding,counting,jigsaw}.py`` each add their own flag (perturbation,
-difficulty, number of clips) to :class:`GeneratorConfig` and call :func:`run_generator_script`;
-the scripts that make counting data add ``--placement`` with :class:`PlacementOption`.
+difficulty, number of clips) to :func:`add_generator_flags` and their field to
+:class:`GeneratorConfig`, then call :func:`run_generator_script`; the scripts that make counting
+data add ``--placement`` (:func:`add_placement_flag`, :class:`PlacementOption`).
 """
 
 from __future__ import annotations
@@ -17,58 +18,48 @@ from videossr.data.generation import GenerationSettings, OutputSpec, generate_fi
 from videossr.errors import ConfigError
 from videossr.frames.folder import load_index
 from videossr.imaging import DEFAULT_JPEG_QUALITY
-from videossr.parallel import RayOptions, available_cpus
+from videossr.parallel import RayOptions, add_ray_flags, add_workers_flag, available_cpus
 from videossr.tasks.counting import DEFAULT_PLACEMENT, PLACEMENTS
 from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 
 
-def placement_field():
-    """The ``--placement`` flag of the scripts that make counting data."""
-    return field(
-        default=DEFAULT_PLACEMENT,
-        metadata={
-            "help": "counting shapes: separate (never overlap; the default) or released (the released "
-            "code's rule, overlaps included, for exact reproduction)",
-            "choices": list(PLACEMENTS),
-        },
-    )
-
-
-@dataclass
+@dataclass(kw_only=True)
 class PlacementOption:
-    """Mixin of a :class:`GeneratorConfig` that makes counting data: adds ``--placement``."""
+    """Mixin of a :class:`GeneratorConfig` that makes counting data: adds ``placement``."""
 
-    placement: str = placement_field()
+    placement: str = DEFAULT_PLACEMENT
 
     def settings(self) -> GenerationSettings:
         return replace(super().settings(), counting_placement=self.placement)  # type: ignore[misc]
 
 
-@dataclass
-class GeneratorConfig(RayOptions):
-    """Flags every generator script takes."""
+def add_placement_flag(parser) -> None:
+    """``--placement`` of the scripts that make counting data."""
+    parser.add_argument(
+        "--placement",
+        choices=list(PLACEMENTS),
+        help="counting shapes: separate (never overlap; the default) or released (the released "
+        "code's rule, overlaps included, for exact reproduction)",
+    )
 
-    frames_dir: Path | None = field(
-        default=None, metadata={"help": "frames folder made by sample_frames.py (read only)", "required": True}
-    )
-    output_dir: Path | None = field(default=None, metadata={"help": "folder for data files", "required": True})
-    seed: int = field(default=0, metadata={"help": "run seed; each sample's seed derives from it and its video id"})
-    start: int = field(default=0, metadata={"help": "first video (position in the sorted frames index)"})
-    end: int | None = field(default=None, metadata={"help": "end of the video range, exclusive (default: all)"})
-    limit: int | None = field(default=None, metadata={"help": "at most this many videos (after --start/--end)"})
-    split: str = field(default="train", metadata={"help": "split name stored in extra_info"})
-    max_pixels: int = field(
-        default=TRAIN_MAX_PIXELS, metadata={"help": "Qwen-VL max pixels per frame, stored in each row"}
-    )
-    min_pixels: int = field(
-        default=TRAIN_MIN_PIXELS, metadata={"help": "Qwen-VL min pixels per frame, stored in each row"}
-    )
-    jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of changed frames"})
-    workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+
+@dataclass(kw_only=True)
+class GeneratorConfig(RayOptions):
+    """What every generator script takes (:func:`add_generator_flags` makes their flags)."""
+
+    frames_dir: Path  # frames folder made by sample_frames.py (read only)
+    output_dir: Path  # folder for data files
+    seed: int = 0
+    start: int = 0
+    end: int | None = None
+    limit: int | None = None
+    split: str = "train"
+    max_pixels: int = TRAIN_MAX_PIXELS
+    min_pixels: int = TRAIN_MIN_PIXELS
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    workers: int = field(default_factory=available_cpus)
 
     def validate(self) -> None:
-        if self.frames_dir is None or self.output_dir is None:
-            raise ConfigError("--frames-dir and --output-dir are required")
         if self.start < 0:
             raise ConfigError(f"--start must be >= 0, got {self.start}")
         if self.end is not None and self.end <= self.start:
@@ -87,6 +78,24 @@ class GeneratorConfig(RayOptions):
             min_pixels=self.min_pixels,
             jpeg_quality=self.jpeg_quality,
         )
+
+
+def add_generator_flags(parser) -> None:
+    """The flags of :class:`GeneratorConfig` (a script adds its own task's flag after them)."""
+    parser.add_argument(
+        "--frames-dir", type=Path, required=True, help="frames folder made by sample_frames.py (read only)"
+    )
+    parser.add_argument("--output-dir", type=Path, required=True, help="folder for data files")
+    parser.add_argument("--seed", type=int, help="run seed; each sample's seed derives from it and its video id")
+    parser.add_argument("--start", type=int, help="first video (position in the sorted frames index)")
+    parser.add_argument("--end", type=int, help="end of the video range, exclusive (default: all)")
+    parser.add_argument("--limit", type=int, help="at most this many videos (after --start/--end)")
+    parser.add_argument("--split", help="split name stored in extra_info")
+    parser.add_argument("--max-pixels", type=int, help="Qwen-VL max pixels per frame, stored in each row")
+    parser.add_argument("--min-pixels", type=int, help="Qwen-VL min pixels per frame, stored in each row")
+    parser.add_argument("--jpeg-quality", type=int, help="JPEG quality of changed frames")
+    add_workers_flag(parser)
+    add_ray_flags(parser)
 
 
 def run_generator_script(config: GeneratorConfig, specs: list[OutputSpec], prog: str) -> int:

@@ -2,54 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videossr.cli import config_to_dict, fail, parse_config
+from videossr.cli import config_to_dict, fail, parse_config, script_parser
 from videossr.errors import ConfigError
-from videossr.eval.run import RESPONSES_NAME, SUMMARY_NAME, BackendConfig, answer_items
+from videossr.eval.run import RESPONSES_NAME, SUMMARY_NAME, BackendConfig, add_backend_flags, answer_items
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExternalConfig(BackendConfig):
-    benchmark: Path | None = field(
-        default=None,
-        metadata={"help": "records file: JSON list or JSONL of {video, question, answer}", "required": True},
-    )
-    video_dir: Path | None = field(
-        default=None, metadata={"help": "folder holding <video>.<ext> files (searched recursively)"}
-    )
-    output_dir: Path | None = field(
-        default=None, metadata={"help": "run folder (responses.jsonl, summary.json)", "required": True}
-    )
-    max_frames: int = field(default=48, metadata={"help": "at most this many frames (the paper: 32, 48, 64)"})
-    fps: float = field(default=2.0, metadata={"help": "frames per second sampled"})
-    max_pixels: int = field(default=512 * 512, metadata={"help": "pixels per frame at most"})
-    max_new_tokens: int = field(default=128, metadata={"help": "answer budget in tokens"})
-    legacy_denominator: bool = field(
-        default=False,
-        metadata={
-            "help": "drop unparsed/failed items from the denominator, as the released code did "
-            "(inflates scores; for comparison only)"
-        },
-    )
-    decode_workers: int = field(
-        default=0,
-        metadata={
-            "help": "worker processes decoding videos ahead of the model, one video each (0: threads of this process)"
-        },
-    )
-    cache_videos: int = field(
-        default=8, metadata={"help": "decoded videos kept, so a video's questions decode it once"}
-    )
-    skip_invalid: bool = field(
-        default=False,
-        metadata={
-            "help": "skip records whose answer or options are invalid (counted in summary.json) instead of stopping"
-        },
-    )
-    score_only: bool = field(default=False, metadata={"help": "re-score output-dir/responses.jsonl without a model"})
+    """The flags of ``eval/vqa.py`` and ``eval/vtg.py`` (:func:`build_parser`)."""
+
+    benchmark: Path
+    video_dir: Path | None = None
+    output_dir: Path
+    max_frames: int = 48
+    fps: float = 2.0
+    max_pixels: int = 512 * 512
+    max_new_tokens: int = 128
+    legacy_denominator: bool = False
+    decode_workers: int = 0
+    cache_videos: int = 8
+    skip_invalid: bool = False
+    score_only: bool = False
 
     def validate(self) -> None:
         if not self.score_only:
@@ -169,9 +147,50 @@ def evaluate(kind: str, config: ExternalConfig, score, keys: list[str]) -> int:
     return 0
 
 
+def build_parser(doc: str, prog: str) -> argparse.ArgumentParser:
+    """The parser of ``eval/vqa.py`` / ``eval/vtg.py``: the benchmark, the protocol, the backend."""
+    parser = script_parser(doc, prog)
+    parser.add_argument(
+        "--benchmark",
+        type=Path,
+        required=True,
+        help="records file: JSON list or JSONL of {video, question, ground_truth}",
+    )
+    parser.add_argument("--video-dir", type=Path, help="folder holding <video>.<ext> files (searched recursively)")
+    parser.add_argument("--output-dir", type=Path, required=True, help="run folder (responses.jsonl, summary.json)")
+    parser.add_argument("--max-frames", type=int, help="at most this many frames (the paper: 32, 48, 64)")
+    parser.add_argument("--fps", type=float, help="frames per second sampled")
+    parser.add_argument("--max-pixels", type=int, help="pixels per frame at most")
+    parser.add_argument("--max-new-tokens", type=int, help="answer budget in tokens")
+    parser.add_argument(
+        "--legacy-denominator",
+        action=argparse.BooleanOptionalAction,
+        help="drop unparsed/failed items from the denominator, as the released code did (inflates scores; "
+        "for comparison only)",
+    )
+    parser.add_argument(
+        "--decode-workers",
+        type=int,
+        help="worker processes decoding videos ahead of the model, one video each (0: threads of this process)",
+    )
+    parser.add_argument("--cache-videos", type=int, help="decoded videos kept, so a video's questions decode it once")
+    parser.add_argument(
+        "--skip-invalid",
+        action=argparse.BooleanOptionalAction,
+        help="skip records whose ground truth or options are invalid (counted in summary.json) instead of stopping",
+    )
+    parser.add_argument(
+        "--score-only",
+        action=argparse.BooleanOptionalAction,
+        help="re-score output-dir/responses.jsonl without a model",
+    )
+    add_backend_flags(parser)
+    return parser
+
+
 def parse_flags(argv: list[str] | None, doc: str, prog: str) -> ExternalConfig:
-    """The flags of ``eval/vqa.py`` / ``eval/vtg.py`` (see :class:`ExternalConfig`)."""
-    return parse_config(ExternalConfig, argv, description=doc.split("\n\n")[0], prog=prog)
+    """The flags of ``eval/vqa.py`` / ``eval/vtg.py`` parsed into a checked :class:`ExternalConfig`."""
+    return parse_config(build_parser(doc, prog), ExternalConfig, argv)
 
 
 __all__ = [

@@ -12,11 +12,12 @@ ids missing from the responses file are run, so a killed run resumes where it st
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,26 +36,22 @@ SUMMARY_NAME = "summary.json"
 RUN_CONFIG_NAME = "config.json"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BackendConfig:
-    """Flags of the model backend (shared by eval/viubench.py run, eval/vqa.py, eval/vtg.py)."""
+    """The model backend of a run (eval/viubench.py run, eval/vqa.py, eval/vtg.py): :func:`add_backend_flags`."""
 
-    backend: str = field(default="transformers", metadata={"help": "model backend", "choices": list(BACKEND_NAMES)})
-    model: str | None = field(default=None, metadata={"help": "model folder or hub id (not needed for random)"})
-    batch_size: int = field(default=4, metadata={"help": "requests per generate call"})
-    device: str = field(default="auto", metadata={"help": "transformers: auto, cpu, cuda, cuda:1, ..."})
-    dtype: str = field(
-        default="auto", metadata={"help": "transformers: auto (bf16 on GPU, fp32 on CPU) or a torch dtype"}
-    )
-    data_parallel: int | None = field(
-        default=None, metadata={"help": "vllm: engines, one per GPU group (default: all GPUs)"}
-    )
-    tensor_parallel: int = field(default=1, metadata={"help": "vllm: GPUs per engine"})
-    gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vllm: share of GPU memory per engine"})
-    max_model_len: int = field(default=32768, metadata={"help": "vllm: context length"})
-    seed: int = field(default=0, metadata={"help": "seed of the random baseline and of vLLM"})
-    retry_errors: bool = field(default=False, metadata={"help": "re-run items whose earlier attempt failed"})
-    limit: int | None = field(default=None, metadata={"help": "answer only the first N items (smoke runs)"})
+    backend: str = "transformers"
+    model: str | None = None
+    batch_size: int = 4
+    device: str = "auto"
+    dtype: str = "auto"
+    data_parallel: int | None = None
+    tensor_parallel: int = 1
+    gpu_memory_utilization: float = 0.85
+    max_model_len: int = 32768
+    seed: int = 0
+    retry_errors: bool = False
+    limit: int | None = None
 
     def validate_backend(self) -> None:
         if self.backend != "random" and not self.model:
@@ -160,6 +157,24 @@ class RunStats:
     @property
     def items_per_s(self) -> float:
         return self.answered / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def add_backend_flags(parser) -> None:
+    """The flags of :class:`BackendConfig`."""
+    parser.add_argument("--backend", choices=list(BACKEND_NAMES), help="model backend")
+    parser.add_argument("--model", help="model folder or hub id (not needed for random)")
+    parser.add_argument("--batch-size", type=int, help="requests per generate call")
+    parser.add_argument("--device", help="transformers: auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--dtype", help="transformers: auto (bf16 on GPU, fp32 on CPU) or a torch dtype")
+    parser.add_argument("--data-parallel", type=int, help="vllm: engines, one per GPU group (default: all GPUs)")
+    parser.add_argument("--tensor-parallel", type=int, help="vllm: GPUs per engine")
+    parser.add_argument("--gpu-memory-utilization", type=float, help="vllm: share of GPU memory per engine")
+    parser.add_argument("--max-model-len", type=int, help="vllm: context length")
+    parser.add_argument("--seed", type=int, help="seed of the random baseline and of vLLM")
+    parser.add_argument(
+        "--retry-errors", action=argparse.BooleanOptionalAction, help="re-run items whose earlier attempt failed"
+    )
+    parser.add_argument("--limit", type=int, help="answer only the first N items (smoke runs)")
 
 
 def run(

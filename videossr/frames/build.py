@@ -50,33 +50,20 @@ SETTINGS_NAME = "settings.json"
 FORMAT_VERSION = 1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FrameSamplingConfig(RayOptions):
-    """Settings of ``pretext_tasks/sample_frames.py``."""
+    """Settings of ``pretext_tasks/sample_frames.py`` (its flags are these fields)."""
 
-    output_dir: Path | None = field(
-        default=None, metadata={"help": "folder to write frames and index into (created)", "required": True}
-    )
-    video_dir: list[Path] = field(
-        default_factory=list,
-        metadata={"help": "folder searched recursively for videos; repeat for several", "metavar": "DIR"},
-    )
-    video_list: Path | None = field(
-        default=None,
-        metadata={"help": "text file with one video path per line (optionally PATH<TAB>VIDEO_ID)", "metavar": "FILE"},
-    )
-    num_frames: int = field(default=DEFAULT_NUM_FRAMES, metadata={"help": "frames sampled per video"})
-    max_pixels: int = field(
-        default=DEFAULT_MAX_PIXELS,
-        metadata={"help": "shrink stored frames to at most this many pixels (0 keeps the source size)"},
-    )
-    jpeg_quality: int = field(default=DEFAULT_JPEG_QUALITY, metadata={"help": "JPEG quality of stored frames (1-100)"})
-    workers: int = field(default_factory=available_cpus, metadata={"help": "parallel worker processes"})
+    output_dir: Path  # folder to write frames and index into (created)
+    video_dir: list[Path] = field(default_factory=list)  # folders searched recursively for videos
+    video_list: Path | None = None  # text file, one video path per line (optionally PATH<TAB>VIDEO_ID)
+    num_frames: int = DEFAULT_NUM_FRAMES  # frames sampled per video
+    max_pixels: int = DEFAULT_MAX_PIXELS  # stored frames shrunk to at most this many pixels (0: source size)
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY  # JPEG quality of stored frames (1-100)
+    workers: int = field(default_factory=available_cpus)  # parallel worker processes
 
     def validate(self) -> None:
         """Check values that need no file system access; raises :class:`ConfigError`."""
-        if self.output_dir is None:
-            raise ConfigError("--output-dir is required")
         if not self.video_dir and self.video_list is None:
             raise ConfigError("no input: pass --video-dir DIR (repeatable) or --video-list FILE")
         if self.num_frames < 1:
