@@ -37,6 +37,7 @@ from media import REPO_ROOT
 from row_checks import output_tree, replicate_frames
 
 from videossr.data.store import read_log
+from videossr.frames.build import JOURNAL_PATH
 from videossr.io import read_json
 
 pytestmark = pytest.mark.slow
@@ -62,7 +63,7 @@ class Stage:
 
 
 def _journals(out: Path) -> list[Path]:
-    return sorted(out.rglob(".journal/*.jsonl"))
+    return sorted(out.rglob(".journal/**/*.jsonl"))  # .journal/<task>/<variant>.jsonl
 
 
 def _journal_entries(out: Path) -> set[str]:
@@ -137,6 +138,17 @@ def many_videos(sample_videos, tmp_path_factory) -> Path:
     return folder
 
 
+def _sampled_ids(out: Path) -> set[str]:
+    """Videos whose frames are done: in the journal of an unfinished run, or in the index."""
+    done = set()
+    if (out / JOURNAL_PATH).exists():
+        entries, _ = read_log(out / JOURNAL_PATH)
+        done.update(entry["video_id"] for entry in entries[1:])  # the first line holds the settings
+    if (out / "index.jsonl").exists():
+        done.update(json.loads(line)["video_id"] for line in (out / "index.jsonl").read_text().splitlines())
+    return done
+
+
 def _sampling_stage(videos: Path) -> Stage:
     script = REPO_ROOT / "pretext_tasks" / "sample_frames.py"
 
@@ -163,8 +175,8 @@ def _sampling_stage(videos: Path) -> Stage:
             "--workers",
             "1",
         ],
-        finished=lambda out: {p.parent.name for p in out.glob("*/sampling.json")},
-        logs=lambda out: [],  # one record file per video: nothing to tear
+        finished=_sampled_ids,
+        logs=lambda out: [out / JOURNAL_PATH] if (out / JOURNAL_PATH).exists() else [],
         compare=compare,
         check_resume=check,
     )

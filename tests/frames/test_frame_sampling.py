@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from media import coded_size, ffmpeg_binary
 
 from videossr.errors import ConfigError
-from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
+from videossr.frames.build import JOURNAL_PATH, FrameSamplingConfig, run_frame_sampling
 from videossr.frames.folder import load_index
 from videossr.frames.plan import plan_central_sampling
 from videossr.io import iter_jsonl, read_json
@@ -158,9 +159,18 @@ def test_rerun_skips_done_videos_redoes_half_written_ones_and_matches_a_clean_ru
     out = tmp_path / "frames"
     sample(mixed_video_dir, out)
     clean = output_bytes(out)
-    # Simulate a crash in the middle of one video: its record gone, a frame half written.
-    (out / "bundled" / "bikes" / "sampling.json").unlink()
+    # Simulate a crash in the middle of one video: the journal of an unfinished run holds every
+    # record but that video's (and a torn last line), one of its frames is half written, and
+    # neither the index nor the manifest was written yet.
+    records = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    header = json.loads((out / "settings.json").read_text())
+    (out / JOURNAL_PATH).parent.mkdir(exist_ok=True)
+    (out / JOURNAL_PATH).write_text(
+        "".join(json.dumps(e) + "\n" for e in [header, *[r for r in records if r["video_id"] != "bundled/bikes"]])
+        + '{"video_id": "bundled/bik'
+    )
     (out / "bundled" / "bikes" / "7.jpg").write_bytes(b"\xff\xd8 half")
+    (out / "index.jsonl").unlink()
     (out / "manifest.json").unlink()
     summary = sample(mixed_video_dir, out)
     assert (summary.sampled, summary.already_done, summary.failed) == (1, 3 + len(GOOD), len(BAD))

@@ -1,7 +1,7 @@
 """Resumable output: the append-only log every resumable stage keeps, and the one-writer lock.
 
 :class:`AppendLog` is the single implementation behind the generators' journals
-(``OUT/.journal/<stem>.jsonl``) and evaluation's ``R/responses.jsonl``. Its guarantees hold when
+(``OUT/.journal/<key>.jsonl``) and evaluation's ``R/responses.jsonl``. Its guarantees hold when
 the process is killed at any byte:
 
 - an entry is one JSON line, written whole, flushed and fsynced before :meth:`AppendLog.append`
@@ -13,8 +13,8 @@ the process is killed at any byte:
 - a malformed line that is *not* the last cannot come from a crash (the file was edited or
   damaged): it raises, naming the file and line, instead of silently dropping what follows.
 
-Frame sampling keeps one record file per video instead (``OUT/<video_id>/sampling.json``, written
-last and atomically), which needs no log.
+It is also frame sampling's journal (``FRAMES/.journal/sampling.jsonl``): every resumable stage
+keeps its progress in an :class:`AppendLog`.
 
 :func:`exclusive_writer` is the advisory lock that stops two runs from writing one output: the
 second is refused at once with the folder and the holder's process id and command line. It is an

@@ -3,16 +3,19 @@
 Output layout (``OUT`` = the output folder; nothing is ever written next to the input videos)::
 
     OUT/<video_id>/0.jpg … <N-1>.jpg   the sampled frames, upright, within the pixel budget
-    OUT/<video_id>/sampling.json       the video's record, written last: its presence marks the
-                                        video as complete
+    OUT/.journal/sampling.jsonl        while a run is unfinished: the record of every video whose
+                                        frames are all written (the resumable-output store,
+                                        :class:`~videossr.data.store.AppendLog`, headed by the settings)
     OUT/settings.json                  the settings the frames were made with (checked on re-runs)
     OUT/index.jsonl                    one record per sampled video, sorted by video_id
     OUT/failures.jsonl                 one line per video that could not be sampled, with a reason
     OUT/manifest.json                  config, counts, timing and versions; written last, so its
                                         presence means the run completed
 
-A re-run skips videos whose record exists, redoes half-written ones and retries failed ones; the
-frames, ``index.jsonl`` and ``failures.jsonl`` are identical for any worker count and order.
+A video is done when the journal or ``index.jsonl`` holds its record. A re-run (after a kill, or
+with more videos) skips done videos, redoes half-written ones and retries failed ones; the frames,
+``index.jsonl`` and ``failures.jsonl`` are identical for any worker count and order. The journal
+is removed once ``index.jsonl`` and the manifest are written.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from videossr.cli import config_to_dict
-from videossr.data.store import exclusive_writer
+from videossr.data.store import AppendLog, exclusive_writer
 from videossr.errors import ConfigError, VideoError
-from videossr.frames.folder import INDEX_NAME, RECORD_NAME, frame_path, video_record_path
+from videossr.frames.folder import INDEX_NAME, frame_path, load_index
 from videossr.frames.plan import DEFAULT_NUM_FRAMES, plan_central_sampling, sample_fps_of
 from videossr.imaging import DEFAULT_JPEG_QUALITY, encode_jpeg
 from videossr.io import read_json, remove_stale_temporaries, write_json_atomic, write_jsonl_atomic
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 512 * 512
 
 FAILURES_NAME = "failures.jsonl"
+JOURNAL_PATH = Path(".journal") / "sampling.jsonl"  # under the output folder
 MANIFEST_NAME = "manifest.json"
 SETTINGS_NAME = "settings.json"
 
@@ -104,6 +108,7 @@ class VideoOutcome:
     num_frames_written: int = 0
     reason: str = ""
     wall_s: float = 0.0
+    record: dict[str, Any] | None = None  # the index record, once every frame is written
 
     @property
     def ok(self) -> bool:
@@ -140,8 +145,9 @@ def sample_video(task: _Task) -> VideoOutcome:
     started = time.perf_counter()
     source = task.source
     try:
-        written = _sample_video(task)
-        return VideoOutcome(source.video_id, str(source.path), written, "", time.perf_counter() - started)
+        record = _sample_video(task)
+        elapsed = time.perf_counter() - started
+        return VideoOutcome(source.video_id, str(source.path), record["num_frames"], "", elapsed, record)
     except VideoError as exc:
         reason = exc.reason
     except Exception as exc:  # noqa: BLE001 - recorded loudly as a failure, never as a silent success
@@ -150,17 +156,14 @@ def sample_video(task: _Task) -> VideoOutcome:
     return VideoOutcome(source.video_id, str(source.path), 0, reason, time.perf_counter() - started)
 
 
-def _sample_video(task: _Task) -> int:
+def _sample_video(task: _Task) -> dict[str, Any]:
+    """Write the frames of one video; returns its index record (the driver journals it)."""
     # Imported here so that scripts start fast and worker processes import it once.
     from videossr.video.decoder import decode_frames, probe_video
 
     probe = probe_video(task.source.path)
     plan = plan_central_sampling(probe.num_frames, task.num_frames)
-    video_dir = task.output_dir / task.source.video_id
-    video_dir.mkdir(parents=True, exist_ok=True)
-    for stale in video_dir.glob(f".{RECORD_NAME}.*"):  # temp file of a run killed mid-write
-        stale.unlink(missing_ok=True)
-    record_path = video_dir / RECORD_NAME
+    (task.output_dir / task.source.video_id).mkdir(parents=True, exist_ok=True)
     height = width = quarter_turns = None
     written = 0
     for decoded in decode_frames(probe, plan.frame_indices, max_pixels=task.max_pixels, threads=task.decoder_threads):
@@ -200,8 +203,7 @@ def _sample_video(task: _Task) -> int:
         "rotation_deg": quarter_turns * 90,
         "codec": probe.codec,
     }
-    write_json_atomic(record_path, record)
-    return written
+    return record
 
 
 def _check_not_inside_inputs(output_dir: Path, input_dirs: list[Path]) -> None:
@@ -289,7 +291,30 @@ def _sample_into(
     (output_dir / MANIFEST_NAME).unlink(missing_ok=True)
 
     summary = SamplingSummary(output_dir=output_dir, num_videos=len(sources))
-    todo = [s for s in sources if not video_record_path(output_dir, s.video_id).exists()]
+    # Done: in the index of an earlier complete run, or in the journal of an unfinished one.
+    done = {r["video_id"]: r for r in load_index(output_dir)} if (output_dir / INDEX_NAME).exists() else {}
+    with AppendLog(output_dir / JOURNAL_PATH, header=config.frame_settings()) as journal:
+        done.update((r["video_id"], r) for r in journal.entries)
+        _sample_missing(output_dir, sources, done, journal, config, progress, summary)
+    write_jsonl_atomic(output_dir / INDEX_NAME, [done[s.video_id] for s in sources if s.video_id in done])
+    write_jsonl_atomic(output_dir / FAILURES_NAME, summary.failures)
+    summary.wall_s = time.perf_counter() - started
+    write_json_atomic(output_dir / MANIFEST_NAME, _manifest(config, summary, started_at))
+    (output_dir / JOURNAL_PATH).unlink(missing_ok=True)
+    return summary
+
+
+def _sample_missing(
+    output_dir: Path,
+    sources: list[VideoSource],
+    done: dict[str, dict[str, Any]],
+    journal: AppendLog,
+    config: FrameSamplingConfig,
+    progress: Callable[[Iterator[VideoOutcome], int], Iterator[VideoOutcome]] | None,
+    summary: SamplingSummary,
+) -> None:
+    """Sample the videos not in ``done``: each finished record is journalled, then added to ``done``."""
+    todo = [s for s in sources if s.video_id not in done]
     summary.already_done = len(sources) - len(todo)
     ray_target = config.ray_target()
     workers = min(config.workers, max(1, len(todo)))
@@ -302,6 +327,8 @@ def _sample_into(
     failures = []
     for outcome in outcomes:
         if outcome.ok:
+            journal.append(outcome.record)
+            done[outcome.video_id] = outcome.record
             summary.sampled += 1
             summary.frames_written += outcome.num_frames_written
         else:
@@ -310,12 +337,6 @@ def _sample_into(
     failures.sort(key=lambda row: row["video_id"])
     summary.failed = len(failures)
     summary.failures = failures
-
-    write_jsonl_atomic(output_dir / INDEX_NAME, _index_rows(output_dir, sources))
-    write_jsonl_atomic(output_dir / FAILURES_NAME, failures)
-    summary.wall_s = time.perf_counter() - started
-    write_json_atomic(output_dir / MANIFEST_NAME, _manifest(config, summary, started_at))
-    return summary
 
 
 def _run_tasks(tasks: list[_Task], workers: int, ray_address: str | None = None) -> Iterator[VideoOutcome]:
@@ -331,19 +352,12 @@ def _remove_partial(output_dir: Path, video_id: str) -> None:
     if not video_dir.is_dir():
         return
     for path in video_dir.iterdir():
-        if path.is_file() and (path.suffix == ".jpg" or path.name.startswith(f".{RECORD_NAME}.")):
+        if path.is_file() and path.suffix == ".jpg":
             path.unlink()
     try:
         video_dir.rmdir()  # only if empty: other videos' ids may nest below this one
     except OSError:
         pass
-
-
-def _index_rows(output_dir: Path, sources: list[VideoSource]) -> Iterator[dict[str, Any]]:
-    for source in sources:
-        record_path = video_record_path(output_dir, source.video_id)
-        if record_path.exists():
-            yield read_json(record_path)
 
 
 def _manifest(config: FrameSamplingConfig, summary: SamplingSummary, started_at: str) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 A frames folder (made by ``pretext_tasks/sample_frames.py``, :mod:`videossr.frames.build`)::
 
     FRAMES/<video_id>/<position>.jpg    the sampled frames, position 0 .. num_frames - 1
-    FRAMES/<video_id>/sampling.json     the video's record; present only once all its frames are
-    FRAMES/index.jsonl                  every record, sorted by video_id (written last)
+    FRAMES/index.jsonl                  one record per sampled video, sorted by video_id (written
+                                        last; while a run is unfinished its records are journalled
+                                        in FRAMES/.journal/sampling.jsonl)
 
 This module is the only one that knows those names. Frames are loaded lazily and cached, so a
 generator that touches 12 of 48 frames decodes 12 JPEGs. Nothing here writes.
@@ -23,13 +24,7 @@ import numpy as np
 from videossr.errors import ConfigError, VideoError
 from videossr.io import iter_jsonl
 
-RECORD_NAME = "sampling.json"
 INDEX_NAME = "index.jsonl"
-
-
-def video_record_path(frames_dir: Path, video_id: str) -> Path:
-    """Where the record of ``video_id`` lives; it exists only for completely sampled videos."""
-    return frames_dir / video_id / RECORD_NAME
 
 
 def frame_path(frames_dir: Path, video_id: str, position: int) -> Path:
