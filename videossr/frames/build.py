@@ -20,6 +20,7 @@ is removed once ``index.jsonl`` and the manifest are written.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -301,6 +302,8 @@ def _sample_into(
     summary.wall_s = time.perf_counter() - started
     write_json_atomic(output_dir / MANIFEST_NAME, _manifest(config, summary, started_at))
     (output_dir / JOURNAL_PATH).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the journal's folder, if nothing else is in it
+        (output_dir / JOURNAL_PATH).parent.rmdir()
     return summary
 
 
