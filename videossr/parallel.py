@@ -4,9 +4,10 @@ Used by every per-video stage. Results come back in completion order; callers th
 deterministic output order sort what they collect (outputs never depend on which worker did what).
 
 A worker process that dies (a decoder segfault on a hostile file, the OOM killer) would hang a
-``multiprocessing.Pool`` or fail every pending task of a ``ProcessPoolExecutor``. Here the items
-that were in flight are re-run one at a time in fresh single-worker pools, so the one that kills
-its process is reported as a :class:`WorkerCrash` and the rest complete normally.
+``multiprocessing.Pool`` or fail every pending task of a ``ProcessPoolExecutor``. Local workers
+are a `pebble <https://pypi.org/project/Pebble/>`_ pool instead, which replaces the dead worker
+and fails only its item: that item is reported as a :class:`WorkerCrash` and the rest complete
+normally. On Ray, a crashed task is reported the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import multiprocessing
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -91,25 +91,21 @@ def limit_threads_in_this_process() -> None:
         pass
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
-    # spawn, not fork: the parent may hold threads (progress bars, Ray clients) and open decoders.
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=limit_threads_in_this_process,
-    )
-
-
 def map_unordered(
     fn: Callable[[ItemT], ResultT], items: Iterable[ItemT], workers: int, *, ray_address: str | None = None
 ) -> Iterator[tuple[ItemT, ResultT | WorkerCrash]]:
     """Yield ``(item, fn(item))`` for every item, in completion order.
 
-    ``fn`` must be a picklable module-level function and safe to run twice on the same item (an
-    item in flight when another worker crashes is re-run). Exceptions raised by ``fn`` propagate.
-    With ``workers <= 1`` everything runs in this process, in order. With ``ray_address`` (an
-    address, or ``"auto"`` for the cluster this machine belongs to) items run as Ray tasks on the
-    cluster instead, ``workers`` tasks in flight at most (0: twice the cluster's CPUs).
+    ``fn`` must be a picklable module-level function. An item whose worker process dies comes back
+    as a :class:`WorkerCrash`; exceptions raised by ``fn`` propagate (the pool is stopped). With
+    ``workers <= 1`` everything runs in this process, in order. With ``ray_address`` (an address, or
+    ``"auto"`` for the cluster this machine belongs to) items run as Ray tasks on the cluster
+    instead, ``workers`` tasks in flight at most (0: twice the cluster's CPUs); there ``fn`` must
+    be safe to run twice on an item (a task whose node dies is re-run elsewhere).
+
+    Raises:
+        RuntimeError: :data:`MAX_CONSECUTIVE_CRASHES` workers in a row died, each on its own item:
+            the environment, not the items, is broken (an import error in the workers, no memory).
     """
     if ray_address is not None:
         yield from _ray_map_unordered(fn, items, ray_address, workers)
@@ -118,57 +114,58 @@ def map_unordered(
         for item in items:
             yield item, fn(item)
         return
-    pending = iter(items)
-    while True:
-        unfinished: list[ItemT] = []
-        pool = _new_pool(workers)
-        try:
-            in_flight: dict[Future, Any] = {}
-            exhausted = False
-            while True:
-                while not exhausted and len(in_flight) < 2 * workers:
-                    item = next(pending, _END)
-                    if item is _END:
-                        exhausted = True
-                    else:
-                        in_flight[pool.submit(fn, item)] = item
-                if not in_flight:
-                    return
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        unfinished = list(in_flight.values())
-                        break
-                    yield in_flight.pop(future), result
-                if unfinished:
-                    break
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        consecutive_crashes = 0
-        for item in unfinished:
-            result = _run_isolated(fn, item)
-            consecutive_crashes = consecutive_crashes + 1 if isinstance(result, WorkerCrash) else 0
-            if consecutive_crashes >= MAX_CONSECUTIVE_CRASHES:
-                # One bad input kills one worker; several in a row point at the environment
-                # (an import error in the workers, memory exhausted), not at the items.
-                raise RuntimeError(
-                    f"{consecutive_crashes} worker processes in a row died, each on its own item; "
-                    "the workers cannot run here (check that the function's module imports in a fresh "
-                    "process, and the machine's free memory)"
-                )
-            yield item, result
+    yield from _pool_map_unordered(fn, items, workers)
 
 
-def _run_isolated(fn: Callable[[ItemT], ResultT], item: ItemT) -> ResultT | WorkerCrash:
-    pool = _new_pool(1)
+def _pool_map_unordered(fn, items, workers: int):
+    """:func:`map_unordered` in ``workers`` processes: a pebble pool, which replaces a dead worker
+    and fails only that worker's item (a ``ProcessPoolExecutor`` would fail every pending one)."""
+    import pebble
+
+    # spawn, not fork: the parent may hold threads (progress bars, Ray clients) and open decoders.
+    pool = pebble.ProcessPool(
+        max_workers=workers,
+        context=multiprocessing.get_context("spawn"),
+        initializer=limit_threads_in_this_process,
+    )
     try:
-        return pool.submit(fn, item).result()
-    except BrokenProcessPool:
-        return WorkerCrash("the worker process died (crashed or was killed) while handling this item")
+        pending = iter(items)
+        in_flight: dict[Future, Any] = {}
+        exhausted = False
+        consecutive_crashes = 0
+        while True:
+            while not exhausted and len(in_flight) < 2 * workers:
+                item = next(pending, _END)
+                if item is _END:
+                    exhausted = True
+                else:
+                    in_flight[pool.schedule(fn, args=(item,))] = item
+            if not in_flight:
+                return
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = in_flight.pop(future)
+                try:
+                    result = future.result()
+                except pebble.ProcessExpired as exc:
+                    consecutive_crashes += 1
+                    if consecutive_crashes >= MAX_CONSECUTIVE_CRASHES:
+                        raise RuntimeError(
+                            f"{consecutive_crashes} worker processes in a row died, each on its own item; "
+                            "the workers cannot run here (check that the function's module imports in a fresh "
+                            "process, and the machine's free memory)"
+                        ) from exc
+                    result = WorkerCrash(
+                        f"the worker process died (crashed or was killed; exit code {exc.exitcode}) "
+                        "while handling this item"
+                    )
+                else:
+                    consecutive_crashes = 0
+                yield item, result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Also on an exception or an abandoned generator: no worker outlives the call.
+        pool.stop()
+        pool.join()
 
 
 _END = object()
