@@ -12,6 +12,7 @@ from media import REPO_ROOT
 from row_checks import check_row
 
 from videossr.data.generation import regenerate_sample
+from videossr.data.mix import get_recipe
 from videossr.tasks.registry import spec_of
 from videossr.training.dry_run import compose_config
 from videossr.training.online_dataset import OnlinePretextDataset, parse_mix
@@ -149,14 +150,8 @@ def test_validation_parquet_files_load_as_verls_own_dataset(frames_dir, tmp_path
 
 def test_mix_strings_and_bad_mixes():
     assert [(s.key, w) for s, w in parse_mix('{"jigsaw/6": 2}')] == [("jigsaw/6", 2.0)]
-    assert [s.key for s, _ in parse_mix(None)] == [
-        "grounding/channelswap",
-        "grounding/mirror",
-        "grounding/zoomout",
-        "grounding/rotate180",
-        "jigsaw/6",
-        "counting/easy",
-    ]
+    # No mix: VideoSSR-30K's parts and weights (tests/data/test_mix.py pins what they are).
+    assert parse_mix(None) == [(p.spec, float(p.weight)) for p in get_recipe("videossr-30k").parts]
     from videossr.errors import ConfigError
 
     for bad in ("sorting/x=1", "grounding/Sepia=1", "jigsaw/6=-1", "grounding/Mirror=abc"):
