@@ -10,12 +10,29 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO_DIR = REPO_ROOT / "data" / "videos"
+
+
+def script_command(script: str, *args: object, **flags: object) -> list[str]:
+    """The command line of one of the project's scripts: ``[python, REPO/script, *args, --flag value, ...]``.
+
+    Flags keep their keyword order; ``output_dir=`` is ``--output-dir``; ``True`` is a bare flag.
+
+    >>> script_command("pretext_tasks/grounding.py", perturbation="Blur", workers=1)[2:]
+    ['--perturbation', 'Blur', '--workers', '1']
+    """
+    command = [sys.executable, str(REPO_ROOT / script), *map(str, args)]
+    for name, value in flags.items():
+        command.append("--" + name.replace("_", "-"))
+        if value is not True:
+            command.append(str(value))
+    return command
 
 
 def ffmpeg_binary() -> str:

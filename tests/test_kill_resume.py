@@ -26,14 +26,13 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from media import REPO_ROOT
+from media import script_command
 from row_checks import output_tree, replicate_frames
 
 from videossr.data.store import read_log
@@ -150,7 +149,6 @@ def _sampled_ids(out: Path) -> set[str]:
 
 
 def _sampling_stage(videos: Path) -> Stage:
-    script = REPO_ROOT / "pretext_tasks" / "sample_frames.py"
 
     def check(out: Path, finished: set[str], result: subprocess.CompletedProcess, before) -> None:
         assert result.stdout.startswith(f"sampled {16 - len(finished)}, failed 0, already done {len(finished)}"), (
@@ -165,16 +163,9 @@ def _sampling_stage(videos: Path) -> Stage:
         }
 
     return Stage(
-        command=lambda out: [
-            sys.executable,
-            str(script),
-            "--video-dir",
-            str(videos),
-            "--output-dir",
-            str(out),
-            "--workers",
-            "1",
-        ],
+        command=lambda out: script_command(
+            "pretext_tasks/sample_frames.py", video_dir=videos, output_dir=out, workers=1
+        ),
         finished=_sampled_ids,
         logs=lambda out: [out / JOURNAL_PATH] if (out / JOURNAL_PATH).exists() else [],
         compare=compare,
@@ -183,8 +174,6 @@ def _sampling_stage(videos: Path) -> Stage:
 
 
 def _eval_stage(benchmark: Path, model: Path) -> Stage:
-    script = REPO_ROOT / "eval" / "viubench.py"
-
     def answers(out: Path) -> dict[str, str]:
         entries, _ = read_log(out / "responses.jsonl")
         by_id = {e["id"]: e["response"] for e in entries}
@@ -198,21 +187,9 @@ def _eval_stage(benchmark: Path, model: Path) -> Stage:
         assert f"already done {len(done)}" in result.stdout, result.stdout
 
     return Stage(
-        command=lambda out: [
-            sys.executable,
-            str(script),
-            "run",
-            "--benchmark",
-            str(benchmark),
-            "--model",
-            str(model),
-            "--batch-size",
-            "1",
-            "--max-new-tokens",
-            "4",
-            "--output-dir",
-            str(out),
-        ],
+        command=lambda out: script_command(
+            "eval/viubench.py", "run", benchmark=benchmark, model=model, batch_size=1, max_new_tokens=4, output_dir=out
+        ),
         finished=finished,
         logs=lambda out: [out / "responses.jsonl"] if (out / "responses.jsonl").exists() else [],
         compare=answers,
@@ -278,59 +255,28 @@ def test_killed_frame_sampling_resumes_to_the_same_frames(many_videos, tmp_path)
 
 
 def test_killed_generator_resumes_to_the_same_files_without_redoing_work(big_frames, tmp_path):
-    script = REPO_ROOT / "pretext_tasks" / "grounding.py"
     stage = _generation_stage(
-        lambda out: [
-            sys.executable,
-            str(script),
-            "--frames-dir",
-            str(big_frames),
-            "--perturbation",
-            "Blur",
-            "--workers",
-            "1",
-            "--output-dir",
-            str(out),
-        ]
+        lambda out: script_command(
+            "pretext_tasks/grounding.py", frames_dir=big_frames, perturbation="Blur", workers=1, output_dir=out
+        )
     )
     _check_kill_and_resume(stage, tmp_path, seed=2)
 
 
 def test_killed_mix_build_resumes_to_the_same_mix(big_frames, tmp_path):
-    script = REPO_ROOT / "pretext_tasks" / "build_mix.py"
     stage = _generation_stage(
-        lambda out: [
-            sys.executable,
-            str(script),
-            "--frames-dir",
-            str(big_frames),
-            "--val-fraction",
-            "0.1",
-            "--workers",
-            "1",
-            "--output-dir",
-            str(out),
-        ]
+        lambda out: script_command(
+            "pretext_tasks/build_mix.py", frames_dir=big_frames, val_fraction=0.1, workers=1, output_dir=out
+        )
     )
     _check_kill_and_resume(stage, tmp_path, seed=3)
 
 
 def test_killed_viubench_build_resumes_to_the_same_benchmark(big_frames, tmp_path):
-    script = REPO_ROOT / "eval" / "viubench.py"
     stage = _generation_stage(
-        lambda out: [
-            sys.executable,
-            str(script),
-            "build",
-            "--frames-dir",
-            str(big_frames),
-            "--per-subtype",
-            "4",
-            "--workers",
-            "1",
-            "--output-dir",
-            str(out),
-        ]
+        lambda out: script_command(
+            "eval/viubench.py", "build", frames_dir=big_frames, per_subtype=4, workers=1, output_dir=out
+        )
     )
     _check_kill_and_resume(stage, tmp_path, seed=4)
 

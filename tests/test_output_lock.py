@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from media import REPO_ROOT
+from media import script_command
 from row_checks import replicate_frames
 
 from videossr.data.store import OutputBusyError, exclusive_writer
@@ -105,51 +105,37 @@ def _stage_commands(name: str, big_frames: Path, sample_videos: list[Path], tmp_
         for copy in range(4):
             for video in sample_videos:
                 (videos / f"{copy}_{video.name}").symlink_to(video)
-        script = [str(REPO_ROOT / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(videos), "--workers", "1"]
-        return [sys.executable, *script, "--output-dir", str(out)], out / ".videossr.lock"
+        command = script_command("pretext_tasks/sample_frames.py", video_dir=videos, workers=1, output_dir=out)
+        return command, out / ".videossr.lock"
     if name == "generator":
-        script = [
-            str(REPO_ROOT / "pretext_tasks" / "grounding.py"),
-            "--frames-dir",
-            str(big_frames),
-            "--perturbation",
-            "Blur",
-            "--workers",
-            "1",
-        ]
-        return [sys.executable, *script, "--output-dir", str(out)], out / ".journal" / ".blur.lock"
+        return _blur_command(big_frames, out), out / ".journal" / "grounding" / ".blur.lock"
     if name == "mix":
-        script = [str(REPO_ROOT / "pretext_tasks" / "build_mix.py"), "--frames-dir", str(big_frames), "--workers", "1"]
-        return [sys.executable, *script, "--output-dir", str(out)], out / ".mix.lock"
+        command = script_command("pretext_tasks/build_mix.py", frames_dir=big_frames, workers=1, output_dir=out)
+        return command, out / ".mix.lock"
     if name == "viubench_build":
-        script = [
-            str(REPO_ROOT / "eval" / "viubench.py"),
-            "build",
-            "--frames-dir",
-            str(big_frames),
-            "--per-subtype",
-            "4",
-            "--workers",
-            "1",
-        ]
-        return [sys.executable, *script, "--output-dir", str(out)], out / ".viubench.lock"
+        command = script_command(
+            "eval/viubench.py", "build", frames_dir=big_frames, per_subtype=4, workers=1, output_dir=out
+        )
+        return command, out / ".viubench.lock"
     from videossr.eval.viubench import build_viubench
 
     bench = build_viubench(big_frames, tmp_path / "bench", per_subtype=2, seed=0, workers=1)
-    model = tiny_model("qwen2_5_vl")
-    script = [
-        str(REPO_ROOT / "eval" / "viubench.py"),
+    command = script_command(
+        "eval/viubench.py",
         "run",
-        "--benchmark",
-        str(bench),
-        "--model",
-        str(model),
-        "--batch-size",
-        "1",
-        "--max-new-tokens",
-        "4",
-    ]
-    return [sys.executable, *script, "--output-dir", str(out)], out / ".videossr.lock"
+        benchmark=bench,
+        model=tiny_model("qwen2_5_vl"),
+        batch_size=1,
+        max_new_tokens=4,
+        output_dir=out,
+    )
+    return command, out / ".videossr.lock"
+
+
+def _blur_command(big_frames: Path, out: Path) -> list[str]:
+    return script_command(
+        "pretext_tasks/grounding.py", frames_dir=big_frames, perturbation="Blur", workers=1, output_dir=out
+    )
 
 
 @pytest.mark.slow
@@ -167,7 +153,7 @@ def test_a_second_run_on_the_same_output_is_refused_and_a_killed_one_does_not_bl
     assert second.returncode == 2, second.stderr
     message = second.stderr.strip()
     assert message.count("\n") == 0, message  # one line
-    assert str(lock.parent.parent if lock.parent.name == ".journal" else lock.parent) in message
+    assert str(tmp_path / "out") in message
     assert f"pid {first.pid}" in message
     resumed = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -176,29 +162,9 @@ def test_a_second_run_on_the_same_output_is_refused_and_a_killed_one_does_not_bl
 @pytest.mark.slow
 def test_two_generators_may_write_different_files_of_one_folder_side_by_side(big_frames, tmp_path):
     out = tmp_path / "out"
-    blur = [
-        sys.executable,
-        str(REPO_ROOT / "pretext_tasks" / "grounding.py"),
-        "--frames-dir",
-        str(big_frames),
-        "--perturbation",
-        "Blur",
-        "--workers",
-        "1",
-        "--output-dir",
-        str(out),
-    ]
-    counting = [
-        sys.executable,
-        str(REPO_ROOT / "pretext_tasks" / "counting.py"),
-        "--frames-dir",
-        str(big_frames),
-        "--workers",
-        "1",
-        "--output-dir",
-        str(out),
-    ]
-    first = _start_and_wait_for_lock(blur, out / ".journal" / ".blur.lock")
+    blur = _blur_command(big_frames, out)
+    counting = script_command("pretext_tasks/counting.py", frames_dir=big_frames, workers=1, output_dir=out)
+    first = _start_and_wait_for_lock(blur, out / ".journal" / "grounding" / ".blur.lock")
     try:  # counting runs to the end while Blur holds its lock (frozen)
         second = subprocess.run(counting, capture_output=True, text=True, env=ENV, timeout=900)
     finally:
