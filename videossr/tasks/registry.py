@@ -94,7 +94,8 @@ class PretextTask:
     """Base class of a pretext task; a subclass sets the class attributes and the abstract methods.
 
     Attributes:
-        name: registry key, CLI value, parquet ``data_source``, reward key, and the prefix of its variant keys (and of verl's training metrics, which group by data_source).
+        name: registry key, CLI value, parquet ``data_source``, reward key, the first part of its
+            variant keys, and the group of verl's training metrics (verl groups by ``data_source``).
         aliases: other ``data_source`` names the reward accepts for this task.
         default_variant: the variant a bare task name means in a mix key (None: a variant is required).
         example_ground_truth: a valid ground truth; the dry run checks that the reward scores it 1.0.
