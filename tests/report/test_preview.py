@@ -24,22 +24,22 @@ def data(frames_dir, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("stem, blocks", [("grounding/rotate90", 1), ("counting/hard", 1), ("jigsaw/8", 8)])
-def test_sheet_shows_every_frame_with_the_changes_marked(data, stem, blocks, monkeypatch):
+@pytest.mark.parametrize("key, blocks", [("grounding/rotate90", 1), ("counting/hard", 1), ("jigsaw/8", 8)])
+def test_sheet_shows_every_frame_with_the_changes_marked(data, key, blocks, monkeypatch):
     import videossr.report.preview as preview
 
     grids = []  # one grid of thumbnails per video of the prompt (jigsaw: one per clip)
     real_grid = preview._grid
     monkeypatch.setattr(preview, "_grid", lambda thumbs, *a: grids.append(len(thumbs)) or real_grid(thumbs, *a))
-    row = read_rows(data / f"{stem}.parquet")[0]
+    row = read_rows(data / f"{key}.parquet")[0]
     sheet = render_contact_sheet(row)
     assert len(grids) == blocks and sum(grids) == 48  # every frame the model sees, once
     assert sheet.ndim == 3 and sheet.shape[1] > 1000
     red = (sheet[..., 2] > 200) & (sheet[..., 1] < 60) & (sheet[..., 0] < 60)
     yellow = (sheet[..., 2] > 200) & (sheet[..., 1] > 200) & (sheet[..., 0] < 40)
-    if stem == "rotate90":
+    if key == "grounding/rotate90":
         assert red.sum() > 1000  # the perturbed span's red borders
-    if stem == "counting/hard":
+    if key == "counting/hard":
         assert yellow.sum() > 1000  # shape outlines and frame borders
     # 48 thumbnails in rows of 8 (jigsaw: one block of 6 per clip) below the text.
     assert sheet.shape[0] > 6 * 100

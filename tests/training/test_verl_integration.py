@@ -22,7 +22,8 @@ from videossr.training.dry_run import compose_config
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
 
 TRAIN_SH = REPO_ROOT / "train" / "train.sh"
-TRAIN_FILES = ["channelswap", "mirror", "zoomout", "rotate180", "jigsaw6", "counting"]
+# The variant keys train.sh reads (tests/data/test_mix.py pins them).
+TRAIN_FILES = [part.spec.key for part in get_recipe("videossr-30k").parts]
 
 
 @pytest.fixture(scope="module")
