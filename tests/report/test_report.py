@@ -375,6 +375,27 @@ def test_galleries_are_a_seeded_sample_of_the_stated_size(runs, tmp_path):
     assert ids(outputs[0]) != ids((tmp_path / "c.html").read_text())  # 2 items per subtype: another seed, another pick
 
 
+def test_results_written_before_the_renames_are_read_under_the_new_names(runs, bench, tmp_path):
+    from videossr.eval.viubench import LEGACY_SUBTYPES
+    from videossr.report.eval_report import load_run
+
+    old_name = {new: old for old, new in LEGACY_SUBTYPES.items()}
+    old = tmp_path / "old_run"
+    shutil.copytree(runs["random"], old)
+    summary = json.loads((old / "summary.json").read_text())
+    for counts in ("subtypes", "per_subtype_counts"):
+        summary[counts] = {old_name[k]: v for k, v in summary[counts].items()}
+    (old / "summary.json").write_text(json.dumps(summary))
+    records = json.loads(bench.read_text())  # the benchmark file as it was written: subtype and answer
+    for record in records:
+        record["subtype"], record["answer"] = old_name[record["subtype"]], record.pop("ground_truth")
+    (tmp_path / "old_viubench.json").write_text(json.dumps(records))
+
+    now, then = load_run(runs["random"], "r0"), load_run(old, "r1", benchmark=tmp_path / "old_viubench.json")
+    assert then.summary["subtypes"] == now.summary["subtypes"] and list(now.summary["subtypes"]) == list(subtypes())
+    assert then.outcomes == now.outcomes
+
+
 def test_cli_errors_are_one_line(tmp_path):
     done = _py(REPORT, str(tmp_path), "--output", str(tmp_path / "r.html"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no summary.json" in done.stderr

@@ -124,6 +124,12 @@ def load_run(folder: str | Path, key: str, benchmark: Path | None = None) -> Run
     config = read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
     if "subtypes" in summary:
         kind = "viubench"
+        from videossr.eval.viubench import LEGACY_SUBTYPES
+
+        # A summary written before subtypes were named by variant keys: read under the new names.
+        for counts in ("subtypes", "per_subtype_counts"):
+            if isinstance(summary.get(counts), dict):
+                summary[counts] = {LEGACY_SUBTYPES.get(k, k): v for k, v in summary[counts].items()}
     elif summary.get("kind") in ("vqa", "vtg"):
         kind = summary["kind"]
     else:
