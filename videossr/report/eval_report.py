@@ -309,7 +309,10 @@ def viubench_table(runs: list[Run]) -> str:
     head = (
         "<tr><th>model</th>"
         + "".join(
-            f'<th title="{esc(titles[column])}">{esc(label)}</th>' if column in titles else f"<th>{esc(label)}</th>"
+            # The key over two lines (task/, variant) keeps nine key columns within a page's width.
+            f'<th title="{esc(titles[column])}">{esc(label.partition("/")[0])}/<br>{esc(label.partition("/")[2])}</th>'
+            if column in titles
+            else f"<th>{esc(label)}</th>"
             for column, label in columns
         )
         + "<th>items</th></tr>"
