@@ -26,6 +26,7 @@ from media import REPO_ROOT, SAMPLE_VIDEO_DIR
 from videossr.data.generation import GenerationSettings, generate_files
 from videossr.eval.viubench import build_viubench, load_benchmark, score_response, subtypes, task_order
 from videossr.frames.folder import load_index
+from videossr.report.html import anchor_id
 from videossr.tasks.registry import spec_of
 
 pytestmark = pytest.mark.slow
@@ -236,7 +237,7 @@ def test_rendered_tables_show_the_summary_numbers_and_every_sampled_item(browser
     for key, name in (("r0", "random"), ("r1", "tiny")):
         summary = _summary(runs[name])
         for subtype in subtypes():
-            assert dom.by_id(f"viu-{key}-{subtype}").text == f"{summary['subtypes'][subtype]:.1f}"
+            assert dom.by_id(anchor_id("viu", key, subtype)).text == f"{summary['subtypes'][subtype]:.1f}"
         for task in task_order():
             assert dom.by_id(f"viu-{key}-task-{task}").text == f"{summary['tasks'][task]:.1f}"
         assert dom.by_id(f"viu-{key}-overall").text == f"{summary['overall']:.1f}"
