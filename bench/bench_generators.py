@@ -3,7 +3,7 @@
     reference   the released scripts' way: one video at a time in one process; per perturbed
                 frame PIL ``Image.open`` -> PIL operation -> PIL ``save`` (quality 75, PIL's
                 default, as released); counting with OpenCV per frame (as released)
-    ours        videossr.data.generation.generate: NumPy/OpenCV operations, worker processes, JPEG
+    ours        videossr.data.generation.generate_files: NumPy/OpenCV operations, worker processes, JPEG
                 only for changed frames (quality 95), rows to parquet
 
 Both read the same frames folder (sampled once from the benchmark's 720p clips with the default
@@ -31,7 +31,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "bench" / ".cache"
-GENERATORS = ["ChannelSwap", "Mirror", "ZoomOut", "Rotate180", "Noise", "Blur", "counting", "jigsaw6"]
+GENERATORS = ["ChannelSwap", "Mirror", "ZoomOut", "Rotate180", "Noise", "Blur", "counting/easy", "jigsaw/6"]
 
 
 def frames_folder(num_videos: int) -> Path:
@@ -118,7 +118,7 @@ def reference_run(generator: str, frames_dir: Path, out_dir: Path) -> int:
                     ops[generator](img).save(new_path)
                 paths[i] = str(new_path)
             answer = f"{start / record['sample_fps']:.1f}-{(start + t) / record['sample_fps']:.1f}"
-        elif generator == "counting":
+        elif generator == "counting/easy":
             counts = [0, 0, 0]
             for shape in range(3):
                 for i in random.sample(range(len(frames)), random.randint(1, 3)):
@@ -135,7 +135,7 @@ def reference_run(generator: str, frames_dir: Path, out_dir: Path) -> int:
                     cv2.imwrite(str(new_path), image)
                     paths[i] = str(new_path)
             answer = ",".join(map(str, counts))
-        else:  # jigsaw6: no pixels change
+        else:  # jigsaw/6: no pixels change
             order = list(range(6))
             random.shuffle(order)
             paths = [p for k in order for p in paths[k * 8 : (k + 1) * 8]]
@@ -156,12 +156,7 @@ def ours_run(generator: str, frames_dir: Path, out_dir: Path, workers: int) -> i
     from videossr.frames.folder import load_index
     from videossr.tasks.registry import spec_of
 
-    if generator == "counting":
-        spec = spec_of("counting")
-    elif generator == "jigsaw6":
-        spec = spec_of("jigsaw/6")
-    else:
-        spec = spec_of(f"grounding/{generator}")
+    spec = spec_of(generator if "/" in generator else f"grounding/{generator}")
     ids = [r["video_id"] for r in load_index(frames_dir)]
     (summary,) = generate_files(frames_dir, out_dir, [(spec, ids)], GenerationSettings(), workers=workers)
     return summary.num_rows
