@@ -10,8 +10,13 @@ scores 0 on every real task, which would make every advantage 0). What a passing
   finite, so the actor really received a policy gradient;
 * vLLM generated with the actor's weights at every step: vLLM starts from random ("dummy")
   weights and gets the actor's only through verl's weight sync, and the step compares vLLM's
-  token probabilities with the actor's (``rollout_actor_probs_pearson_corr``: ~0.98 for Qwen3-VL,
-  ~0.83 for Qwen2.5-VL here); step 2 checks it again after an update with lr 1e-2;
+  token probabilities with the actor's (``rollout_actor_probs_pearson_corr``: ~0.997 for
+  Qwen3-VL here; two tiny Qwen2.5-VL models of different seeds give -0.10 on 128 sampled tokens,
+  about what an unsynced vLLM would show); step 2 checks it again after an update with lr 1e-2.
+  Qwen2.5-VL's bound is lower (``MIN_PROBS_CORR``): its rollouts' temporal rotary positions
+  differ from the actor's (vLLM drops the video's time scale; README, "Not covered"), which
+  lowers the correlation by an amount that depends on the batch (0.43 to 0.83 seen, with
+  token-probability differences ten times Qwen3-VL's);
 * the saved actor differs from the initial checkpoint and is finite;
 * it ended on its own within a hard timeout (a failed weight sync hangs forever): on timeout the
   whole process session of the run is killed and the test fails with the log's end.
@@ -39,6 +44,8 @@ STEPS = 2
 #: Hang guard for one whole run (Ray start, vLLM engine, 2 steps, checkpoint): ~3 min normally.
 TIMEOUT_S = 900
 STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
+#: Lowest vLLM-vs-actor token-probability correlation accepted per family (module docstring).
+MIN_PROBS_CORR = {"qwen3_vl": 0.9, "qwen2_5_vl": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +154,7 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
         assert metrics["critic/advantages/max"] > 0 > metrics["critic/advantages/min"], where
         assert math.isfinite(metrics["actor/grad_norm"]) and metrics["actor/grad_norm"] > 0, where
         assert metrics["response_length/mean"] > 0, where
-        assert metrics["training/rollout_actor_probs_pearson_corr"] > 0.5, where
+        assert metrics["training/rollout_actor_probs_pearson_corr"] > MIN_PROBS_CORR[family], where
 
     # smoke_cpu.sh ends with the rollout/actor parity check: one ok line per task and family.
     parity = [line for line in run.output.splitlines() if line.startswith("rollout parity: ")]
