@@ -15,7 +15,7 @@ scores 0 on every real task, which would make every advantage 0). What a passing
   about what an unsynced vLLM would show); step 2 checks it again after an update with lr 1e-2.
   Qwen2.5-VL's bound is lower (``MIN_PROBS_CORR``): its rollouts' temporal rotary positions
   differ from the actor's (vLLM drops the video's time scale; README, "Not covered"), which
-  lowers the correlation by an amount that depends on the batch (0.43 to 0.83 seen, with
+  lowers the correlation by an amount that depends on the batch (0.43 to 0.95 seen, with
   token-probability differences ten times Qwen3-VL's);
 * the saved actor differs from the initial checkpoint and is finite;
 * it ended on its own within a hard timeout (a failed weight sync hangs forever): on timeout the
