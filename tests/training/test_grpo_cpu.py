@@ -13,10 +13,15 @@ scores 0 on every real task, which would make every advantage 0). What a passing
   token probabilities with the actor's (``rollout_actor_probs_pearson_corr``: ~0.997 for
   Qwen3-VL here; two tiny Qwen2.5-VL models of different seeds give -0.10 on 128 sampled tokens,
   about what an unsynced vLLM would show); step 2 checks it again after an update with lr 1e-2.
-  Qwen2.5-VL's bound is lower (``MIN_PROBS_CORR``): its rollouts' temporal rotary positions
-  differ from the actor's (vLLM drops the video's time scale; README, "Not covered"), which
-  lowers the correlation by an amount that depends on the batch (0.43 to 0.95 seen, with
-  token-probability differences ten times Qwen3-VL's);
+  Qwen2.5-VL runs on a copy of its tiny checkpoint with ``tokens_per_second = 0``
+  (:func:`without_video_time`): in the stack as released its rollouts' temporal rotary positions
+  differ from the actor's (vLLM drops the video's time scale, verl's actor uses 1 s per temporal
+  patch; README, "Not covered"), and on a random model, whose token distributions are nearly
+  uniform, that mismatch alone moved the correlation from -0.32 (a CI run) to 0.95: as far as an
+  unsynced vLLM. Zero time spacing puts every temporal patch at one position on both sides. With
+  it, three runs gave 0.71-0.72 at step 1 and 0.93-0.99 at step 2; step 1's remaining gap
+  (rollout-vs-actor KL ~0.02 against Qwen3-VL's ~0.0005, before any update) is not explained
+  yet, hence this family's lower bound in ``MIN_PROBS_CORR``;
 * the saved actor differs from the initial checkpoint and is finite;
 * it ended on its own within a hard timeout (a failed weight sync hangs forever): on timeout the
   whole process session of the run is killed and the test fails with the log's end.
@@ -27,6 +32,7 @@ model family on 2 cores.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -45,7 +51,7 @@ STEPS = 2
 TIMEOUT_S = 900
 STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
 #: Lowest vLLM-vs-actor token-probability correlation accepted per family (module docstring).
-MIN_PROBS_CORR = {"qwen3_vl": 0.9, "qwen2_5_vl": 0.2}
+MIN_PROBS_CORR = {"qwen3_vl": 0.9, "qwen2_5_vl": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +117,24 @@ def test_verl_0_9_1_breaks_mrope_batches_whose_sequences_have_one_length(lengths
     assert (shapes == [(4, lengths[1]), (4, lengths[0])]) == verl_is_right, shapes
 
 
+def without_video_time(model: Path, into: Path) -> Path:
+    """A copy of the tiny Qwen2.5-VL checkpoint ``model`` whose M-RoPE spaces video time by 0.
+
+    ``vision_config.tokens_per_second`` scales a temporal patch's rotary position in both
+    transformers' ``get_rope_index`` (the actor's position ids) and vLLM's
+    ``get_mrope_input_positions`` (the rollout's); at 0 both put every patch at one temporal
+    position, whatever ``second_per_grid_ts`` each side uses. Weights, tokenizer and processor
+    are unchanged.
+    """
+    shutil.copytree(model, into)
+    config_path = into / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    assert config["vision_config"]["tokens_per_second"] > 0, config["vision_config"]
+    config["vision_config"]["tokens_per_second"] = 0
+    config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return into
+
+
 def read_safetensors(path: Path) -> dict:
     from safetensors.torch import load_file
 
@@ -124,6 +148,8 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
     import torch
 
     model = tiny_model(family)
+    if family == "qwen2_5_vl":
+        model = without_video_time(model, tmp_path / "model")
     run_dir = tmp_path / "run"
     ray_dir = Path(tempfile.mkdtemp(prefix="vssr-ray-", dir="/tmp"))  # short: Ray's socket paths
     env = cpu_env(
