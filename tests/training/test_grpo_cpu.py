@@ -8,20 +8,21 @@ scores 0 on every real task, which would make every advantage 0). What a passing
 
 * each step's rewards vary, its advantages are non-zero and its gradient norm is positive and
   finite, so the actor really received a policy gradient;
-* vLLM generated with the actor's weights at every step: vLLM starts from random ("dummy")
-  weights and gets the actor's only through verl's weight sync, and the step compares vLLM's
-  token probabilities with the actor's (``rollout_actor_probs_pearson_corr``: ~0.997 for
-  Qwen3-VL here; two tiny Qwen2.5-VL models of different seeds give -0.10 on 128 sampled tokens,
-  about what an unsynced vLLM would show); step 2 checks it again after an update with lr 1e-2.
+* vLLM generated with the actor's weights at every step: step 2 runs after an update with lr 1e-2,
+  which moves the actor from the checkpoint vLLM started from by a KL of ~0.02 (``actor/kl_loss``),
+  and the step compares vLLM's token probabilities with the actor's
+  (``rollout_actor_probs_pearson_corr``: ~0.997 for both families at both steps here, a
+  rollout-vs-actor KL of ~0.0004). An unsynced vLLM would keep the checkpoint's weights at step 2,
+  a KL of ~0.02 from the actor: that much difference gave 0.70 in the bug below, and two tiny
+  Qwen2.5-VL models of different seeds give -0.10. Before the recipe set
+  ``rollout.load_format: auto``, Qwen2.5-VL gave 0.70 at step 1 (KL ~0.02): verl's default
+  ``dummy`` start left vLLM 0.28's pixel-normalisation buffers (``input_norm``) random, and the
+  weight sync sends parameters only (README, "Rollouts see what the actor trains on").
   Qwen2.5-VL runs on a copy of its tiny checkpoint with ``tokens_per_second = 0``
   (:func:`without_video_time`): in the stack as released its rollouts' temporal rotary positions
   differ from the actor's (vLLM drops the video's time scale, verl's actor uses 1 s per temporal
-  patch; README, "Not covered"), and on a random model, whose token distributions are nearly
-  uniform, that mismatch alone moved the correlation from -0.32 (a CI run) to 0.95: as far as an
-  unsynced vLLM. Zero time spacing puts every temporal patch at one position on both sides. With
-  it, three runs gave 0.71-0.72 at step 1 and 0.93-0.99 at step 2; step 1's remaining gap
-  (rollout-vs-actor KL ~0.02 against Qwen3-VL's ~0.0005, before any update) is not explained
-  yet, hence this family's lower bound in ``MIN_PROBS_CORR``;
+  patch; README, "Not covered"), and this check is about the weights. Zero time spacing puts
+  every temporal patch at one position on both sides;
 * the saved actor differs from the initial checkpoint and is finite;
 * it ended on its own within a hard timeout (a failed weight sync hangs forever): on timeout the
   whole process session of the run is killed and the test fails with the log's end.
@@ -50,8 +51,8 @@ STEPS = 2
 #: Hang guard for one whole run (Ray start, vLLM engine, 2 steps, checkpoint): ~3 min normally.
 TIMEOUT_S = 900
 STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
-#: Lowest vLLM-vs-actor token-probability correlation accepted per family (module docstring).
-MIN_PROBS_CORR = {"qwen3_vl": 0.9, "qwen2_5_vl": 0.5}
+#: Lowest vLLM-vs-actor token-probability correlation accepted (module docstring).
+MIN_PROBS_CORR = 0.9
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +181,7 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
         assert metrics["critic/advantages/max"] > 0 > metrics["critic/advantages/min"], where
         assert math.isfinite(metrics["actor/grad_norm"]) and metrics["actor/grad_norm"] > 0, where
         assert metrics["response_length/mean"] > 0, where
-        assert metrics["training/rollout_actor_probs_pearson_corr"] > MIN_PROBS_CORR[family], where
+        assert metrics["training/rollout_actor_probs_pearson_corr"] > MIN_PROBS_CORR, where
 
     # smoke_cpu.sh ends with the rollout/actor parity check: one ok line per task and family.
     parity = [line for line in run.output.splitlines() if line.startswith("rollout parity: ")]

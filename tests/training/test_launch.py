@@ -103,6 +103,9 @@ def test_train_sh_selects_our_agent_loop_and_dataset_through_verls_extension_poi
     loop_class = hydra.utils.get_class(registry[agent.default_agent_loop]._target_)
     assert loop_class is VideoSSRAgentLoop and issubclass(loop_class, SingleTurnAgentLoop)
     assert get_dataset_class(config.data) is VideoSSRDataset
+    # vLLM starts from the checkpoint, not verl's random "dummy" start: the weight sync sends
+    # parameters only, and vLLM 0.28's Qwen2.5-VL keeps its pixel normalisation in buffers.
+    assert config.actor_rollout_ref.rollout.load_format == "auto"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
