@@ -17,6 +17,7 @@ count is exact) and reports per marked frame:
 Run:
     .venv/bin/python bench/bench_counting_placement.py                 # 1000 samples per cell
     .venv/bin/python bench/bench_counting_placement.py --samples 200 --json out.json
+    .venv/bin/python bench/bench_counting_placement.py --smoke         # 2 samples per cell: a check, not a measurement
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ FRAMES = {  # name: (width, height)
     "small 64x48": (64, 48),
     "smallest 36x20": (36, 20),
 }
+# --smoke: every frame size, difficulty and rule (the small frames make separate placement give
+# way), the fewest samples.
+SMOKE = {"samples": 2}
 
 
 def _cropped_mask(shape: str, instance: dict) -> tuple[np.ndarray, int, int]:
@@ -89,10 +93,10 @@ def measure(width: int, height: int, difficulty: str, placement: str, samples: i
         elapsed += time.perf_counter() - started
         for entry in sample.info["shape_frames"]:
             frames += 1
-            placed = sample.params["instances"][str(entry["frame_idx"])]
-            marked = sample.videos[0][entry["frame_idx"]]
+            placed = sample.params["instances"][str(entry["frame_pos"])]
+            marked = sample.videos[0][entry["frame_pos"]]
             wrong += count_drawn_shapes(black, marked) != entry["num_instances"]
-            record = sample.params.get("gave_way", {}).get(str(entry["frame_idx"]))
+            record = sample.params.get("gave_way", {}).get(str(entry["frame_pos"]))
             gave_way[record["fallback"] if record else "none"] += 1
             sizes.extend(i["size"] / min(width, height) for i in placed)
             instances += len(placed)
@@ -134,6 +138,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=1000, help="samples per frame size, difficulty and rule")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument("--frames", nargs="*", default=list(FRAMES), help="frame names (default: all)")
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check that the bench runs: {SMOKE}")
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**SMOKE)  # flags given explicitly still win
     args = parser.parse_args()
     results = []
     print(

@@ -9,6 +9,7 @@
     1 / 2 workers   the same with --decode-workers 1 and 2 (spawned processes, one decode each)
   Long videos are synthesized once with ffmpeg (--video-seconds, 1280x720, 30 fps) under
   bench/.cache; preparation is timed through the runner's own batch preparation (4 threads).
+--part both: model, then prepare.
 
 Both answer the same VIUBench questions (built from the bundled sample clips) with the same tiny
 random Qwen-VL checkpoint on CPU, greedy, the same token budget; items/s and the ratio are printed
@@ -20,17 +21,40 @@ Run:
     .venv/bin/python bench/bench_eval.py                      # Qwen3-VL, batch 8, 2 repeats
     .venv/bin/python bench/bench_eval.py --family qwen2_5_vl --batch-size 4 --items 16
     .venv/bin/python bench/bench_eval.py --part prepare --videos 4 --questions 3 --video-seconds 120
+    .venv/bin/python bench/bench_eval.py --smoke              # both parts, fewest items, 2 s videos: a check
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "bench" / ".cache"
+# --smoke: both parts on the fewest items (one batch of 2), 2 s videos, one repeat; its cache is a
+# temporary folder, so it writes nothing into the repository.
+SMOKE = {
+    "part": "both",
+    "items": 2,
+    "batch_size": 2,
+    "repeats": 1,
+    "max_new_tokens": 2,
+    "videos": 2,
+    "questions": 2,
+    "video_seconds": 2,
+    "max_frames": 8,
+}
+
+
+def cache_folder(smoke: bool):
+    """A context giving the cache folder: bench/.cache, or a temporary one for --smoke."""
+    if smoke:
+        return tempfile.TemporaryDirectory(prefix="bench-eval-smoke-")
+    return contextlib.nullcontext(CACHE)
 
 
 def main() -> None:
@@ -40,22 +64,28 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=8)
-    parser.add_argument("--part", default="model", choices=["model", "prepare"])
+    parser.add_argument("--part", default="model", choices=["model", "prepare", "both"])
     parser.add_argument("--videos", type=int, default=4, help="prepare: long videos")
     parser.add_argument("--questions", type=int, default=3, help="prepare: questions per video (k)")
     parser.add_argument("--video-seconds", type=int, default=120, help="prepare: length of each synthetic video")
     parser.add_argument("--max-frames", type=int, default=48, help="prepare: protocol frames")
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check that the bench runs: {SMOKE}")
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**SMOKE)  # flags given explicitly still win
     args = parser.parse_args()
-    if args.part == "prepare":
-        bench_prepare(args)
-        return
+    with cache_folder(args.smoke) as cache:
+        if args.part in ("model", "both"):
+            bench_model(args, Path(cache))
+        if args.part in ("prepare", "both"):
+            bench_prepare(args, Path(cache))
 
+
+def bench_model(args, cache: Path) -> None:
     from videossr.eval.backends.transformers_backend import TransformersBackend
     from videossr.eval.viubench import build_viubench, load_benchmark, request_of
     from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
     from videossr.testing.tiny_models import tiny_model_dir
 
-    cache = REPO / "bench" / ".cache"
     frames = cache / "frames_samples"
     if not (frames / "manifest.json").exists():
         run_frame_sampling(FrameSamplingConfig(output_dir=frames, video_dir=[REPO / "data" / "videos"], workers=2))
@@ -89,11 +119,11 @@ def main() -> None:
         )
 
 
-def _long_videos(count: int, seconds: int) -> Path:
-    """``count`` synthetic 720p videos of ``seconds`` each (made once, kept under bench/.cache)."""
+def _long_videos(count: int, seconds: int, cache: Path) -> Path:
+    """``count`` synthetic 720p videos of ``seconds`` each (made once, kept under ``cache``)."""
     import subprocess
 
-    folder = REPO / "bench" / ".cache" / f"long_videos_{seconds}s"
+    folder = cache / f"long_videos_{seconds}s"
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(count):
         path = folder / f"long{k}.mp4"
@@ -128,11 +158,11 @@ def _long_videos(count: int, seconds: int) -> Path:
     return folder
 
 
-def bench_prepare(args) -> None:
+def bench_prepare(args, cache: Path) -> None:
     from videossr.eval import external
     from videossr.eval.run import _prepare
 
-    folder = _long_videos(args.videos, args.video_seconds)
+    folder = _long_videos(args.videos, args.video_seconds, cache)
     # Benchmark order interleaves videos (the worst case for a cache; Video-MME and LVBench files
     # group them, which group_by_video does anyway).
     records = [

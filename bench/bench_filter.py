@@ -14,6 +14,7 @@ the benchmark, much less.
 Run:
     .venv/bin/python bench/bench_filter.py                         # 2000 rows ours, 60 verl, Qwen3-VL
     .venv/bin/python bench/bench_filter.py --family qwen2_5_vl --rows 6000 --verl-rows 120
+    .venv/bin/python bench/bench_filter.py --smoke                 # 8 rows ours, 2 verl: a check, not a measurement
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# --smoke: the whole path (sampling, the mix, both filters) on the fewest rows.
+SMOKE = {"rows": 8, "verl_rows": 2}
 
 
 def _rows_file(out: Path, rows: int) -> Path:
@@ -38,8 +41,11 @@ def _rows_file(out: Path, rows: int) -> Path:
 
     frames = out / "frames"
     run_frame_sampling(FrameSamplingConfig(output_dir=frames, video_dir=[REPO / "data" / "videos"], workers=2))
-    build_mix(frames, out / "mix", get_recipe("videossr-30k"), GenerationSettings(seed=0), workers=2, reuse_videos=True)
-    tables = [pq.read_table(p) for p in sorted((out / "mix").glob("*.parquet")) if p.name != "val.parquet"]
+    mix = build_mix(
+        frames, out / "mix", get_recipe("videossr-30k"), GenerationSettings(seed=0), workers=2, reuse_videos=True
+    )
+    # The training files, as the mix names them (mix/<task>/<variant>.parquet); not val.parquet.
+    tables = [pq.read_table(part.path) for part in sorted(mix.train, key=lambda part: part.key)]
     table = pa.concat_tables(tables, promote_options="default")
     picked = table.take([i % table.num_rows for i in range(rows)])
     path = out / f"rows{rows}.parquet"
@@ -107,6 +113,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000, help="rows for our filter")
     parser.add_argument("--verl-rows", type=int, default=60, help="rows (the first ones) for verl's filter")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check that the bench runs: {SMOKE}")
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**SMOKE)  # flags given explicitly still win
     args = parser.parse_args()
 
     import torch

@@ -13,6 +13,7 @@ within each repeat.
 Run:
     .venv/bin/python bench/bench_generators.py                  # 200 videos, 2 repeats
     .venv/bin/python bench/bench_generators.py --videos 40 --repeats 3
+    .venv/bin/python bench/bench_generators.py --smoke          # every generator, 2 short videos: a check
 """
 
 from __future__ import annotations
@@ -32,23 +33,27 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "bench" / ".cache"
 GENERATORS = ["ChannelSwap", "Mirror", "ZoomOut", "Rotate180", "Noise", "Blur", "counting/easy", "jigsaw/6"]
+# --smoke: every generator, one repeat, on 2 videos sampled from the sampling benchmark's smoke set
+# (2 x 3 s 720p clips, the clips set's encoding) in a temporary cache: nothing is written into the
+# repository.
+SMOKE = {"videos": 2, "repeats": 1}
 
 
-def frames_folder(num_videos: int) -> Path:
-    """A frames folder of ``num_videos`` videos (made once from the sampling benchmark's clips)."""
+def frames_folder(num_videos: int, cache: Path = CACHE, clip_set: str = "clips") -> Path:
+    """A frames folder of ``num_videos`` videos (made once from the sampling benchmark's ``clip_set``)."""
     from bench_sample_frames import video_set
 
     from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
     from videossr.frames.folder import load_index
     from videossr.io import write_jsonl_atomic
 
-    base = CACHE / "frames_clips"
+    base = cache / f"frames_{clip_set}"
     if not (base / "manifest.json").exists():
-        clips = video_set("clips")[:4]
-        listing = CACHE / "clips_list.txt"
+        clips = video_set(clip_set, cache)[:4]
+        listing = cache / f"{clip_set}_list.txt"
         listing.write_text("".join(f"{c}\n" for c in clips))
         run_frame_sampling(FrameSamplingConfig(output_dir=base, video_list=listing, workers=os.cpu_count() or 1))
-    target = CACHE / f"frames_{num_videos}"
+    target = cache / f"frames_{num_videos}"
     if not (target / "index.jsonl").exists():
         records = load_index(base)
         copies = []
@@ -168,8 +173,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--generators", nargs="+", default=GENERATORS, choices=GENERATORS)
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check that the bench runs: {SMOKE}")
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**SMOKE)  # flags given explicitly still win
     args = parser.parse_args()
-    frames_dir = frames_folder(args.videos)
+    from bench_sample_frames import cache_folder
+
+    with cache_folder(args.smoke) as cache:
+        frames_dir = frames_folder(args.videos, Path(cache), "smoke" if args.smoke else "clips")
+        run(args, frames_dir)
+
+
+def run(args, frames_dir: Path) -> None:
     print(f"generator benchmark: {args.videos} videos, {args.workers} workers, {args.repeats} repeats")
     print(f"{'generator':<13}{'ref samples/s':>15}{'ours samples/s':>16}{'speed-up':>10}")
     for generator in args.generators:

@@ -13,6 +13,7 @@ the efficiency is an upper bound of Ray's overhead, not of a real cluster's netw
 Run:
     .venv/bin/python bench/bench_ray.py                 # clips set, 2 repeats
     .venv/bin/python bench/bench_ray.py --set lowres --repeats 3
+    .venv/bin/python bench/bench_ray.py --smoke         # 2 bundled clips, one repeat (real Ray clusters): a check
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+# --smoke: every route (the local pool, a 1-node and a 2-node Ray cluster, started for real) once,
+# on 2 of the bundled clips (nothing to encode).
+SMOKE = {"set": "lowres", "videos": 2, "repeats": 1}
 
 
 def _sample(videos: list[Path], out: Path, *, workers: int = 1, ray_address: str | None = None) -> float:
@@ -50,8 +55,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", default="clips", choices=["clips", "lowres"])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--videos", type=int, help="only the first N videos of the set (default: all)")
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check that the bench runs: {SMOKE}")
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**SMOKE)  # flags given explicitly still win
     args = parser.parse_args()
-    videos = video_set(args.set)
+    videos = video_set(args.set)[: args.videos]
     results: dict[str, list[float]] = {"local-pool": [], "ray-1": [], "ray-2": []}
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):

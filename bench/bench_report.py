@@ -10,11 +10,13 @@ for one run and for two runs side by side, at the default gallery sample (4 per 
 Run:
     .venv/bin/python bench/bench_report.py                    # 300 per subtype, 3 repeats
     .venv/bin/python bench/bench_report.py --per-subtype 100 --per-group 8
+    .venv/bin/python bench/bench_report.py --smoke            # 1 per subtype, 1 repeat: a check, not a measurement
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -25,14 +27,28 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "bench" / ".cache"
+# --smoke: one record per subtype, replicated (as c0/<video>) from a 1-per-subtype VIUBench; both
+# runs answered and reported, one gallery item per group, one repeat. Its cache is a temporary
+# folder, so it writes nothing into the repository.
+SMOKE = {"per_subtype": 1, "per_group": 1, "repeats": 1}
 
 
-def synthesise(frames: Path, folder: Path, per_subtype: int) -> Path:
-    """A VIUBench file of ``per_subtype`` records per subtype, replicated from a 4-per-subtype build."""
+def cache_folder(smoke: bool):
+    """A context giving the cache folder: bench/.cache, or a temporary one for --smoke."""
+    if smoke:
+        return tempfile.TemporaryDirectory(prefix="bench-report-smoke-")
+    return contextlib.nullcontext(CACHE)
+
+
+def synthesise(frames: Path, folder: Path, per_subtype: int, base_per_subtype: int = 4) -> Path:
+    """A VIUBench file of ``per_subtype`` records per subtype, replicated from a ``base_per_subtype`` build."""
     from videossr.eval.viubench import build_viubench, load_benchmark
     from videossr.io import write_json_atomic
 
-    small = load_benchmark(build_viubench(frames, folder / "small", per_subtype=4, reuse_videos=True, workers=2))
+    small = load_benchmark(
+        build_viubench(frames, folder / "small", per_subtype=base_per_subtype, reuse_videos=True, workers=2)
+    )
     by_subtype: dict[str, list[dict]] = {}
     for record in small:
         by_subtype.setdefault(record["subtype"], []).append(record)
@@ -75,18 +91,24 @@ def main() -> None:
     parser.add_argument("--per-subtype", type=int, default=300)
     parser.add_argument("--per-group", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check that the bench runs: {SMOKE}")
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**SMOKE)  # flags given explicitly still win
     args = parser.parse_args()
+    with cache_folder(args.smoke) as cache:
+        run(args, Path(cache))
 
+
+def run(args, cache: Path) -> None:
     from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
     from videossr.report.eval_report import build_report
 
-    cache = REPO / "bench" / ".cache"
     frames = cache / "frames_samples"
     if not (frames / "manifest.json").exists():
         run_frame_sampling(FrameSamplingConfig(output_dir=frames, video_dir=[REPO / "data" / "videos"], workers=2))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        bench = synthesise(frames, tmp, args.per_subtype)
+        bench = synthesise(frames, tmp, args.per_subtype, base_per_subtype=1 if args.smoke else 4)
         answer(bench, tmp / "random0", 0)
         answer(bench, tmp / "random1", 1)
         items = json.loads((tmp / "random0" / "summary.json").read_text())["num_items"]

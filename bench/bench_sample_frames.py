@@ -18,15 +18,18 @@ Video sets (made once with FFmpeg into ``bench/.cache/``):
     clips    20 x 30 s 1280x720 H.264 (B-frames, 2 s GOP) cut from Big Buck Bunny
     long     one 10-minute 1280x720 H.264 video
     lowres   the four bundled sample clips (176x144 .. 1280x720, 4-10 s)
+    smoke    2 x 3 s clips made as clips are (for --smoke)
 
 Run:
     .venv/bin/python bench/bench_sample_frames.py                 # all sets, 2 repeats
     .venv/bin/python bench/bench_sample_frames.py --sets clips --repeats 3 --workers 2
+    .venv/bin/python bench/bench_sample_frames.py --smoke         # smoke set, every approach once: a check
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -43,6 +46,9 @@ CACHE = REPO / "bench" / ".cache"
 SAMPLE_DIR = REPO / "data" / "videos"
 APPROACHES = ["reference", "reference-1t", "ours", "ours-fullres", "ours-decode", "ffmpeg-decode"]
 NUM_FRAMES = 48
+# --smoke: every approach once on the smoke set (2 x 3 s, encoded like the clips set into a
+# temporary cache, so it writes nothing into the repository).
+SMOKE = {"sets": ["smoke"], "repeats": 1}
 
 
 # ----------------------------------------------------------------------------- video sets
@@ -79,27 +85,34 @@ def _encode_from_bunny(target: Path, seconds: int, hue: int) -> None:
     tmp.rename(target)
 
 
-def video_set(name: str) -> list[Path]:
-    """The videos of set ``name``, encoded on first use."""
+def _clip_set(folder: Path, *, num_distinct: int, num_clips: int, seconds: int) -> list[Path]:
+    """``num_clips`` clips of ``seconds`` each, copies of ``num_distinct`` differently hued ones."""
+    distinct = []
+    for k in range(num_distinct):
+        path = folder / f"distinct_{k}.mp4"
+        if not path.exists():
+            print(f"encoding {path.name} (once)...", flush=True)
+            _encode_from_bunny(path, seconds, hue=90 * k)
+        distinct.append(path)
+    videos = []
+    for k in range(num_clips):
+        path = folder / f"clip_{k:02d}.mp4"
+        if not path.exists():
+            shutil.copy(distinct[k % num_distinct], path)
+        videos.append(path)
+    return videos
+
+
+def video_set(name: str, cache: Path = CACHE) -> list[Path]:
+    """The videos of set ``name``, encoded on first use under ``cache``."""
     if name == "lowres":
         return sorted(SAMPLE_DIR.glob("*.mp4"))
-    folder = CACHE / name
+    folder = cache / name
     folder.mkdir(parents=True, exist_ok=True)
     if name == "clips":
-        distinct = []
-        for k in range(4):
-            path = folder / f"distinct_{k}.mp4"
-            if not path.exists():
-                print(f"encoding {path.name} (once)...", flush=True)
-                _encode_from_bunny(path, 30, hue=90 * k)
-            distinct.append(path)
-        videos = []
-        for k in range(20):
-            path = folder / f"clip_{k:02d}.mp4"
-            if not path.exists():
-                shutil.copy(distinct[k % 4], path)
-            videos.append(path)
-        return videos
+        return _clip_set(folder, num_distinct=4, num_clips=20, seconds=30)
+    if name == "smoke":
+        return _clip_set(folder, num_distinct=2, num_clips=2, seconds=3)
     if name == "long":
         path = folder / "long_10min_720p.mp4"
         if not path.exists():
@@ -226,22 +239,33 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("videos", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check that the bench runs: {SMOKE}")
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**SMOKE)  # flags given explicitly still win
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_approach(args.child, args.videos, args.workers, args.out)))
         return
 
     print(f"frame sampling benchmark: {args.workers} workers, {args.repeats} repeats, {os.cpu_count()} CPUs")
-    for set_name in args.sets:
-        videos = video_set(set_name)
-        # Warm the page cache so every approach reads from memory. A separate process does the
-        # reading: bytes held here would inflate the peak-memory figure of every child we start.
-        subprocess.run(["cat", *map(str, videos)], check=True, stdout=subprocess.DEVNULL)
-        runs: dict[str, list[dict]] = {a: [] for a in args.approaches}
-        for _ in range(args.repeats):
-            for approach in args.approaches:
-                runs[approach].append(_measure_in_child(approach, videos, args.workers))
-        _report(set_name, videos, runs)
+    with cache_folder(args.smoke) as cache:
+        for set_name in args.sets:
+            videos = video_set(set_name, Path(cache))
+            # Warm the page cache so every approach reads from memory. A separate process does the
+            # reading: bytes held here would inflate the peak-memory figure of every child we start.
+            subprocess.run(["cat", *map(str, videos)], check=True, stdout=subprocess.DEVNULL)
+            runs: dict[str, list[dict]] = {a: [] for a in args.approaches}
+            for _ in range(args.repeats):
+                for approach in args.approaches:
+                    runs[approach].append(_measure_in_child(approach, videos, args.workers))
+            _report(set_name, videos, runs)
+
+
+def cache_folder(smoke: bool):
+    """A context giving the cache folder: bench/.cache, or a temporary one for --smoke."""
+    if smoke:
+        return tempfile.TemporaryDirectory(prefix="bench-smoke-")
+    return contextlib.nullcontext(CACHE)
 
 
 def _report(set_name: str, videos: list[Path], runs: dict[str, list[dict]]) -> None:

