@@ -21,6 +21,7 @@ property must hold whatever moment the kill lands on.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -185,6 +186,7 @@ def _eval_stage(benchmark: Path, model: Path) -> Stage:
 
     def check(out: Path, done: set[str], result: subprocess.CompletedProcess, before) -> None:
         assert f"already done {len(done)}" in result.stdout, result.stdout
+        assert math.isfinite(read_json(out / "summary.json")["overall"])  # the resumed run scored
 
     return Stage(
         command=lambda out: script_command(

@@ -20,9 +20,10 @@
 # Verified this way: one process on one CPU "device" only; multi-GPU and multi-node are not.
 #
 # Then (PARITY=1, the default) it prints one `rollout parity: <task> <family> ok|FAIL ...` line per
-# task and model family: the prompt token ids vLLM is given and each video's feature placement
+# task for the trained model: the prompt token ids vLLM is given and each video's feature placement
 # against what the actor's forward pass sees (python -m videossr.training.parity), and exits 1 on
-# a FAIL. The tests set PARITY=0: tests/training/test_rollout_parity.py checks the same under both stacks.
+# a FAIL. The tests set PARITY=0: tests/training/test_rollout_parity.py checks the same module under
+# both stacks, for both families and verl's stock loop too.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -134,6 +135,6 @@ for line in open(sys.argv[1], errors="replace"):
 PY
 
 if [ "$PARITY" = "1" ]; then
-    # Both tiny families, all four task files (made from data/videos in a temporary folder).
-    "$PYTHON" -m videossr.training.parity
+    # The model just trained, on all four task files (made from data/videos in a temporary folder).
+    "$PYTHON" -m videossr.training.parity --model "$MODEL_PATH"
 fi

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from media import REPO_ROOT
 
@@ -226,38 +223,6 @@ def test_scoring_a_hand_written_file_rejects_ids_not_in_the_benchmark(benchmark,
     assert result.returncode == 2 and "not in" in result.stderr
 
 
-@pytest.mark.slow
-def test_a_killed_model_run_resumes_to_the_same_answers(benchmark, tmp_path, tiny_model):
-
-    model = tiny_model("qwen2_5_vl")
-    args = ["run", "--benchmark", str(benchmark), "--model", str(model), "--batch-size", "1", "--max-new-tokens", "4"]
-    killed = tmp_path / "killed"
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), *args, "--output-dir", str(killed)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    responses = killed / "responses.jsonl"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and (not responses.exists() or responses.read_text().count("\n") < 3):
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    answered_before = responses.read_text().count("\n")
-    assert 3 <= answered_before < 18
-    resumed = _run(*args, "--output-dir", str(killed))
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"already done {answered_before}" in resumed.stdout
-    fresh = _run(*args, "--output-dir", str(tmp_path / "fresh"))
-    assert fresh.returncode == 0
-    read = lambda p: {json.loads(line)["id"]: json.loads(line)["response"] for line in p.read_text().splitlines()}  # noqa: E731
-    assert read(responses) == read(tmp_path / "fresh" / "responses.jsonl")
-    assert len(read(responses)) == 18 == len(responses.read_text().splitlines())
-    assert np.isfinite(json.loads((killed / "summary.json").read_text())["overall"])
-
-
 def test_a_run_folder_refuses_answers_of_another_model(benchmark, tmp_path):
     first = _run(
         "run", "--benchmark", str(benchmark), "--backend", "random", "--output-dir", str(tmp_path), "--limit", "2"
@@ -286,7 +251,12 @@ def test_batched_answers_equal_one_at_a_time_answers(benchmark, family, tiny_mod
     from videossr.eval.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend(str(tiny_model(family)), device="cpu")
-    requests = [request_of(r, max_new_tokens=5) for r in load_benchmark(benchmark)[::2]]
+    # One question of each prompt shape (counting, grounding, 6 and 8 clips): four different
+    # prompt lengths and video counts, so the batch is padded; more would only repeat these.
+    shapes = {"counting/easy", "grounding/mirror", "jigsaw/6", "jigsaw/8"}
+    records = {r["subtype"]: r for r in reversed(load_benchmark(benchmark)) if r["subtype"] in shapes}
+    assert set(records) == shapes
+    requests = [request_of(records[s], max_new_tokens=5) for s in sorted(shapes)]
     single = [backend.generate([r])[0] for r in requests]
     batched = backend.generate(requests)
     assert [g.id for g in batched] == [r.id for r in requests]

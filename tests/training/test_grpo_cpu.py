@@ -163,6 +163,9 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
         STEPS=str(STEPS),
         # A large step, so that step 2's rollout runs on weights far from the initial ones.
         LR="1e-2",
+        # The parity check that ends the script is the module test_rollout_parity.py runs in this
+        # stack (both families, all four tasks, verl's stock loop too): here it would repeat it.
+        PARITY="0",
     )
     try:
         run = run_in_own_session(
@@ -182,10 +185,6 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
         assert math.isfinite(metrics["actor/grad_norm"]) and metrics["actor/grad_norm"] > 0, where
         assert metrics["response_length/mean"] > 0, where
         assert metrics["training/rollout_actor_probs_pearson_corr"] > MIN_PROBS_CORR, where
-
-    # smoke_cpu.sh ends with the rollout/actor parity check: one ok line per task and family.
-    parity = [line for line in run.output.splitlines() if line.startswith("rollout parity: ")]
-    assert len(parity) == 8 and all(" ok " in line for line in parity), "\n".join(parity) or run.tail()
 
     saved = run_dir / "checkpoints" / "VideoSSR" / f"smoke-cpu-{family}" / f"global_step_{STEPS}" / "actor"
     before = read_safetensors(model / "model.safetensors")

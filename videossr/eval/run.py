@@ -49,6 +49,7 @@ class BackendConfig:
     tensor_parallel: int = 1
     gpu_memory_utilization: float = 0.85
     max_model_len: int = 32768
+    enforce_eager: bool = False
     seed: int = 0
     retry_errors: bool = False
     limit: int | None = None
@@ -76,6 +77,8 @@ class BackendConfig:
             "max_model_len": self.max_model_len,
             "batch_size": self.batch_size,
             "seed": self.seed,
+            # vLLM's own switch; only passed when asked for, so vLLM's default (compile) stays.
+            "engine_kwargs": {"enforce_eager": True} if self.enforce_eager else {},
         }
 
 
@@ -170,6 +173,11 @@ def add_backend_flags(parser) -> None:
     parser.add_argument("--tensor-parallel", type=int, help="vllm: GPUs per engine")
     parser.add_argument("--gpu-memory-utilization", type=float, help="vllm: share of GPU memory per engine")
     parser.add_argument("--max-model-len", type=int, help="vllm: context length")
+    parser.add_argument(
+        "--enforce-eager",
+        action=argparse.BooleanOptionalAction,
+        help="vllm: no torch.compile or CUDA graphs (starts ~20 s sooner per engine, answers slower on GPU)",
+    )
     parser.add_argument("--seed", type=int, help="seed of the random baseline and of vLLM")
     parser.add_argument(
         "--retry-errors", action=argparse.BooleanOptionalAction, help="re-run items whose earlier attempt failed"

@@ -153,6 +153,31 @@ def gpu_groups(
     return [list(gpu_ids[k * tensor_parallel_size : (k + 1) * tensor_parallel_size]) for k in range(data_parallel_size)]
 
 
+def cpu_thread_binds(cpus: Sequence[int], engines: int, tensor_parallel_size: int) -> list[str] | None:
+    """``VLLM_CPU_OMP_THREADS_BIND`` of each engine on a machine without GPUs: its own CPUs.
+
+    vLLM's CPU build binds an engine's compute threads itself ("auto"), but each engine of this
+    pool is a separate vLLM instance that believes it is alone, so every engine binds to the same
+    cores and the rest stay idle. Here the ``cpus`` (sorted) are cut into ``engines`` equal shares,
+    each share into ``tensor_parallel_size`` rank lists joined by ``|`` (vLLM's format). None when
+    there is one engine (vLLM's own binding is right then) or fewer CPUs than ranks.
+
+    >>> cpu_thread_binds([0, 1], engines=2, tensor_parallel_size=1)
+    ['0', '1']
+    >>> cpu_thread_binds(range(8), engines=2, tensor_parallel_size=2)
+    ['0,1|2,3', '4,5|6,7']
+    >>> cpu_thread_binds([0, 1], engines=1, tensor_parallel_size=1) is None
+    True
+    """
+    cpus = sorted(cpus)
+    ranks = engines * tensor_parallel_size
+    if engines < 2 or len(cpus) < ranks:
+        return None
+    per_rank = len(cpus) // ranks
+    rank_lists = [",".join(map(str, cpus[r * per_rank : (r + 1) * per_rank])) for r in range(ranks)]
+    return ["|".join(rank_lists[e * tensor_parallel_size : (e + 1) * tensor_parallel_size]) for e in range(engines)]
+
+
 # --------------------------------------------------------------------------------------------
 # Worker process
 # --------------------------------------------------------------------------------------------
@@ -171,7 +196,7 @@ def _startup_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _worker_main(index, gpu_ids, options, factory_path, tasks, results, log_level) -> None:
+def _worker_main(index, gpu_ids, cpu_bind, options, factory_path, tasks, results, log_level) -> None:
     """Body of worker ``index``: pin GPUs, build the engine, answer batches until told to stop.
 
     ``tasks`` is this worker's queue of ``(batch_id, requests)`` (None: stop); ``results`` the
@@ -181,6 +206,8 @@ def _worker_main(index, gpu_ids, options, factory_path, tasks, results, log_leve
     # Before anything can import vLLM or touch CUDA: this process only ever sees its own GPUs.
     if gpu_ids is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
+    if cpu_bind is not None:  # vLLM's CPU build: this engine's own cores (cpu_thread_binds)
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cpu_bind
     # vLLM's own (tensor-parallel) workers must not be forked from this process.
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
     if not logging.getLogger().handlers:
@@ -367,13 +394,27 @@ class VLLMBackend:
     def _start_workers(self, groups: list[list[str] | None], engine_factory: str) -> None:
         context = multiprocessing.get_context("spawn")
         log_level = logging.getLogger().getEffectiveLevel()
+        binds = None
+        if all(group is None for group in groups) and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+            binds = cpu_thread_binds(os.sched_getaffinity(0), len(groups), self.options.tensor_parallel_size)
+            if binds:
+                logger.info("no GPU: vLLM engines bound to their own CPUs: %s", " / ".join(binds))
         for index, group in enumerate(groups):
             tasks = context.Queue()
             # One pipe per worker: a worker dying mid-send can only corrupt its own channel.
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker_main,
-                args=(index, group, self.options, engine_factory, tasks, sender, log_level),
+                args=(
+                    index,
+                    group,
+                    binds[index] if binds else None,
+                    self.options,
+                    engine_factory,
+                    tasks,
+                    sender,
+                    log_level,
+                ),
                 name=f"videossr-vllm-{index}",
                 # Not a daemon: vLLM starts its own engine-core processes, which daemons may not.
                 daemon=False,
