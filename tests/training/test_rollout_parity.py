@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from media import REPO_ROOT
+from vllm_cpu import kill_session
 
 from videossr.data.generation import read_rows
 from videossr.training.parity import PARITY_KEYS, build_parity_data
@@ -127,9 +128,18 @@ def _stack_python(stack: str) -> tuple[Path | None, str]:
 STACKS = ("gpu-pins", "vllm-cpu")
 
 
+@dataclass
+class ParityRun:
+    """One stack's ``python -m videossr.training.parity`` process and the files it writes to."""
+
+    process: subprocess.Popen
+    stdout: Path
+    stderr: Path
+
+
 @pytest.fixture(scope="module")
-def parity_runs(parity_data, tmp_path_factory) -> dict[str, subprocess.Popen | str]:
-    """Both stacks' ``python -m videossr.training.parity`` runs, started at once (or why not).
+def parity_runs(parity_data, tmp_path_factory) -> dict[str, ParityRun | str]:
+    """Both stacks' parity runs, started at once; a stack that is not installed maps to why.
 
     Each run is one mostly single-threaded process (processors, no engine), so on two cores the two
     stacks take the time of one; each test then waits for its own stack's run.
@@ -142,7 +152,7 @@ def parity_runs(parity_data, tmp_path_factory) -> dict[str, subprocess.Popen | s
         "VLLM_TARGET_DEVICE": "cpu",
         "TOKENIZERS_PARALLELISM": "false",
     }
-    runs: dict[str, subprocess.Popen | str] = {}
+    runs: dict[str, ParityRun | str] = {}
     logs = tmp_path_factory.mktemp("parity_logs")
     for stack in STACKS:
         python, why = _stack_python(stack)
@@ -150,26 +160,27 @@ def parity_runs(parity_data, tmp_path_factory) -> dict[str, subprocess.Popen | s
             runs[stack] = why
             continue
         command = [str(python), "-m", "videossr.training.parity", "--data-dir", str(data_dir), "--stock", "--json"]
-        with (logs / f"{stack}.out").open("w") as out, (logs / f"{stack}.err").open("w") as err:
-            runs[stack] = subprocess.Popen(command, env=env, stdout=out, stderr=err, start_new_session=True)
-        runs[stack].logs = (logs / f"{stack}.out", logs / f"{stack}.err")
+        stdout, stderr = logs / f"{stack}.out", logs / f"{stack}.err"
+        with stdout.open("w") as out, stderr.open("w") as err:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=err, start_new_session=True)
+        runs[stack] = ParityRun(process, stdout, stderr)
     yield runs
     for run in runs.values():
-        if isinstance(run, subprocess.Popen) and run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait()
+        if isinstance(run, ParityRun):
+            kill_session(run.process.pid)
+            run.process.wait()
 
 
-def _parity_results(run: subprocess.Popen) -> list[dict]:
+def _parity_results(run: ParityRun) -> list[dict]:
     try:
-        run.wait(timeout=900)  # a hang guard, not a timing check
+        run.process.wait(timeout=900)  # a hang guard, not a timing check
     except subprocess.TimeoutExpired:
-        os.killpg(run.pid, signal.SIGKILL)
-        run.wait()
-    stdout, stderr = (path.read_text(errors="replace") for path in run.logs)
+        kill_session(run.process.pid)
+        run.process.wait()
+    stdout, stderr = run.stdout.read_text(errors="replace"), run.stderr.read_text(errors="replace")
     sys.stdout.write("\n".join(line for line in stdout.splitlines() if line.startswith("rollout parity")) + "\n")
     lines = [line for line in stdout.splitlines() if line.startswith("parity json: ")]
-    assert lines, f"parity printed no results (exit {run.returncode}): {stderr[-3000:]}"
+    assert lines, f"parity printed no results (exit {run.process.returncode}): {stderr[-3000:]}"
     return json.loads(lines[-1].removeprefix("parity json: "))
 
 
