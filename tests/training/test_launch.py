@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from media import REPO_ROOT
 
-from videossr.training.dry_run import compose_config
 from videossr.training.parity import build_parity_data
+from videossr.training.recipe import compose_config
 
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
 

@@ -14,8 +14,8 @@ from row_checks import check_row
 from videossr.data.generation import regenerate_sample
 from videossr.data.mix import get_recipe
 from videossr.tasks.registry import spec_of
-from videossr.training.dry_run import compose_config
 from videossr.training.online_dataset import OnlinePretextDataset, parse_mix
+from videossr.training.recipe import compose_config
 
 TRAIN_SH = REPO_ROOT / "train" / "train.sh"
 MIX = "grounding/ChannelSwap=1;grounding/Shuffle=1;grounding/Swap=1;counting/easy=1;jigsaw/6=1;jigsaw/8=1"

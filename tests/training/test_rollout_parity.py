@@ -3,7 +3,7 @@
 Two kinds of test:
 
 * in this environment (transformers 5.10.4, no vLLM): the expansion rule of
-  ``videossr.training.rollout_prompt`` reproduces the Hugging Face processor's own token ids;
+  ``videossr.qwen_vl.video_prompt`` reproduces the Hugging Face processor's own token ids;
 * in the two vLLM stacks, through ``python -m videossr.training.parity`` (real verl agent-loop
   worker, real vLLM multimodal processor): the GPU pins users install (requirements-gpu.txt: verl
   0.9.1, vLLM 0.24.0, transformers 5.9.0; ``scripts/setup_gpu_pins_venv.sh``) and the CPU-vLLM
@@ -26,8 +26,7 @@ from media import REPO_ROOT
 from vllm_cpu import kill_session
 
 from videossr.data.generation import read_rows
-from videossr.training.parity import PARITY_KEYS, build_parity_data
-from videossr.training.rollout_prompt import (
+from videossr.qwen_vl.video_prompt import (
     VIDEO_PLACEHOLDER,
     VideoLayout,
     expand_video_placeholders,
@@ -35,6 +34,7 @@ from videossr.training.rollout_prompt import (
     video_feature_positions,
     video_layouts,
 )
+from videossr.training.parity import PARITY_KEYS, build_parity_data
 
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
 

@@ -17,7 +17,7 @@ from media import REPO_ROOT
 
 from videossr.data.generation import GenerationSettings, read_rows
 from videossr.data.mix import build_mix, get_recipe
-from videossr.training.dry_run import compose_config
+from videossr.training.recipe import compose_config
 
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves this module out
 

@@ -18,7 +18,7 @@ run per video.) :mod:`videossr.training.parity` shows it on verl's stock loop.
 The fix: the loop sends vLLM the chat-template text tokenised as is, one
 ``<|vision_start|><|video_pad|><|vision_end|>`` per video (verl's de-duplication leaves a single
 pad alone, and vLLM expands each placeholder once, in order), and trains the actor on that prompt
-expanded the way vLLM expands it (:mod:`videossr.training.rollout_prompt`). Everything else is
+expanded the way vLLM expands it (:mod:`videossr.qwen_vl.video_prompt`). Everything else is
 verl's ``SingleTurnAgentLoop``: frames, processor features, response merging, post-processing.
 Models of another family fall back to verl's behaviour unchanged.
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
-from videossr.training.rollout_prompt import (
+from videossr.qwen_vl.video_prompt import (
     FAMILY_OF_MODEL_TYPE,
     expand_video_placeholders,
     rollout_prompt_ids,

@@ -15,9 +15,9 @@ per video, on the frame count, the frame size after qwen-vl-utils' resize and th
 * each distinct (frames, height, width, fps) shape is put once through the real processor on a
   blank clip of that shape, which gives its ``video_grid_thw`` and timestamps (cached);
 * the prompt's length is that of the prompt the actor is trained on:
-  :func:`~videossr.training.rollout_prompt.expand_video_placeholders` of the chat-template text
+  :func:`~videossr.qwen_vl.video_prompt.expand_video_placeholders` of the chat-template text
   (with transformers 5.10 this equals the processor's own count; with 5.9 it is one token longer
-  per clip that follows a space, see :mod:`videossr.training.rollout_prompt`).
+  per clip that follows a space, see :mod:`videossr.qwen_vl.video_prompt`).
 
 A row whose frames are missing, unreadable or of different sizes within one video counts as too
 long (dropped), as verl does for rows that fail to process. Models other than Qwen2.5-VL/Qwen3-VL,
@@ -37,7 +37,7 @@ from typing import Any
 
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
-from videossr.training.rollout_prompt import (
+from videossr.qwen_vl.video_prompt import (
     expand_video_placeholders,
     processor_family,
     rollout_prompt_ids,

@@ -19,7 +19,7 @@ Runs on a machine without GPUs and checks, in order:
 7. the first row of every data file, through verl's real dataset code (``data.custom_cls`` or
    ``RLHFDataset``) and the model's processor, as the agent loop builds it: its frames are decoded,
    its processor inputs built, and the prompt the actor gets (see
-   :mod:`videossr.training.rollout_prompt`) must fit ``data.max_prompt_length``;
+   :mod:`videossr.qwen_vl.video_prompt`) must fit ``data.max_prompt_length``;
 8. rollout/actor parity of those first rows (:mod:`videossr.training.parity`) when vLLM is
    importable here (the training environment); otherwise it says so and how to run it.
 
@@ -40,32 +40,9 @@ from videossr.errors import ConfigError, VideoError
 from videossr.rewards.scoring import get_scorer
 from videossr.tasks.registry import all_tasks
 from videossr.training.models import PATCH_SIZE_OF_MODEL_TYPE
+from videossr.training.recipe import DryRunError, compose_config
 
 REQUIRED_COLUMNS = ("data_source", "prompt", "videos", "reward_model", "extra_info")
-
-
-class DryRunError(Exception):
-    """A configuration problem, explained in one line."""
-
-
-#: The recipe train.sh hands ``main_ppo`` (``--config-path``/``--config-name``): verl's ppo_trainer + ours.
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "verl"
-RECIPE_NAME = "videossr_grpo"
-
-
-def compose_config(overrides: list[str], recipe_dir: Path = RECIPE_DIR):
-    """The training config as ``main_ppo`` composes it: verl's ppo_trainer, our recipe, ``overrides``."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    if not (recipe_dir / f"{RECIPE_NAME}.yaml").is_file():
-        raise DryRunError(f"the training recipe {recipe_dir / RECIPE_NAME}.yaml is missing (run from a clone)")
-    try:
-        with initialize_config_dir(config_dir=str(recipe_dir), version_base=None):
-            return compose(config_name=RECIPE_NAME, overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise DryRunError(f"verl rejected the overrides: {exc}".replace("\n", " ")) from exc
 
 
 def validate_with_verl(config) -> None:
@@ -281,7 +258,7 @@ def check_first_rows(config) -> list[str]:
     from verl.utils.dataset.rl_dataset import get_dataset_class
     from verl.utils.tokenizer import build_multimodal_processor_inputs
 
-    from videossr.training.rollout_prompt import expand_video_placeholders, rollout_prompt_ids, video_layouts
+    from videossr.qwen_vl.video_prompt import expand_video_placeholders, rollout_prompt_ids, video_layouts
 
     model_path = _local_model(config)
     if model_path is None:

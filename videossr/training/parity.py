@@ -241,7 +241,7 @@ def _first_row_batch(config, data_file: Path, tokenizer, processor, scratch: Pat
 def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityResult:
     import torch
 
-    from videossr.training.rollout_prompt import VideoLayout, video_feature_positions
+    from videossr.qwen_vl.video_prompt import VideoLayout, video_feature_positions
 
     prompts = output.batch["prompts"][0]
     mask = output.batch["attention_mask"][0, : prompts.shape[0]].bool()
@@ -357,7 +357,7 @@ def check_parity(config, data_file: str | Path, task: str, preprocessor=None) ->
     from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
     from verl.utils.config import omega_conf_to_dataclass
 
-    from videossr.training.rollout_prompt import processor_family
+    from videossr.qwen_vl.video_prompt import processor_family
 
     preprocessor = preprocessor if preprocessor is not None else build_vllm_preprocessor(config)
     # The same tokenizer/processor the worker loads (HFModelConfig); the client needs them first.
@@ -467,7 +467,7 @@ def run_parity(
 
     ``stock``: also run every pair with verl's own ``single_turn_agent`` (results after the others).
     """
-    from videossr.training.dry_run import compose_config
+    from videossr.training.recipe import compose_config
 
     results, stock_results = [], []
     for model in models:

@@ -14,7 +14,7 @@ its source: ``vllm/entrypoints/llm.py``, ``vllm/entrypoints/offline_utils.py``,
 
 Each prompt is a ``TokensPrompt`` dict ``{"prompt_token_ids", "prompt", "multi_modal_data": {"video":
 [...]}, "mm_processor_kwargs"}`` (token ids: training's rollout prompt, see
-:mod:`videossr.training.rollout_prompt`; vLLM expands each video placeholder in them, so the prompt
+:mod:`videossr.qwen_vl.video_prompt`; vLLM expands each video placeholder in them, so the prompt
 the model reads is token-for-token the one the actor was trained on) and each video a ``(frames,
 metadata)`` pair:
 
@@ -72,7 +72,7 @@ import multiprocessing.util  # noqa: F401  (its atexit hook must be registered b
 from typing import Any
 
 from videossr.eval.backends.base import Request, build_messages, vision_inputs
-from videossr.training.rollout_prompt import VIDEO_PLACEHOLDER, processor_family, rollout_prompt_ids
+from videossr.qwen_vl.video_prompt import VIDEO_PLACEHOLDER, processor_family, rollout_prompt_ids
 
 #: ``video_backend`` label of the metadata (informational: neither vLLM nor transformers read it).
 VIDEO_BACKEND_LABEL = "qwen_vl_utils"
@@ -110,7 +110,7 @@ def prepare_vllm_prompt(request: Request, processor, patch_size: int | None = No
     ``"multi_modal_data": {"video": [(frames uint8 [T,H,W,3], metadata), ...]}`` in placeholder
     order and ``"mm_processor_kwargs"``. The token ids are the chat-template text tokenised as it is,
     one vision placeholder per video: exactly what training hands vLLM
-    (:func:`videossr.training.rollout_prompt.rollout_prompt_ids`), so vLLM's expansion of it is
+    (:func:`videossr.qwen_vl.video_prompt.rollout_prompt_ids`), so vLLM's expansion of it is
     token-for-token the prompt the actor was trained on. (A text prompt would be tokenised by vLLM
     the same way; the ids make that explicit and independent of vLLM's text path.) ``prompt`` is
     the same text, for logs.
