@@ -73,6 +73,7 @@ BENCHES = [
         ),
         commands=("ffmpeg",),
     ),
+    Bench("bench/bench_parsing.py", (r"^largest gap 0\.00 points \(bound 1\.0\): ok$",)),
     Bench(
         "bench/bench_ray.py",
         (r"^  2 nodes vs 1: \d+\.\d\dx \(scaling efficiency \d+%\); 2 Ray nodes vs local pool: \d+\.\d\dx$",),

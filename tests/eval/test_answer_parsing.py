@@ -48,6 +48,16 @@ MC_CASES = [
     ("The activity observed is B. dancing. The others do not fit.", "B"),  # a letter with its own text
     ("The person is cooking. It is clearly not sleeping, since the eyes are open, nor running.", "C"),  # first sentence
     ("The man is running. This can be seen from his legs, which would not fit dancing.", "D"),
+    ("There is no sleeping or running here. The person is cooking.", "C"),  # negated sentences rule out
+    ("The person is busy in the kitchen, which is option C.", "C"),
+    ("Both seem possible.\n\nOption D: running fast.", "D"),
+    ("So the best options are B. dancing and D. running.", "B"),  # several stated: the first
+    ("The correct activity shown in the video is B.", "B"),
+    # two letters named with no final-answer marker: the first, as the released code and lmms-eval read it
+    ("B and C", "B"),
+    ("(B) or (C)", "B"),
+    ("It could be B or C.", "B"),
+    ("A and B are wrong, so C.", "C"),  # a list in the reasoning is not the answer
     # not answers
     ("", None),
     ("a", None),  # the article, not option A
@@ -61,6 +71,22 @@ MC_CASES = [
     ("<answer></answer> A", None),  # an empty answer block is the answer
     ("I cannot tell from the video.", None),
 ]
+
+
+# Articles and possessives do not hide an option's text (TempCompass's published Reka-Core answers).
+KNIGHT = {"A": "drawing sword from sheath", "B": "shooting an arrow", "C": "raising a shield"}
+
+
+@pytest.mark.parametrize(
+    "response, letter",
+    [
+        ("The knight is drawing his sword from the sheath. There is no bow to suggest shooting an arrow.", "A"),
+        ("The knight in the video is drawing a sword from its sheath.", "A"),
+        ("He is raising the shield.", "C"),
+    ],
+)
+def test_option_text_is_found_through_articles_and_possessives(response, letter):
+    assert parse_option_letter(response, "ABC", KNIGHT) == letter
 
 
 @pytest.mark.parametrize("response, letter", MC_CASES)

@@ -64,23 +64,37 @@ _LEADING_LETTER = re.compile(
 # The whole answer is one lowercase letter ("c", "(c)."): a letter, as no word is that short but "a".
 _LONE_LOWER = re.compile(r"^[\s\"'(\[{]*([a-j])[)\]}.]*\s*$")
 # A stated choice: "answer is C", "correct answer is: (C)", "best option is:\n\nC.", "Answer: C",
-# "I choose D", "I'd go with B". A bare mention ("eliminates option D") is not a statement.
+# "I choose D", "I'd go with B", "which is option C", "Option C: they ...", "the best options are B.
+# x and D. y" (the first of several), "The correct order ... is A.". A bare mention ("eliminates
+# option D") is not a statement.
 _STATEMENT = re.compile(
     r"(?i:\b(?:answer|option|choice)[\"']?\s*(?:is|would\s+be|should\s+be|will\s+be|=|:|：)"
     r"|\b(?:answer|option|choice)\s+[(\[]?(?=[A-Z][)\]]?\s+is\s+(?:the\s+)?(?:correct|right|best)\b)"
+    r"|\bis\s+(?:option|choice)\b"
+    r"|^[ \t]*(?:option|choice)\b(?=\s+[(\[]?[A-Z][)\]]?\s*[:：])"
+    r"|\b(?:best|correct|right)\s+(?:answers|options|choices)\s+(?:are|would\s+be)"
+    r"|\b(?:best|correct|right)\b[^.!?\n]{0,80}?\bis(?=\s+[A-Z](?:\s*[.,;:!)\]]|\s*$))"
     r"|\b(?:i\s+(?:would\s+|will\s+|'d\s+|'ll\s+)?(?:choose|chose|select|pick|go\s+with))"
     r"|\b(?:choose|select|pick))"
     r"[\s:\"'(\[{]*"
-    r"([A-Z])(?![A-Za-z0-9'])"
+    r"([A-Z])(?![A-Za-z0-9'])",
+    re.M,
 )
 _BRACKETED = re.compile(r"[(\[]([A-Z])[)\]]")
 # A letter alone at the end of the answer's last line: "..., so it is C." / "Therefore: D"
 _CONCLUDING = re.compile(r"(?<![A-Za-z'])([A-Z])[\s.)\]!]*$")
 _WORDS = re.compile(r"[^\w]+")
+# Articles and possessives carry no choice: "drawing a sword from its sheath" names the option
+# "drawing sword from sheath", "diving into the water" names "diving into water".
+_FILLER = re.compile(r"(?<!\S)(?:a|an|the|its|his|her|their)(?!\S)")
 
 
 def _normalize(text: str) -> str:
     return _WORDS.sub(" ", text.lower()).strip()
+
+
+def _normalize_option_text(text: str) -> str:
+    return " ".join(_FILLER.sub(" ", _normalize(text)).split())
 
 
 def parse_option_letter(
@@ -117,10 +131,11 @@ def parse_option_letter(
         letter = _letter_of_option_text(region, options, valid_letters)
         if letter:
             return letter
-    bracketed = [m.group(1) for m in _BRACKETED.finditer(region) if m.group(1) in valid_letters]
+    bracketed = [m for m in _BRACKETED.finditer(region) if m.group(1) in valid_letters]
     if bracketed:
-        return bracketed[-1]
-    last_line = region.splitlines()[-1] if region.splitlines() else region
+        return _first_of_enumeration(region, bracketed[-1].start(1), valid_letters)
+    lines = region.splitlines()
+    last_line = lines[-1] if lines else region
     match = _CONCLUDING.search(last_line)
     # "A" and "I" ending a line are words far more often than answers ("... than I."), unless alone.
     if (
@@ -128,8 +143,27 @@ def parse_option_letter(
         and match.group(1) in valid_letters
         and (match.group(1) not in "AI" or last_line.strip(" .)]!") == match.group(1))
     ):
-        return match.group(1)
+        return _first_of_enumeration(region, len(region) - len(last_line) + match.start(1), valid_letters)
     return None
+
+
+# Letters listed together: "B and C", "(B) or (C)", "B, C", "B/C". Named with no final-answer
+# marker, the list is read as its first letter, as the released code and lmms-eval do.
+_LISTED_LETTER = r"[(\[]?[A-J][)\]]?"
+_ENUMERATION = re.compile(
+    rf"(?<![A-Za-z0-9']){_LISTED_LETTER}"
+    rf"(?:\s*(?:,\s*(?:and\s+|or\s+)?|\s(?:and|or)\s+|&\s*|/\s*){_LISTED_LETTER})+(?![A-Za-z0-9'])"
+)
+
+
+def _first_of_enumeration(region: str, position: int, valid_letters: str) -> str:
+    """The letter at ``position``, or the first letter of the list of letters it ends ("B and C" -> B)."""
+    for match in _ENUMERATION.finditer(region):
+        if match.start() <= position < match.end():
+            letters = [c for c in re.findall(r"[A-J]", match.group(0)) if c in valid_letters]
+            if letters:
+                return letters[0]
+    return region[position]
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -146,25 +180,29 @@ def _letter_of_option_text(region: str, options: Mapping[str, str], valid_letter
     that sentence negates ("is not slow motion").
     """
     texts = {
-        letter: _normalize(text) for letter, text in options.items() if letter in valid_letters and _normalize(text)
+        letter: _normalize_option_text(text)
+        for letter, text in options.items()
+        if letter in valid_letters and _normalize_option_text(text)
     }
-    said = _normalize(region)
+    said = _normalize_option_text(region)
     exact = [letter for letter, text in texts.items() if text == said]
     if len(exact) == 1:
         return exact[0]
     marked = {
         m.group(1)
         for m in _LETTER_MARK.finditer(region)
-        if m.group(1) in texts and f" {_normalize(region[m.end() :])} ".startswith(f" {texts[m.group(1)]} ")
+        if m.group(1) in texts and f" {_normalize_option_text(region[m.end() :])} ".startswith(f" {texts[m.group(1)]} ")
     }
     if len(marked) == 1:
         return marked.pop()
-    found = _contained(said, texts)
+    sentences = [part for part in _SENTENCE_END.split(region) if part.strip()]
+    # An option text in a negated sentence ("There is no switching off or blinking") is ruled out, not chosen.
+    affirmed = " ".join(_normalize_option_text(part) for part in sentences if not _NEGATION.search(part))
+    found = _contained(affirmed, texts)
     if found:
         return found
-    first = next((part for part in _SENTENCE_END.split(region) if part.strip()), "")
-    if first and not _NEGATION.search(first):
-        return _contained(_normalize(first), texts)
+    if sentences and not _NEGATION.search(sentences[0]):
+        return _contained(_normalize_option_text(sentences[0]), texts)
     return None
 
 
