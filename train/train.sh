@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GRPO training of a Qwen-VL model on VideoSSR data with verl 0.9.1: the paper's recipe.
 #
-#   bash train/train.sh [--dry-run] [verl overrides ...]
+#   bash train/train.sh [--dry-run] [verl overrides ...]      (--help: this text)
 #
 # Examples:
 #   MODEL_PATH=/models/Qwen3-VL-8B-Instruct DATA_DIR=/data/videossr30k bash train/train.sh
@@ -23,6 +23,12 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RECIPE_DIR="$REPO/verl"
 RECIPE_NAME=videossr_grpo
+
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+    # The header comment above is the usage.
+    sed -n '2,/^set -euo pipefail/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+fi
 
 DRY_RUN=0
 if [ "${1:-}" = "--dry-run" ]; then

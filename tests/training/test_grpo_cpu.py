@@ -17,11 +17,11 @@ scores 0 on every real task, which would make every advantage 0). What a passing
   Qwen2.5-VL models of different seeds give -0.10. Before the recipe set
   ``rollout.load_format: auto``, Qwen2.5-VL gave 0.70 at step 1 (KL ~0.02): verl's default
   ``dummy`` start left vLLM 0.28's pixel-normalisation buffers (``input_norm``) random, and the
-  weight sync sends parameters only (README, "Rollouts see what the actor trains on").
+  weight sync sends parameters only (docs/training.md, "Rollouts see what the actor trains on").
   Qwen2.5-VL runs on a copy of its tiny checkpoint with ``tokens_per_second = 0``
   (:func:`without_video_time`): in the stack as released its rollouts' temporal rotary positions
   differ from the actor's (vLLM drops the video's time scale, verl's actor uses 1 s per temporal
-  patch; README, "Not covered"), and this check is about the weights. Zero time spacing puts
+  patch; docs/training.md, "Not covered"), and this check is about the weights. Zero time spacing puts
   every temporal patch at one position on both sides;
 * the saved actor differs from the initial checkpoint and is finite;
 * it ended on its own within a hard timeout (a failed weight sync hangs forever): on timeout the

@@ -19,7 +19,7 @@ Where the centres go is the *placement* (:data:`PLACEMENTS`, recorded in each sa
   instance is dropped (the declared count always equals what is drawn). Counts, frames, colours
   and rotations keep the paper's distributions; what gave way is recorded per frame in
   ``params["gave_way"]``, and an instance whose size gave way keeps its drawn size as
-  ``size_drawn``. How often each step is needed: README, "Object Counting: placement".
+  ``size_drawn``. How often each step is needed: docs/tasks.md, "Object Counting: placement".
 - ``released``: the released code's rule, reproduced draw for draw: centre inside the central 70 %
   of the frame at least 0.75 x size from its edge, up to 20 tries to stay ``size`` away from
   earlier centres on the frame, then placed anyway (instances may overlap, even hide each other).

@@ -6,7 +6,7 @@ a permutation, ...), returns them as JSON-able ``params`` stored with the sample
 :data:`FrameOut` per perturbed position: either an existing frame to reuse (a path, no new pixels)
 or a new ``(H, W, 3)`` uint8 BGR array to encode.
 
-Construction choices (all documented in the README):
+Construction choices (all documented in docs/tasks.md):
 
 - Pixel perturbations keep the frame size. Rotate90/270 letterbox the rotated picture into the
   original frame (the released code changed the size, which breaks stacking the frames of one

@@ -12,7 +12,7 @@ A new task: subclass :class:`PretextTask` in a module that calls ``register_task
 imported, and make sure that module is imported wherever the task runs. Either import it before
 use, or list it in the ``VIDEOSSR_TASK_MODULES`` environment variable (comma-separated module
 names): the registry imports those on first use in every process, so worker processes, Ray tasks
-and verl's reward workers find the task too. README: "Adding a pretext task".
+and verl's reward workers find the task too. docs/extending.md.
 """
 
 from __future__ import annotations
