@@ -1,4 +1,4 @@
-"""One self-contained HTML report of result folders: VIUBench runs and external vqa/vtg runs.
+"""One self-contained HTML report of result folders: VIUBench runs, external vqa/vtg runs, lmms-eval runs.
 
 The paper's Table 1 row of every VIUBench run beside the published rows, external metrics per
 category with an IoU histogram, the unparsed/failed counts with examples, and a seeded gallery
@@ -8,6 +8,7 @@ with filters. Opens offline: CSS, script and images are inside the file.
 Examples:
     python eval/report.py results/viubench/random results/viubench/qwen3vl8b --output report.html
     python eval/report.py results/viubench/* results/vtg/charades --output report.html --per-group 8
+    python eval/report.py results/viubench/random results/lmms_eval --output report.html
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         type=Path,
         metavar="RESULT_DIR",
-        help="run folders holding summary.json (eval/viubench.py run, eval/vqa.py, eval/vtg.py)",
+        help="run folders holding summary.json (eval/viubench.py run, eval/vqa.py, eval/vtg.py), or lmms-eval "
+        "output folders (its --output_path or a model folder in it; runs made with --log_samples)",
     )
     parser.add_argument("--output", type=Path, required=True, help="the HTML file to write")
     parser.add_argument(

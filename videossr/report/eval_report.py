@@ -1,7 +1,10 @@
 """The results report: VIUBench runs and external (vqa/vtg) runs in one self-contained HTML file.
 
 Reads result folders only (``summary.json``, ``responses.jsonl``, ``config.json`` and the
-benchmark file their summary names); writes nothing but the report. Scores shown in tables are
+benchmark file their summary names, or lmms-eval's ``*_results.json`` and logged samples);
+writes nothing but the report. A VIUBench run of lmms-eval (the ``viubench`` task) is scored by
+our scorer from the responses lmms-eval logged and shown like our own runs; any other lmms-eval
+task shows lmms-eval's metrics as it wrote them and a gallery of its logged samples. Scores shown in tables are
 ``summary.json``'s, exactly as the scorer wrote them; per-item scores, statuses and parsed answers
 for the gallery are recomputed through the scorers' public functions (VIUBench:
 :func:`videossr.eval.viubench.score_response`; external: :func:`videossr.eval.external.score_vqa`
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +85,7 @@ class Outcome:
 class Run:
     key: str  # r0, r1, ...: the data-s-<key> attribute of gallery items
     label: str
-    kind: str  # viubench, vqa or vtg
+    kind: str  # viubench, vqa, vtg or lmms-eval (another task of an lmms-eval run)
     folder: Path
     summary: dict[str, Any]
     config: dict[str, Any]
@@ -150,6 +154,73 @@ def load_run(folder: str | Path, key: str, benchmark: Path | None = None) -> Run
         records = load_records(path)
         outcomes = {r["id"]: _external_outcome(kind, r, responses.get(r["id"])) for r in records}
     return Run(key, label, kind, folder, summary, config, path, records, outcomes)
+
+
+def load_runs(folder: str | Path, key: str, benchmark: Path | None = None) -> list[Run]:
+    """The runs of a folder: one for our result folders, one per task of each lmms-eval run in it.
+
+    Run keys are ``key`` (our folders) or ``key`` plus a letter per lmms-eval task.
+
+    Raises:
+        ConfigError: neither a result folder nor an lmms-eval output folder.
+    """
+    from videossr.eval.lmms_eval.results import is_lmms_eval_output, read_run, results_files
+
+    folder = Path(folder)
+    if (folder / "summary.json").is_file() or not is_lmms_eval_output(folder):
+        return [load_run(folder, key, benchmark)]
+    runs = []
+    for path in results_files(folder):
+        lmms_run = read_run(path)
+        for task in lmms_run.tasks.values():
+            runs.append(_lmms_eval_task_run(lmms_run, task, f"{key}{chr(ord('a') + len(runs))}", benchmark))
+    return runs
+
+
+def _lmms_eval_task_run(lmms_run, task, key: str, benchmark: Path | None) -> Run:
+    """One task of an lmms-eval run as a report run (VIUBench: rescored by our scorer)."""
+    from videossr.eval.lmms_eval import results as lmms_results
+
+    folder = lmms_run.results_path.parent
+    label = f"{lmms_run.label} (lmms-eval)"
+    config = {
+        "model": lmms_run.model_args or lmms_run.model,
+        "backend": f"lmms-eval {lmms_run.version} --model {lmms_run.model}",
+    }
+    if task.samples_path is None:
+        raise ConfigError(
+            f"{lmms_run.results_path}: task {task.task} has no samples file (run lmms-eval with --log_samples)"
+        )
+    if task.task == lmms_results.VIUBENCH_TASK:
+        from videossr.eval.viubench import load_benchmark, score_benchmark
+
+        named, responses = lmms_results.viubench_responses(task.samples_path)
+        path = benchmark or named
+        if not path.is_file():
+            raise ConfigError(f"{task.samples_path}: benchmark file {path} not found (pass --benchmark PATH)")
+        records = load_benchmark(path)
+        summary = {**score_benchmark(records, responses), **config}
+        outcomes = {r["id"]: _viubench_outcome(r, responses.get(r["id"])) for r in records}
+        return Run(key, label, "viubench", folder, summary, config, path, records, outcomes)
+    records, outcomes = [], {}
+    for sample in lmms_results.read_samples(task.samples_path):
+        item_id = f"{task.task}/{sample.get('doc_id')}"
+        records.append(
+            {"id": item_id, "question": str(sample.get("input") or ""), "ground_truth": str(sample.get("target", ""))}
+        )
+        outcomes[item_id] = _lmms_eval_outcome(sample, task.metrics)
+    summary = {"task": task.task, "metrics": task.metrics, "num_items": task.num_samples or len(records), **config}
+    return Run(key, label, "lmms-eval", folder, summary, config, Path(task.task), records, outcomes)
+
+
+def _lmms_eval_outcome(sample: dict[str, Any], metrics: dict[str, float]) -> Outcome:
+    """A logged sample: its response, and the per-doc ``score`` / ``pred_answer`` its task recorded, if any."""
+    from videossr.eval.lmms_eval.results import sample_response
+
+    per_doc = next((sample[m] for m in metrics if isinstance(sample.get(m), dict)), {})
+    score = per_doc.get("score", next((sample[m] for m in metrics if isinstance(sample.get(m), (int, float))), None))
+    answer = per_doc.get("pred_answer", per_doc.get("pred", ""))
+    return Outcome(sample_response(sample), str(answer or ""), float("nan") if score is None else float(score), "ok")
 
 
 def _viubench_outcome(record: dict[str, Any], entry: dict[str, Any] | None) -> Outcome:
@@ -485,6 +556,32 @@ def external_section(runs: list[Run]) -> str:
     return "".join(parts)
 
 
+def lmms_eval_section(runs: list[Run]) -> str:
+    """One lmms-eval task of one or more runs: every metric as lmms-eval aggregated it."""
+    task = runs[0].summary["task"]
+    metrics = list(dict.fromkeys(m for run in runs for m in run.summary["metrics"]))
+    head = "<tr><th>model</th>" + "".join(f"<th>{esc(m)}</th>" for m in metrics) + "<th>items</th></tr>"
+    rows = []
+    for run in runs:
+        values = run.summary["metrics"]
+        cells = "".join(
+            f'<td class="num" id="{anchor_id("lmms", run.key, m)}">'
+            + (f"{values[m]:.2f}" if m in values and not math.isnan(values[m]) else "&ndash;")
+            + "</td>"
+            for m in metrics
+        )
+        rows.append(
+            f'<tr><td><a href="#run-{run.key}">{esc(run.label)}</a></td>{cells}'
+            f'<td class="num">{int(run.summary["num_items"])}</td></tr>'
+        )
+    return (
+        f'<h2 id="{anchor_id("bench", "lmms-eval", task)}">{esc(task)} (lmms-eval)</h2>'
+        "<p class=note>The metrics exactly as lmms-eval aggregated them (its *_results.json, filter none), in the "
+        "task's own units; items are its logged samples.</p>"
+        f"<table>{head}{''.join(rows)}</table>"
+    )
+
+
 def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, list[str]]:
     """The sampled items of one benchmark with every run's outcome; returns (html, ids shown)."""
     first = runs[0]
@@ -511,9 +608,12 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, list[str]]
         for item_id in chosen:
             record = records[item_id]
             outcomes = [(run, run.outcomes[item_id]) for run in runs if item_id in run.outcomes]
-            sheet = (
-                viubench_sheet(record) if first.kind == "viubench" else external_sheet(first.kind, record, video_dir)
-            )
+            if first.kind == "viubench":
+                sheet = viubench_sheet(record)
+            elif first.kind == "lmms-eval":
+                sheet = None  # lmms-eval's samples do not say where the videos are
+            else:
+                sheet = external_sheet(first.kind, record, video_dir)
             items.append(_item_html(bench, record, outcomes, sheet))
         shown.extend(chosen)
         blocks.append(
@@ -531,10 +631,15 @@ def gallery(runs: list[Run], per_group: int, seed: int) -> tuple[str, list[str]]
     return f'<section class="gallery" data-bench="{esc(bench)}">{head}{controls}{"".join(blocks)}</section>', shown
 
 
+def _score_text(score: float) -> str:
+    """A per-item score, or a dash where the run recorded none (lmms-eval tasks without a per-doc score)."""
+    return "&ndash;" if math.isnan(score) else f"{score:.2f}"
+
+
 def _item_html(bench: str, record: dict[str, Any], outcomes: list[tuple[Run, Outcome]], sheet: str | None) -> str:
     item_id = record["id"]
     ident = anchor_id("item", bench, item_id)
-    wrong = any(o.score < 1.0 for _, o in outcomes)
+    wrong = any(o.score < 1.0 for _, o in outcomes)  # NaN (no per-item score) is never "wrong"
     unparsed = any(o.status != "ok" for _, o in outcomes)
     scores = "".join(f' data-s-{run.key}="{o.score:.4f}"' for run, o in outcomes)
     image = (
@@ -545,7 +650,7 @@ def _item_html(bench: str, record: dict[str, Any], outcomes: list[tuple[Run, Out
     rows = "".join(
         f"<tr><td>{esc(run.label)}</td><td><pre>{esc(o.response[:RESPONSE_CHARS]) or '<i>(empty)</i>'}</pre>"
         + (f'<pre class="status-error">{esc(o.error[:RESPONSE_CHARS])}</pre>' if o.error else "")
-        + f'</td><td>{esc(o.answer) or "&ndash;"}</td><td class="num">{o.score:.2f}</td>'
+        + f'</td><td>{esc(o.answer) or "&ndash;"}</td><td class="num">{_score_text(o.score)}</td>'
         f'<td class="status-{o.status}">{o.status}</td></tr>'
         for run, o in outcomes
     )
@@ -589,7 +694,7 @@ def build_report(
         raise ConfigError("pass at least one result folder")
     if per_group < 0:
         raise ConfigError(f"--per-group must be >= 0, got {per_group}")
-    runs = [load_run(folder, f"r{n}", benchmark) for n, folder in enumerate(folders)]
+    runs = [run for n, folder in enumerate(folders) for run in load_runs(folder, f"r{n}", benchmark)]
     label_runs(runs)
     groups: dict[tuple[str, Path], list[Run]] = defaultdict(list)
     for run in runs:
@@ -602,7 +707,9 @@ def build_report(
     if viubench_runs:
         body.append(viubench_table(viubench_runs))
     for (kind, _), members in groups.items():
-        if kind != "viubench":
+        if kind == "lmms-eval":
+            body.append(lmms_eval_section(members))
+        elif kind != "viubench":
             body.append(external_section(members))
     galleries, sampled = [], {}
     for members in groups.values():
