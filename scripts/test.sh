@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set everything up (idempotent) and run the whole test suite: CPU-only and offline. The set-up
-# includes the cached CPU-vLLM environment of the real GRPO-step and vLLM tests (first run ~2 min)
+# includes the cached CPU-vLLM environment of the real GRPO-step and vLLM tests (first run ~2 min),
 # the cached GPU-pin environment of the parity tests (first run a few minutes, ~11 GB) and the cached
 # lmms-eval environment (first run ~2 min, ~7 GB).
 # Usage: bash scripts/test.sh [pytest arguments]      e.g. bash scripts/test.sh -k decoder -x
