@@ -57,7 +57,7 @@ class VideoSSRModel(lmms):
         max_batch_size: int | None = None,
     ) -> None:
         super().__init__()
-        self.config = BackendConfig(
+        self.backend_config = BackendConfig(
             backend=str(backend),
             model=str(pretrained) if pretrained else None,
             batch_size=int(batch_size),
@@ -70,8 +70,8 @@ class VideoSSRModel(lmms):
             enforce_eager=bool(enforce_eager),
             seed=int(seed),
         )
-        self.config.validate_backend()
-        self.backend = make_backend(self.config.backend, **self.config.backend_options())
+        self.backend_config.validate_backend()
+        self.backend = make_backend(self.backend_config.backend, **self.backend_config.backend_options())
 
     def _request(self, instance: Instance):
         _context, gen_kwargs, _doc_to_visual, doc_id, task, split = instance.args
@@ -88,7 +88,7 @@ class VideoSSRModel(lmms):
     def generate_until(self, requests: list[Instance]) -> list[str]:
         """One answer per instance, in order; a request the backend failed on answers "" (scored 0)."""
         answers: list[str] = []
-        size = self.config.batch_size
+        size = self.backend_config.batch_size
         for start in range(0, len(requests), size):
             batch = requests[start : start + size]
             for instance, generation in zip(batch, self.backend.generate([self._request(i) for i in batch])):
