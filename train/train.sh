@@ -136,7 +136,7 @@ args=(
     trainer.nnodes="$NNODES"
     trainer.project_name="$PROJECT_NAME"
     trainer.experiment_name="$EXPERIMENT_NAME"
-    trainer.default_local_dir="$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME"
+    trainer.default_local_dir="$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME"   # the run folder
     trainer.total_epochs="$TRAINER_EPOCHS"
 )
 for knob in "${RECIPE_KNOBS[@]}"; do   # VARIABLE=key[,key...]: each key gets the variable's value
@@ -190,6 +190,14 @@ if [ -z "${ATTN_IMPLEMENTATION:-}" ]; then
 fi
 args+=(+actor_rollout_ref.model.override_config.attn_implementation="$ATTN_IMPLEMENTATION")
 
+# verl's file logger (trainer.logger has "file" in the recipe): one JSON line of metrics per step,
+# drawn by train/curves.py. Each launch gets a new file in the run folder's metrics/, since verl's
+# FileLogger truncates the file it opens and a resumed run must keep the steps before it. Passed
+# through Ray's runtime_env, so the trainer process sees it on any node, not just this shell.
+RUN_FOLDER="$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME"
+METRICS_FILE="${VERL_FILE_LOGGER_PATH:-$RUN_FOLDER/metrics/$(date -u +%Y%m%dT%H%M%SZ)-$$.jsonl}"
+args+=(++ray_kwargs.ray_init.runtime_env.env_vars.VERL_FILE_LOGGER_PATH="$METRICS_FILE")
+
 if [ "${PRINT_OVERRIDES:-0}" = "1" ]; then
     # For tools and tests that build the very same configuration: one override per line.
     printf '%s\n' "${args[@]}" "$@"
@@ -198,5 +206,6 @@ fi
 if [ "$DRY_RUN" = "1" ]; then
     exec "$PYTHON" -m videossr.training.dry_run "${args[@]}" "$@"   # composes verl/videossr_grpo.yaml too
 fi
-echo "train.sh: $MODEL_FAMILY at $MODEL_PATH, data $DATA_DIR, $NNODES node(s) x $GPUS_PER_NODE GPU(s), $ROLLOUT_ENGINE rollout" >&2
+mkdir -p "$(dirname "$METRICS_FILE")"
+echo "train.sh: $MODEL_FAMILY at $MODEL_PATH, data $DATA_DIR, $NNODES node(s) x $GPUS_PER_NODE GPU(s), $ROLLOUT_ENGINE rollout; metrics -> $METRICS_FILE (python train/curves.py $RUN_FOLDER --output curves.html)" >&2
 exec "$PYTHON" -m verl.trainer.main_ppo --config-path "$RECIPE_DIR" --config-name "$RECIPE_NAME" "${args[@]}" "$@"

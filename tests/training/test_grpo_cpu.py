@@ -24,6 +24,8 @@ scores 0 on every real task, which would make every advantage 0). What a passing
   patch; docs/training.md, "Not covered"), and this check is about the weights. Zero time spacing puts
   every temporal patch at one position on both sides;
 * the saved actor differs from the initial checkpoint and is finite;
+* verl's file logger wrote every step's metrics into the run folder's ``metrics/`` (what
+  ``train/curves.py`` draws), equal to the console's;
 * it ended on its own within a hard timeout (a failed weight sync hangs forever): on timeout the
   whole process session of the run is killed and the test fails with the log's end.
 
@@ -186,7 +188,19 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
         assert metrics["response_length/mean"] > 0, where
         assert metrics["training/rollout_actor_probs_pearson_corr"] > MIN_PROBS_CORR, where
 
-    saved = run_dir / "checkpoints" / "VideoSSR" / f"smoke-cpu-{family}" / f"global_step_{STEPS}" / "actor"
+    # verl's file logger wrote the same metrics, one line per step, into the run folder's metrics/,
+    # and train/curves.py draws them (tests/report/test_training_curves.py checks the page itself).
+    run_folder = run_dir / "checkpoints" / "VideoSSR" / f"smoke-cpu-{family}"
+    from videossr.report.training_curves import build_page
+
+    document, [curves] = build_page([run_folder])
+    assert sorted(curves.steps) == list(range(1, STEPS + 1)) and len(curves.files) == 1
+    for step, metrics in steps.items():
+        for key in ("critic/score/mean", "actor/grad_norm", "actor/kl_loss", "timing_s/step"):
+            assert curves.steps[step][key] == pytest.approx(metrics[key], rel=1e-3, abs=1e-3), (step, key)
+    assert 'data-metric="actor/grad_norm"' in document and f'data-points="{STEPS}"' in document
+
+    saved = run_folder / f"global_step_{STEPS}" / "actor"
     before = read_safetensors(model / "model.safetensors")
     after = read_safetensors(saved / "huggingface" / "model.safetensors")
     assert set(after) == set(before)

@@ -122,6 +122,78 @@ def svg_columns(
     )
 
 
+def svg_lines(
+    series: Sequence[tuple[str, str, Sequence[tuple[float, float]]]],
+    *,
+    title: str = "",
+    x_label: str = "step",
+    width_px: int = 420,
+    height_px: int = 220,
+) -> str:
+    """A line chart of ``(label, colour, [(x, y), ...])`` series on shared axes, with a legend.
+
+    Non-finite points are left out (a gap, not a zero); a series of one point is a dot. Each point
+    carries a ``<title>`` (label, x, y) shown on hover, and ``data-series`` / ``data-points``
+    attributes (the number of points) that tests read. The y axis spans the data's range (a flat
+    series gets +-1 around its value); both axes print their end values. ``height_px`` is the
+    chart's without its legend (14 px a series).
+    """
+    clean = [(label, color, [(float(x), float(y)) for x, y in pts if np.isfinite(x) and np.isfinite(y)])
+             for label, color, pts in series]  # fmt: skip
+    xs = [x for _, _, pts in clean for x, _ in pts]
+    ys = [y for _, _, pts in clean for _, y in pts]
+    left, right, top, bottom = 52, 10, 26 if title else 10, 34 + 14 * len(clean)
+    height_px += 14 * len(clean)  # the legend adds to the chart's height, not to its plot's expense
+    plot_w, plot_h = width_px - left - right, height_px - top - bottom
+    parts = (
+        [f'<text x="{width_px / 2}" y="16" text-anchor="middle" font-weight="bold">{esc(title)}</text>']
+        if title
+        else []
+    )
+    if xs:
+        x0, x1 = min(xs), max(xs)
+        y0, y1 = min(ys), max(ys)
+        if x1 == x0:
+            x0, x1 = x0 - 1, x1 + 1
+        if y1 == y0:
+            y0, y1 = y0 - 1, y1 + 1
+
+        def at(x: float, y: float) -> tuple[float, float]:
+            return left + plot_w * (x - x0) / (x1 - x0), top + plot_h * (1 - (y - y0) / (y1 - y0))
+
+        parts.append(
+            f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ccc"/>'
+            f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{y1:.4g}</text>'
+            f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">{y0:.4g}</text>'
+            f'<text x="{left}" y="{top + plot_h + 12}" text-anchor="middle">{x0:g}</text>'
+            f'<text x="{left + plot_w}" y="{top + plot_h + 12}" text-anchor="middle">{x1:g}</text>'
+            f'<text x="{left + plot_w / 2}" y="{top + plot_h + 12}" text-anchor="middle">{esc(x_label)}</text>'
+        )
+        for label, color, pts in clean:
+            points = [at(x, y) for x, y in sorted(pts)]
+            body = "".join(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{color}"><title>{esc(label)}: {x:g}, {y:.6g}'
+                "</title></circle>"
+                for (px, py), (x, y) in zip(points, sorted(pts))
+            )
+            if len(points) > 1:
+                path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+                body = f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.5"/>' + body
+            parts.append(f'<g data-series="{esc(label)}" data-points="{len(points)}">{body}</g>')
+    else:
+        parts.append(f'<text x="{width_px / 2}" y="{top + plot_h / 2}" text-anchor="middle">no data</text>')
+    for k, (label, color, _) in enumerate(clean):
+        y = height_px - bottom + 30 + 14 * k
+        parts.append(
+            f'<rect x="{left}" y="{y - 8}" width="10" height="3" fill="{color}"/>'
+            f'<text x="{left + 14}" y="{y - 4}">{esc(label)}</text>'
+        )
+    return (
+        f'<svg class="plot" width="{width_px}" height="{height_px}" viewBox="0 0 {width_px} {height_px}" '
+        f'xmlns="http://www.w3.org/2000/svg" font-size="10">{"".join(parts)}</svg>'
+    )
+
+
 def svg_heatmap(
     matrix: Sequence[Sequence[float]],
     row_labels: Sequence[str],
