@@ -43,9 +43,10 @@ export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"   # the CPU venv holds no v
 export MODEL_PATH="${MODEL_PATH:-$("$PYTHON" "$REPO/scripts/make_tiny_models.py" --output-dir "$REPO/outputs/tiny_models" --family "$MODEL_FAMILY")}"
 export MODEL_FAMILY
 export DATA_DIR="${DATA_DIR:-$REPO/outputs/demo/mix}"
-[ -f "$DATA_DIR/counting/easy.parquet" ] || {
-    echo "smoke_cpu.sh: error: no training data in $DATA_DIR: run bash scripts/demo.sh (or set DATA_DIR)" >&2; exit 2; }
-# Validation never runs (TEST_FREQ=-1), but verl still loads and filters the file: keep it small.
+[ -n "${TRAIN_FILES:-}" ] || [ -f "$DATA_DIR/counting/easy.parquet" ] || {
+    echo "smoke_cpu.sh: error: no training data in $DATA_DIR: run bash scripts/demo.sh (or set DATA_DIR or TRAIN_FILES)" >&2; exit 2; }
+# Validation does not run unless TEST_FREQ > 0 (or VAL_BEFORE_TRAIN=True), but verl still loads
+# and filters the file: keep it small.
 export VAL_FILE="${VAL_FILE:-$DATA_DIR/counting/easy.parquet}"
 export NNODES=1 GPUS_PER_NODE=1
 # 4 prompts per step, not 2: a tiny random model always answers MAX_RESPONSE_LENGTH tokens, and a
@@ -59,7 +60,7 @@ export MAX_PROMPT_LENGTH="${MAX_PROMPT_LENGTH:-4096}" MAX_RESPONSE_LENGTH="${MAX
 export LR="${LR:-1e-4}"
 export PARAM_OFFLOAD=False
 export EXPERIMENT_NAME="${EXPERIMENT_NAME:-smoke-cpu-$MODEL_FAMILY}" CHECKPOINT_DIR="${CHECKPOINT_DIR:-$RUN_DIR/checkpoints}"
-export SAVE_FREQ="$STEPS" TEST_FREQ=-1 VAL_BEFORE_TRAIN=False
+export SAVE_FREQ="${SAVE_FREQ:-$STEPS}" TEST_FREQ="${TEST_FREQ:--1}" VAL_BEFORE_TRAIN="${VAL_BEFORE_TRAIN:-False}"
 export ATTN_IMPLEMENTATION=sdpa   # flash-attn has no CPU kernels
 
 # verl's CPU platform (videossr/testing/verl_cpu_platform.py), loaded by verl's plugin hook in

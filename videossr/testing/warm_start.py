@@ -41,13 +41,14 @@ from videossr.errors import ConfigError, VideoError
 from videossr.eval.backends.base import Request, VideoInput, build_messages, vision_inputs
 from videossr.frames.folder import load_index
 from videossr.tasks.registry import get_task
+from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 from videossr.tasks.seeds import derive_seed
 
 logger = logging.getLogger(__name__)
 
 MARKER_NAME = "warm_start.json"
 #: Bumped whenever what a warm start does changes, so cached folders are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,24 @@ class WarmStartSettings:
     steps: int = 600  # optimiser steps, one example each (the rows repeat, shuffled)
     learning_rate: float = 2e-3  # constant; large, for a tiny random model
     seed: int = 0  # rows' seeds, data order and initialisation of the trainer
+    max_pixels: int = TRAIN_MAX_PIXELS  # the rows' frame budget (the training files' by default)
+    min_pixels: int = TRAIN_MIN_PIXELS
 
 
-def generate_rows(frames_dir: str | Path, count: int, seed: int, sample_root: Path) -> list[dict[str, Any]]:
+def generate_rows(
+    frames_dir: str | Path,
+    count: int,
+    seed: int,
+    sample_root: Path,
+    *,
+    max_pixels: int = TRAIN_MAX_PIXELS,
+    min_pixels: int = TRAIN_MIN_PIXELS,
+) -> list[dict[str, Any]]:
     """``count`` training rows of the VideoSSR-30K variants, in turn, over the folder's videos.
 
     Row ``k`` is variant ``k % P`` (P variants) on video ``(k // P) % V`` with seed
-    ``derive_seed(seed, "warm-start", k)``; a video that cannot carry a sample is skipped.
+    ``derive_seed(seed, "warm-start", k)``; a video that cannot carry a sample is skipped. Frames
+    are shown at ``max_pixels``/``min_pixels`` (the rows' ``videos`` entries).
     """
     frames_dir = Path(frames_dir)
     records = load_index(frames_dir)
@@ -72,7 +84,7 @@ def generate_rows(frames_dir: str | Path, count: int, seed: int, sample_root: Pa
         raise ConfigError(f"{frames_dir} holds no sampled videos")
     by_id = {r["video_id"]: r for r in records}
     specs = [part.spec for part in get_recipe("videossr-30k").parts]
-    settings = GenerationSettings(split="train")
+    settings = GenerationSettings(split="train", max_pixels=max_pixels, min_pixels=min_pixels)
     rows = []
     for k in range(count):
         spec = specs[k % len(specs)]
@@ -157,7 +169,14 @@ def warm_start(
     model = AutoModelForImageTextToText.from_pretrained(base_model, dtype=torch.float32)
     patch_size = int(getattr(processor.image_processor, "patch_size", 14))
     with tempfile.TemporaryDirectory(prefix="warm-start-") as scratch:
-        rows = generate_rows(frames_dir, settings.examples, settings.seed, Path(scratch) / "frames")
+        rows = generate_rows(
+            frames_dir,
+            settings.examples,
+            settings.seed,
+            Path(scratch) / "frames",
+            max_pixels=settings.max_pixels,
+            min_pixels=settings.min_pixels,
+        )
         if not rows:
             raise ConfigError(f"no training row could be made from {frames_dir}")
         arguments = TrainingArguments(
@@ -225,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = WarmStartSettings(args.examples, args.steps, args.learning_rate, args.seed)
+    settings = WarmStartSettings(**{name: getattr(args, name) for name in asdict(WarmStartSettings())})
     out = warm_start(args.model, args.frames_dir, args.output_dir, settings)
     with tempfile.TemporaryDirectory(prefix="warm-start-check-") as scratch:
-        held_out = generate_rows(args.frames_dir, 12, args.seed + 1, Path(scratch))
+        pixels = {"max_pixels": settings.max_pixels, "min_pixels": settings.min_pixels}
+        held_out = generate_rows(args.frames_dir, 12, args.seed + 1, Path(scratch), **pixels)
         before, after = answer_quality(args.model, held_out), answer_quality(out, held_out)
     print(f"held-out rows: parsed {before['parsed']:.2f} -> {after['parsed']:.2f}, "
           f"smooth reward {before['smooth']:.3f} -> {after['smooth']:.3f}")  # fmt: skip

@@ -1,0 +1,239 @@
+"""Does GRPO on our real rewards move a policy? A CPU benchmark: warm-started tiny Qwen3-VL, verl's trainer.
+
+``bash train/learn_cpu.sh`` runs this. It builds, under ``--output-dir`` (reused on a re-run):
+
+1. ``frames/``: the bundled clips sampled to 48 frames;
+2. ``warm/``: a tiny Qwen3-VL after a supervised warm start (:mod:`videossr.testing.warm_start`),
+   so that its answers parse and real rewards vary;
+3. ``data/train.parquet``, ``data/val.parquet``: rows of the VideoSSR-30K variants (all three
+   tasks) from disjoint seeds;
+4. ``runs/<name>/``: ``train/smoke_cpu.sh`` runs of verl's real GRPO trainer with ``REWARD=task``
+   (our reward, smooth unless ``--reward-mode strict``), validation (verl's own, ``trainer.test_freq``)
+   before training and every ``--test-freq`` steps, sampled (temperature 1, ``--val-n`` answers a
+   question) so that validation has seed-to-seed spread. One run per seed, one control with the
+   learning rate 0 (the same sampling noise, no updates), and optionally a strict-reward run;
+5. ``learning.html``: every run's curves (``train/curves.py``).
+
+The measure is the mean over tasks of verl's ``val-core/<task>/reward/mean@N`` (the reward of the
+run's mode). It prints each run's curve and one verdict line::
+
+    learning: start S±s -> end E±e mean validation reward over K seeds; control C0 -> C1; learned
+
+``learned`` when ``E - S > 3 s`` (``s``, the standard deviation of the start over seeds) and the
+control's change stays within ``3 s``; else ``did not learn`` and exit status 1. One seed
+(``--seeds 1``) has no spread: ``no verdict``, exit status 0 (a quick look). A finished run is
+not run again (its metrics are read), so a killed benchmark resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE_SCRIPT = REPO / "train" / "smoke_cpu.sh"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    name: str
+    seed: int
+    lr: float
+    reward_mode: str = "smooth"
+
+
+@dataclass
+class Curve:
+    """Mean validation reward over tasks per validated step of one run."""
+
+    spec: RunSpec
+    points: dict[int, float]
+
+    @property
+    def start(self) -> float:
+        return self.points[min(self.points)]
+
+    @property
+    def end(self) -> float:
+        return self.points[max(self.points)]
+
+
+#: Frames at 128x128 (384 video tokens a question instead of ~1,700 at the training files' 256x256):
+#: a tiny model cannot read pixels, and a step costs a third of the time.
+PIXELS = {"max_pixels": 128 * 128, "min_pixels": 128 * 128}
+
+
+def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int) -> tuple[Path, Path]:
+    """Frames, warm-started model and data files under ``output_dir``: ``(model, data dir)``."""
+    import pyarrow.parquet as pq
+
+    from videossr.tasks.rows import rows_to_table
+    from videossr.testing.tiny_models import tiny_model_dir
+    from videossr.testing.warm_start import WarmStartSettings, generate_rows, warm_start
+
+    frames = output_dir / "frames"
+    if not (frames / "index.jsonl").is_file():  # the sampler resumes a killed run by itself
+        command = [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir",
+                   str(REPO / "data" / "videos"), "--output-dir", str(frames)]  # fmt: skip
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    model = warm_start(tiny_model_dir(family), frames, output_dir / "warm", WarmStartSettings(**PIXELS))
+    data = output_dir / "data"
+    for name, count, seed in (("train", train_rows, 100), ("val", val_rows, 200)):
+        path = data / f"{name}.parquet"
+        if not path.is_file():
+            rows = generate_rows(frames, count, seed, data / "frames" / name, **PIXELS)
+            data.mkdir(parents=True, exist_ok=True)
+            pq.write_table(rows_to_table(rows), path.with_suffix(".partial"))
+            path.with_suffix(".partial").rename(path)
+    return model, data
+
+
+def run_folder(output_dir: Path, spec: RunSpec) -> Path:
+    return output_dir / "runs" / spec.name
+
+
+def metrics_folder(output_dir: Path, spec: RunSpec) -> Path:
+    return run_folder(output_dir, spec) / "checkpoints" / "VideoSSR" / spec.name
+
+
+def read_curve(output_dir: Path, spec: RunSpec) -> Curve | None:
+    """The run's validation curve, or None when it has logged no validation yet."""
+    from videossr.errors import ConfigError
+    from videossr.report.training_curves import load_run
+
+    try:
+        run = load_run(metrics_folder(output_dir, spec))
+    except ConfigError:
+        return None
+    points = {}
+    for step, values in run.steps.items():
+        task_rewards = [v for k, v in values.items() if k.startswith("val-core/") and "/reward/mean@" in k]
+        if task_rewards:
+            points[step] = sum(task_rewards) / len(task_rewards)
+    return Curve(spec, points) if points else None
+
+
+def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argparse.Namespace) -> Curve:
+    """One GRPO run (skipped when a finished one is there); its validation curve."""
+    done = read_curve(output_dir, spec)
+    if done is not None and max(done.points) >= args.steps:
+        print(f"[learn] {spec.name}: finished earlier, read from its metrics", flush=True)
+        return done
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "CUDA_VISIBLE_DEVICES")}
+    env.update(
+        MODEL_FAMILY=args.family,
+        MODEL_PATH=str(model),
+        DATA_DIR=str(data),
+        TRAIN_FILES=str(data / "train.parquet"),
+        VAL_FILE=str(data / "val.parquet"),
+        RUN_DIR=str(run_folder(output_dir, spec)),
+        EXPERIMENT_NAME=spec.name,
+        REWARD="task",
+        REWARD_MODE=spec.reward_mode,
+        STEPS=str(args.steps),
+        # Enough passes over the training file for every step (verl stops at the data's end).
+        TOTAL_EPOCHS=str(-(-args.steps * args.batch // args.train_rows)),
+        TEST_FREQ=str(args.test_freq),
+        VAL_BEFORE_TRAIN="True",
+        SAVE_FREQ="-1",
+        LR=str(spec.lr),
+        TRAIN_BATCH_SIZE=str(args.batch),
+        PPO_MINI_BATCH_SIZE=str(args.batch),
+        ROLLOUT_N=str(args.rollout_n),
+        PARITY="0",
+    )
+    overrides = [
+        f"data.seed={spec.seed}",
+        f"actor_rollout_ref.rollout.seed={spec.seed}",
+        f"actor_rollout_ref.actor.data_loader_seed={spec.seed}",
+        # Sampled validation: the start has seed-to-seed spread, the yardstick of a rise.
+        "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
+        f"actor_rollout_ref.rollout.val_kwargs.n={args.val_n}",
+    ]
+    print(f"[learn] {spec.name}: {args.steps} GRPO steps, lr {spec.lr:g}, {spec.reward_mode} reward", flush=True)
+    done = subprocess.run(["bash", str(SMOKE_SCRIPT), *overrides], env=env, stdout=subprocess.DEVNULL, check=False)
+    curve = read_curve(output_dir, spec)
+    if done.returncode != 0 or curve is None:
+        log = run_folder(output_dir, spec) / "train.log"
+        raise SystemExit(f"[learn] {spec.name} failed (exit {done.returncode}); its log: {log}")
+    return curve
+
+
+def describe(curve: Curve) -> str:
+    return f"{curve.spec.name}: " + ", ".join(f"step {s} {v:.3f}" for s, v in sorted(curve.points.items()))
+
+
+def verdict(seeds: list[Curve], control: Curve | None) -> tuple[str, bool]:
+    """The verdict line and whether the policy learned (module docstring)."""
+    starts, ends = [c.start for c in seeds], [c.end for c in seeds]
+    spread = statistics.stdev(starts) if len(starts) > 1 else 0.0
+    end_spread = statistics.stdev(ends) if len(ends) > 1 else 0.0
+    rise = statistics.mean(ends) - statistics.mean(starts)
+    learned = len(seeds) > 1 and rise > 3 * spread and rise > 0
+    text = (
+        f"learning: start {statistics.mean(starts):.3f}±{spread:.3f} -> "
+        f"end {statistics.mean(ends):.3f}±{end_spread:.3f} mean validation reward over {len(seeds)} seeds"
+    )
+    if control is not None:
+        flat = abs(control.end - control.start) <= max(3 * spread, 1e-9)
+        learned = learned and flat
+        text += f"; control {control.start:.3f} -> {control.end:.3f}{'' if flat else ' (not flat)'}"
+    if len(seeds) < 2:
+        return text + "; no verdict (one seed has no spread: a quick look)", False
+    return text + f"; {'learned' if learned else 'did not learn'}", learned
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", type=Path, default=REPO / "outputs" / "learn_cpu")
+    parser.add_argument("--family", default="qwen3_vl", choices=["qwen3_vl", "qwen2_5_vl"])
+    parser.add_argument("--seeds", type=int, default=3, help="GRPO runs of different seeds (1: a quick look)")
+    parser.add_argument("--steps", type=int, default=12, help="GRPO steps per run")
+    parser.add_argument("--test-freq", type=int, default=4, help="validate every this many steps (and before)")
+    parser.add_argument("--lr", type=float, default=5e-4, help="the actor's learning rate")
+    parser.add_argument("--batch", type=int, default=8, help="prompts per step")
+    parser.add_argument("--rollout-n", type=int, default=4, help="answers per prompt (GRPO's group)")
+    parser.add_argument("--val-n", type=int, default=4, help="sampled answers per validation question")
+    parser.add_argument("--train-rows", type=int, default=96)
+    parser.add_argument("--val-rows", type=int, default=30)
+    parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True, help="a run with lr 0")
+    parser.add_argument(
+        "--strict", action=argparse.BooleanOptionalAction, default=False, help="a strict-reward run too"
+    )
+    args = parser.parse_args(argv)
+    output_dir = args.output_dir.resolve()
+    model, data = prepare(output_dir, args.family, args.train_rows, args.val_rows)
+    seeds = [train(output_dir, RunSpec(f"seed{s}", s, args.lr), model, data, args) for s in range(args.seeds)]
+    control = train(output_dir, RunSpec("control-lr0", 0, 0.0), model, data, args) if args.control else None
+    strict = (
+        train(output_dir, RunSpec("strict-seed0", 0, args.lr, "strict"), model, data, args) if args.strict else None
+    )
+    for curve in [*seeds, *(c for c in (control, strict) if c is not None)]:
+        print(describe(curve))
+    from videossr.report.training_curves import build_page
+
+    runs = [metrics_folder(output_dir, c.spec) for c in [*seeds, control, strict] if c is not None]
+    document, _ = build_page(runs, title="GRPO on a warm-started tiny Qwen3-VL (train/learn_cpu.sh)")
+    (output_dir / "learning.html").write_text(document, encoding="utf-8")
+    text, learned = verdict(seeds, control)
+    if strict is not None:
+        text += f"; strict {strict.start:.3f} -> {strict.end:.3f}"
+    (output_dir / "learning.json").write_text(
+        json.dumps(
+            {"verdict": text, "curves": {c.spec.name: c.points for c in [*seeds, control, strict] if c}}, indent=2
+        )
+    )
+    print(output_dir / "learning.html")
+    print(text)
+    return 0 if learned or args.seeds < 2 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
