@@ -28,11 +28,14 @@ not run again (its metrics are read), so a killed benchmark resumes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,12 +161,49 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
         f"actor_rollout_ref.rollout.val_kwargs.n={args.val_n}",
     ]
     print(f"[learn] {spec.name}: {args.steps} GRPO steps, lr {spec.lr:g}, {spec.reward_mode} reward", flush=True)
-    done = subprocess.run(["bash", str(SMOKE_SCRIPT), *overrides], env=env, stdout=subprocess.DEVNULL, check=False)
+    log = run_folder(output_dir, spec) / "train.log"
+    # Its own session, so that a hung run (seen: a sampled validation whose last requests never
+    # finish) is stopped whole, Ray's processes included, and nothing else is touched.
+    process = subprocess.Popen(
+        ["bash", str(SMOKE_SCRIPT), *overrides], env=env, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        returncode = process.wait(timeout=args.run_timeout)
+    except subprocess.TimeoutExpired:
+        kill_session(process.pid)
+        process.wait()
+        raise SystemExit(f"[learn] {spec.name} hung: killed after {args.run_timeout} s; its log: {log}") from None
+    finally:
+        kill_session(process.pid)  # Ray's processes outlive a finished driver for a moment
     curve = read_curve(output_dir, spec)
-    if done.returncode != 0 or curve is None:
-        log = run_folder(output_dir, spec) / "train.log"
-        raise SystemExit(f"[learn] {spec.name} failed (exit {done.returncode}); its log: {log}")
+    if returncode != 0 or curve is None:
+        raise SystemExit(f"[learn] {spec.name} failed (exit {returncode}); its log: {log}")
     return curve
+
+
+def session_pids(session_id: int) -> list[int]:
+    """The processes of a session (Linux ``/proc``)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[3]) == session_id:  # after "pid (comm)": state, ppid, pgrp, session
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def kill_session(session_id: int, rounds: int = 20) -> None:
+    """SIGKILL every process of ``session_id`` until none is left (they may still fork)."""
+    for _ in range(rounds):
+        pids = session_pids(session_id)
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
 
 
 def describe(curve: Curve) -> str:
@@ -204,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-rows", type=int, default=96)
     parser.add_argument("--val-rows", type=int, default=30)
     parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True, help="a run with lr 0")
+    parser.add_argument("--run-timeout", type=int, default=1800, help="hang guard of one run, seconds")
     parser.add_argument(
         "--strict", action=argparse.BooleanOptionalAction, default=False, help="a strict-reward run too"
     )
