@@ -31,7 +31,7 @@ from typing import Any
 from videossr.data.generation import GenerationSettings, generate_files, read_rows
 from videossr.data.store import exclusive_writer
 from videossr.errors import ConfigError
-from videossr.eval.backends.base import Request, VideoInput
+from videossr.eval.backends.base import Request, video_input_of
 from videossr.eval.metrics import ItemScore, mean_percent
 from videossr.frames.folder import load_index
 from videossr.io import read_json, remove_stale_temporaries, write_json_atomic
@@ -261,10 +261,7 @@ def load_benchmark(path: str | Path) -> list[dict[str, Any]]:
 
 def request_of(record: dict[str, Any], max_new_tokens: int = MAX_NEW_TOKENS) -> Request:
     """The model request of a record: the training prompt and frames, at VIUBench's budget."""
-    videos = tuple(
-        VideoInput(tuple(v["video"]), float(v["sample_fps"]), int(v["max_pixels"]), int(v["min_pixels"]))
-        for v in record["videos"]
-    )
+    videos = tuple(video_input_of(v) for v in record["videos"])
     return Request(
         id=record["id"],
         user_text=record["prompt"],

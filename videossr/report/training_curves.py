@@ -159,7 +159,8 @@ def build_page(paths: list[str | Path], title: str = "Training curves") -> tuple
     _label_runs(runs)
     panels, missing = [], []
     specs = list(PANELS[:1])
-    for task, keys in validation_tasks(runs).items():
+    tasks = validation_tasks(runs)
+    for task, keys in tasks.items():
         specs += [(f"Validation reward, {task} ({key})", key) for key in keys]
     specs += list(PANELS[1:])
     for panel_title, metric in specs:
@@ -174,7 +175,7 @@ def build_page(paths: list[str | Path], title: str = "Training curves") -> tuple
         f"<td><code>{esc(run.folder)}</code></td></tr>"
         for run in runs
     )
-    validation = "" if validation_tasks(runs) else " No run logged a validation (trainer.test_freq)."
+    validation = "" if tasks else " No run logged a validation (trainer.test_freq)."
     body = (
         f"<h1>{esc(title)}</h1>"
         "<p class=note>From the metrics verl's file logger wrote (one JSON line per step). Hover a point for its "

@@ -38,7 +38,7 @@ from typing import Any
 from videossr.data.generation import GenerationSettings, build_sample_row, partner_for
 from videossr.data.mix import get_recipe
 from videossr.errors import ConfigError, VideoError
-from videossr.eval.backends.base import Request, VideoInput, build_messages, vision_inputs
+from videossr.eval.backends.base import build_messages, request_of_row, vision_inputs
 from videossr.frames.folder import load_index
 from videossr.tasks.registry import get_task
 from videossr.tasks.rows import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
@@ -104,17 +104,6 @@ def generate_rows(
     return rows
 
 
-def request_of_row(row: dict[str, Any], max_new_tokens: int = 32) -> Request:
-    """The model request of a verl row (its system and user prompt, its videos)."""
-    videos = tuple(
-        VideoInput(tuple(v["video"]), float(v["sample_fps"]), int(v["max_pixels"]), int(v["min_pixels"]))
-        for v in row["videos"]
-    )
-    system, user = row["prompt"][0]["content"], row["prompt"][1]["content"]
-    return Request(id=str(row["extra_info"].get("seed")), user_text=user, videos=videos, system=system,
-                   max_new_tokens=max_new_tokens)  # fmt: skip
-
-
 class _AnswerDataset:
     """Processor inputs of each row with its answer; labels only on the answer tokens."""
 
@@ -126,16 +115,18 @@ class _AnswerDataset:
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = self.rows[index]
-        messages = build_messages(request_of_row(row))
+        messages = build_messages(request_of_row(row, str(index)))
         prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         answer = str(row["reward_model"]["ground_truth"]) + "<|im_end|>"
         _, videos = vision_inputs(messages, self.patch_size)
         frames, metadata = zip(*videos)
         media = {"videos": list(frames), "video_metadata": list(metadata), "do_sample_frames": False}
         inputs = self.processor(text=[prompt + answer], return_tensors="pt", **media)
-        prompt_length = len(self.processor(text=[prompt], return_tensors="pt", **media)["input_ids"][0])
+        # The answer's tokens end the sequence (the prompt ends in "assistant\n", so no token spans
+        # the join): counting them spares a second pass of the frames through the processor.
+        answer_length = len(self.processor.tokenizer(answer, add_special_tokens=False)["input_ids"])
         labels = inputs["input_ids"].clone()
-        labels[:, :prompt_length] = -100
+        labels[:, : labels.shape[1] - answer_length] = -100
         return {**inputs, "labels": labels}
 
 
@@ -225,7 +216,7 @@ def answer_quality(model_dir: str | Path, rows: list[dict[str, Any]]) -> dict[st
 
     backend = TransformersBackend(str(model_dir), device="cpu")
     try:
-        generations = backend.generate([request_of_row(row) for row in rows])
+        generations = backend.generate([request_of_row(row, str(k), 32) for k, row in enumerate(rows)])
     finally:
         backend.close()
     scores = [

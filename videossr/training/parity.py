@@ -327,15 +327,9 @@ def _mrope_time_note(inputs, vllm_videos) -> str:
 
 def _eval_request(row: dict[str, Any]):
     """The evaluation :class:`~videossr.eval.backends.base.Request` of a training row (same text, frames)."""
-    from videossr.eval.backends.base import Request, VideoInput
+    from videossr.eval.backends.base import request_of_row
 
-    system = next((m["content"] for m in row["prompt"] if m["role"] == "system"), None)
-    user = next(m["content"] for m in row["prompt"] if m["role"] == "user")
-    videos = tuple(
-        VideoInput(tuple(v["video"]), float(v["sample_fps"]), int(v["max_pixels"]), int(v["min_pixels"]))
-        for v in row["videos"]
-    )
-    return Request(id="parity", user_text=user, videos=videos, system=system)
+    return request_of_row(row, "parity")
 
 
 def eval_prompt_ids(preprocessor, processor, row: dict[str, Any]) -> list[int]:

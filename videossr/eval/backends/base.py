@@ -35,6 +35,14 @@ class VideoInput:
     min_pixels: int
 
 
+def video_input_of(entry: dict[str, Any]) -> VideoInput:
+    """The :class:`VideoInput` of a row's or record's ``videos`` entry
+    (``{"video": [frame paths], "sample_fps", "max_pixels", "min_pixels"}``)."""
+    return VideoInput(
+        tuple(entry["video"]), float(entry["sample_fps"]), int(entry["max_pixels"]), int(entry["min_pixels"])
+    )
+
+
 @dataclass(frozen=True)
 class Request:
     """One prompt to answer."""
@@ -69,6 +77,14 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release models and processes."""
         ...
+
+
+def request_of_row(row: dict[str, Any], request_id: str, max_new_tokens: int = 64) -> Request:
+    """The request of a verl training row: its system and user messages, its videos (same text, frames)."""
+    system = next((m["content"] for m in row["prompt"] if m["role"] == "system"), None)
+    user = next(m["content"] for m in row["prompt"] if m["role"] == "user")
+    videos = tuple(video_input_of(v) for v in row["videos"])
+    return Request(id=request_id, user_text=user, videos=videos, system=system, max_new_tokens=max_new_tokens)
 
 
 def build_messages(request: Request) -> list[dict[str, Any]]:
