@@ -9,6 +9,7 @@ forever) cannot outlive its test, and nothing this test did not start is touched
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ class Finished:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
+#: How long a timed-out run may take to stop its own Ray nodes after SIGTERM.
+STOP_GRACE_S = 30
+
+
 def run_in_own_session(command: list[str], *, env: dict[str, str], timeout_s: float, log_path: Path) -> Finished:
     """Run ``command`` in a new session with output to ``log_path``; kill the whole session after.
 
@@ -85,6 +90,11 @@ def run_in_own_session(command: list[str], *, env: dict[str, str], timeout_s: fl
             process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
+            # SIGTERM first: a run inside videossr.testing.local_ray (NNODES > 1) then stops its Ray
+            # nodes, which live in sessions of their own that the kill below would not reach.
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_GRACE_S)
         finally:
             kill_session(process.pid)
             process.wait()
