@@ -12,6 +12,26 @@ from media import SAMPLE_VIDEO_DIR, build_catalogue
 from videossr.frames.build import FrameSamplingConfig, run_frame_sampling
 from videossr.testing.tiny_models import tiny_model_dir
 
+TRAINING_MATRIX_OPTION = "--training-matrix"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        TRAINING_MATRIX_OPTION,
+        action="store_true",
+        help="also run the training configurations beyond the suite's (bash scripts/test.sh --training-matrix)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked training_matrix run only in their lane: each is several real verl runs."""
+    if config.getoption(TRAINING_MATRIX_OPTION):
+        return
+    skip = pytest.mark.skip(reason="in the training-matrix lane: bash scripts/test.sh --training-matrix")
+    for item in items:
+        if "training_matrix" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture(scope="session")
 def catalogue(tmp_path_factory) -> dict[str, Path]:

