@@ -221,16 +221,19 @@ def check_checkpoint(run_folder: Path) -> Check:
     except Exception as exc:  # noqa: BLE001 - the finding
         return Check("checkpoint", False, f"{hf} does not load in transformers: {type(exc).__name__}: {exc}")
     gathered, ranks = gather_shards(actor)
-    saved = _load_state(hf)
-    differing = [n for n in gathered if n not in saved or not torch.equal(gathered[n], saved[n])]
+    # Compared with what transformers loaded, under the model's own parameter names (a saved
+    # Qwen2.5-VL folder uses the checkpoint's older names, e.g. ``model.layers`` for
+    # ``model.language_model.layers``, which loading maps back).
+    saved = {name: tensor.detach() for name, tensor in model.state_dict().items()}
+    differing = [n for n in gathered if n not in saved or not torch.equal(gathered[n].to(saved[n].dtype), saved[n])]
     ok = bool(gathered) and not differing and set(saved) == set(gathered)
     detail = (
         f"{steps[-1].name}: the {ranks} ranks' FSDP shards gathered = {len(gathered)} tensors, bit-equal to the "
-        f"saved Hugging Face folder, which loads in transformers ({type(model).__name__})"
+        f"saved Hugging Face folder as transformers loads it ({type(model).__name__}, float32)"
     )
     if not ok:
         detail = (
-            f"{steps[-1].name}: {len(differing)} gathered tensors differ from the saved folder "
+            f"{steps[-1].name}: {len(differing)} gathered tensors differ from the saved folder as loaded "
             f"({len(gathered)} vs {len(saved)} tensors), e.g. {differing[:3]}"
         )
     return Check("checkpoint", ok, detail)
