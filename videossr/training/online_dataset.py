@@ -8,9 +8,14 @@ verl loads it through ``data.custom_cls``::
     +data.online.seed=0 +data.online.epochs=2 +data.online.cache_dir=/shared/videossr_cache
     +data.online.mix='{"grounding/ChannelSwap": 1, "grounding/Mirror": 1, "jigsaw/6": 4, "counting/easy": 2}'
 
-Items: one per video and epoch. Item ``i`` is video ``i % V`` in epoch ``i // V`` (V videos); verl
-walks the items of all ``epochs`` in one pass (train.sh sets ``trainer.total_epochs=1``), so every
-(video, epoch) pair is drawn exactly once and an epoch's samples differ from the last one's. The
+Items: one per video and epoch. Item ``i`` is, in epoch ``e = i // V`` (V videos), the video at
+place ``i % V`` of that epoch's own seeded permutation of the videos; verl walks the items of all
+``epochs`` in one pass, in index order (train.sh sets ``trainer.total_epochs=1`` and
+``data.shuffle=False``), so every (video, epoch) pair is drawn exactly once, an epoch's samples
+differ from the last one's, and the order is a pure function of the seed. Why the dataset shuffles
+and not verl's sampler: with ``dataloader_num_workers > 0`` torchdata 0.11's ``StatefulDataLoader``
+creates the sampler's iterator twice and so draws its second permutation, not its first, and a run
+with 2 workers saw other rows at every step than one with none (checked on verl 0.9.1). The
 task of an item is drawn from ``mix`` and its sample made by the same generator functions as the
 offline files (same prompts, ground truth and ``extra_info``), from seeds derived from (seed,
 epoch, video index): a run is reproducible, and ``extra_info.seed`` regenerates any sample.
@@ -218,12 +223,20 @@ class OnlinePretextDataset(RLHFDataset):
         if not self.videos:
             raise ConfigError(f"the frames folders {folders} hold no sampled video")
         self.length = len(self.videos) * self.epochs
+        self._orders: dict[int, list[int]] = {}
         if max_samples and 0 < max_samples < self.length:
             self.length = max_samples
         self.dataframe = _OnlineRows(self)
 
     def __len__(self) -> int:
         return self.length if self.online else super().__len__()
+
+    def order_of(self, epoch: int) -> list[int]:
+        """Video positions in the order epoch ``epoch`` draws them: a permutation seeded by (seed, epoch)."""
+        if epoch not in self._orders:
+            rng = rng_for(derive_seed(self.seed, "online-order", epoch))
+            self._orders[epoch] = [int(k) for k in rng.permutation(len(self.videos))]
+        return self._orders[epoch]
 
     def spec_for(self, epoch: int, position: int) -> OutputSpec:
         """The task drawn for item (epoch, video position), from the mix weights."""
@@ -240,7 +253,8 @@ class OnlinePretextDataset(RLHFDataset):
         """
         if not 0 <= index < len(self):
             raise IndexError(f"item {index} outside 0..{len(self) - 1}")
-        epoch, position = divmod(index, len(self.videos))
+        epoch, place = divmod(index, len(self.videos))
+        position = self.order_of(epoch)[place]
         reasons = []
         for attempt in range(MAX_DRAWS):
             folder, record = self.videos[(position + attempt) % len(self.videos)]
