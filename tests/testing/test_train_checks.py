@@ -127,11 +127,47 @@ def test_weights_fail_for_a_stale_or_diverging_replica(tmp_path, served, receive
     assert not check.ok and why in check.detail, check.line()
 
 
-def test_resume_fails_when_a_row_is_trained_again_and_compares_with_a_reference(tmp_path):
+def saved_optimizer(run_folder: Path, step: int, ranks: int = 2) -> str:
+    """Write each rank's optimizer state into the checkpoint of ``step``; its digest."""
+    import torch
+
+    from videossr.testing.train_probe import optimizer_digest
+
+    actor = run_folder / f"global_step_{step}" / "actor"
+    actor.mkdir(parents=True, exist_ok=True)
+    state = {"state": {0: {"step": torch.tensor(2.0), "exp_avg": torch.ones(3)}}, "param_groups": []}
+    for rank in range(ranks):
+        torch.save(state, actor / f"optim_world_size_{ranks}_rank_{rank}.pt")
+    return optimizer_digest(state)[0]
+
+
+def resumed_optimizer(probe: Path, digest: str, pids=(30, 31), step: int = 3) -> None:
+    for rank, pid in enumerate(pids):
+        write(
+            probe, "optimizer", pid, {"rank": rank, "world": 2, "step": step, "digest": digest, "tensors": 2, "time": 3}
+        )
+
+
+def test_resume_needs_the_saved_optimizer_state_back(tmp_path):
     probe = tmp_path / "probe"
     two_rank_step(probe, 1, [("a", 0)], [("a", 1)], pids=(10, 11), time=1)
     two_rank_step(probe, 2, [("b", 0)], [("b", 1)], pids=(10, 11), time=2)
     two_rank_step(probe, 3, [("c", 0)], [("c", 1)], pids=(30, 31), time=3)
+    digest = saved_optimizer(tmp_path, 2)
+    resumed_optimizer(probe, "0" * 64)  # e.g. load_contents without the optimizer: a fresh state
+    check = tc.check_resume(probe, tmp_path, 2, 3, None, None)
+    assert not check.ok and "another optimizer state" in check.detail, check.line()
+    resumed_optimizer(probe / "other", digest)
+    assert not tc.check_resume(probe / "other", tmp_path, 2, 3, None, None).ok  # no rows there
+
+
+def test_resume_fails_when_a_row_is_trained_again_and_compares_with_a_reference(tmp_path):
+    digest = saved_optimizer(tmp_path, 2)
+    probe = tmp_path / "probe"
+    two_rank_step(probe, 1, [("a", 0)], [("a", 1)], pids=(10, 11), time=1)
+    two_rank_step(probe, 2, [("b", 0)], [("b", 1)], pids=(10, 11), time=2)
+    two_rank_step(probe, 3, [("c", 0)], [("c", 1)], pids=(30, 31), time=3)
+    resumed_optimizer(probe, digest)
     reference = tmp_path / "reference"
     for step, row in ((1, "a"), (2, "b"), (3, "c")):
         two_rank_step(reference, step, [(row, 0)], [(row, 1)], time=step)
@@ -142,6 +178,7 @@ def test_resume_fails_when_a_row_is_trained_again_and_compares_with_a_reference(
     two_rank_step(replayed, 1, [("a", 0)], [("a", 1)], time=1)
     two_rank_step(replayed, 2, [("b", 0)], [("b", 1)], time=2)
     two_rank_step(replayed, 3, [("a", 0)], [("a", 1)], pids=(30, 31), time=3)
+    resumed_optimizer(replayed, digest)
     check = tc.check_resume(replayed, tmp_path, 2, 3, None, None)
     assert not check.ok and "trained again" in check.detail
     assert not tc.check_resume(replayed, tmp_path, 2, 3, reference, None).ok

@@ -22,7 +22,8 @@ Exit status 1 when any check FAILs. The checks:
 * ``resume`` (``--resumed-from K``): the second launch started at step K+1 from the step-K
   checkpoint, and no row of steps 1..K was trained again after it; with a reference run (the same
   command, uninterrupted), the same rows at every step and the final weights within
-  :data:`RESUME_TOLERANCE`.
+  :data:`RESUME_TOLERANCE`. The resumed launch's optimizer state at its first update and the
+  weights it first syncs must be the checkpoint's, bit for bit (SHA-256).
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ from pathlib import Path
 
 #: Lowest vLLM-vs-actor token-probability correlation accepted (the single-rank bound of the tests).
 MIN_CORRELATION = 0.9
-#: Largest elementwise difference of the final weights, resumed vs uninterrupted (see docs/training.md).
-RESUME_TOLERANCE = 5e-2
+#: Largest elementwise difference of the final weights, resumed vs uninterrupted, at the smoke runs'
+#: lr 1e-2 after 4 steps. Rollouts are sampled anew in every run (vLLM's sampling is not seeded per
+#: request), so two *uninterrupted* runs of one seed already differ by up to 0.078 (mean 0.025;
+#: measured 2026-12-07), and a resume differs by as much (0.079). This bound only rules out gross
+#: divergence; that the resume is exact is checked on the restored weights and optimizer state.
+RESUME_TOLERANCE = 0.1
 
 
 @dataclass
@@ -263,6 +268,41 @@ def _rows_by_step(probe: Path) -> dict[int, list[tuple[str, int]]]:
     return {step: sorted(s for rank in ranks.values() for s in rank) for step, ranks in steps.items()}
 
 
+def _restored_state_problems(
+    probe: Path, run_folder: Path, resumed_from: int, launches: list[int], steps_of: dict[int, set[int]]
+) -> list[str]:
+    """The resumed launch's optimizer (at its first update) and weights (at its first sync) against the checkpoint."""
+    import torch
+
+    from videossr.testing.train_probe import optimizer_digest
+
+    problems = []
+    actor = run_folder / f"global_step_{resumed_from}" / "actor"
+    resumed_pids = {pid for pid in launches if steps_of[pid] and min(steps_of[pid]) > resumed_from}
+    first_updates = [
+        r for r in read_records(probe, "optimizer") if r["pid"] in resumed_pids and r["step"] == resumed_from + 1
+    ]
+    if not first_updates:
+        problems.append("no rank of the resumed launch recorded its optimizer state")
+    for record in first_updates:
+        saved = actor / f"optim_world_size_{record['world']}_rank_{record['rank']}.pt"
+        if not saved.is_file():
+            problems.append(f"the checkpoint holds no optimizer state ({saved.name})")
+            continue
+        expected, tensors = optimizer_digest(torch.load(saved, map_location="cpu", weights_only=False))
+        if record["digest"] != expected:
+            problems.append(
+                f"rank {record['rank']} resumed with another optimizer state ({record['tensors']} tensors) "
+                f"than the checkpoint's ({tensors})"
+            )
+    # Weights: the state every rank sent at the resumed launch's first sync is the one the killed
+    # launch held after that step (when it lived to sync it; the checkpoint check covers the files).
+    sent = [r for r in read_records(probe, "sent") if r["step"] == resumed_from]
+    if len({r["digest"] for r in sent}) > 1:
+        problems.append(f"the resumed launch started from other weights than step {resumed_from}'s")
+    return problems
+
+
 def check_resume(
     probe: Path,
     run_folder: Path,
@@ -281,13 +321,17 @@ def check_resume(
     problems = []
     if later and min(later) != resumed_from + 1:
         problems.append(f"the resumed launch started at step {min(later)}")
+    problems += _restored_state_problems(probe, run_folder, resumed_from, launches, by_pid)
     rows = _rows_by_step(probe)
     before = {row for step in range(1, resumed_from + 1) for row, _ in rows.get(step, [])}
     after = {row for step in range(resumed_from + 1, steps + 1) for row, _ in rows.get(step, [])}
     replayed = before & after
     if replayed:
         problems.append(f"{len(replayed)} rows of steps 1..{resumed_from} trained again after the resume")
-    detail = f"steps {first_steps} before the kill, {later} after, from global_step_{resumed_from}; no row replayed"
+    detail = (
+        f"steps {first_steps} before the kill, {later} after, from global_step_{resumed_from}: its weights and "
+        f"optimizer state restored exactly (SHA-256); no row replayed"
+    )
     if reference_probe is not None:
         reference = _rows_by_step(reference_probe)
         differ = [

@@ -11,6 +11,8 @@ changes nothing a run computes; it appends JSON lines, one file per process, tha
 * ``logprobs``: on each actor rank, at each old-log-prob pass, the Pearson correlation of the
   rank's own token probabilities with the ones vLLM sampled them with (verl logs it for the whole
   batch only);
+* ``optimizer``: on each actor rank, at the first actor update of each launch, a SHA-256 of the
+  optimizer's state before the update (what a resumed launch restored; empty in a fresh one);
 * ``sent``: on each actor rank, at each weight sync, a SHA-256 of the gathered full state it sends
   to its rollout replica (every tensor, by name, in the dtype sent) and that replica's number;
 * ``received``: in each vLLM worker, at each sync, a SHA-256 of the same stream as received,
@@ -70,6 +72,23 @@ def _column(data, key: str) -> list:
     if hasattr(value, "tolist"):
         return list(value.tolist())
     return list(value)
+
+
+def optimizer_digest(state_dict: dict) -> tuple[str, int]:
+    """SHA-256 of an optimizer ``state_dict``'s per-parameter tensors (DTensors by their local shard).
+
+    Returns (hex digest, number of tensors). The same function reads the saved
+    ``optim_world_size_W_rank_r.pt`` in :mod:`videossr.testing.train_checks`.
+    """
+    import torch
+
+    digest = _Digest()
+    for index, entries in sorted(state_dict.get("state", {}).items(), key=lambda item: str(item[0])):
+        for key, value in sorted(entries.items()):
+            if isinstance(value, torch.Tensor):
+                local = value.to_local() if hasattr(value, "to_local") else value
+                digest.add(f"{index}/{key}", local)
+    return digest.hexdigest(), len(digest.parts)
 
 
 class _Digest:
@@ -166,7 +185,13 @@ def _install_worker(module) -> None:
         def train_mini_batch(self, data):
             rank, world = _rank()
             # Read before the update: train_mini_batch pops keys out of ``data``.
-            record("rows", rank=rank, world=world, node=_node(), step=_step_of(data), rows=_rows_of(data))
+            step = _step_of(data)
+            record("rows", rank=rank, world=world, node=_node(), step=step, rows=_rows_of(data))
+            optimizer = getattr(getattr(self, "engine", None), "optimizer", None)
+            if optimizer is not None and not self.__dict__.get("_videossr_optimizer_seen"):
+                self.__dict__["_videossr_optimizer_seen"] = True
+                digest, tensors = optimizer_digest(optimizer.state_dict())
+                record("optimizer", rank=rank, world=world, step=step, digest=digest, tensors=tensors)
             return super().train_mini_batch(data)
 
         def infer_batch(self, data):
