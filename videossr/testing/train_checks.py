@@ -321,17 +321,19 @@ def check_resume(
     problems = []
     if later and min(later) != resumed_from + 1:
         problems.append(f"the resumed launch started at step {min(later)}")
-    problems += _restored_state_problems(probe, run_folder, resumed_from, launches, by_pid)
+    restored = _restored_state_problems(probe, run_folder, resumed_from, launches, by_pid)
+    problems += restored
     rows = _rows_by_step(probe)
     before = {row for step in range(1, resumed_from + 1) for row, _ in rows.get(step, [])}
     after = {row for step in range(resumed_from + 1, steps + 1) for row, _ in rows.get(step, [])}
     replayed = before & after
     if replayed:
         problems.append(f"{len(replayed)} rows of steps 1..{resumed_from} trained again after the resume")
-    detail = (
-        f"steps {first_steps} before the kill, {later} after, from global_step_{resumed_from}: its weights and "
-        f"optimizer state restored exactly (SHA-256); no row replayed"
-    )
+    detail = f"steps {first_steps} before the kill, {later} after, from global_step_{resumed_from}"
+    if not restored:
+        detail += ": its weights and optimizer state restored exactly (SHA-256)"
+    if not replayed:
+        detail += "; no row replayed"
     if reference_probe is not None:
         reference = _rows_by_step(reference_probe)
         differ = [
