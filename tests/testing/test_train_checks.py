@@ -227,3 +227,12 @@ def test_the_probe_installs_itself_in_verls_worker_only_when_asked(tmp_path):
     plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert plain.stdout.split()[-1:] == ["TrainingWorker"], plain.stderr[-2000:]
     assert not any(tmp_path.iterdir())  # importing records nothing
+
+
+def test_weights_of_a_learning_rate_0_control_must_not_change(tmp_path):
+    syncs(tmp_path / "frozen", ["s0", "s0", "s0"], [["p0", "p0", "p0"], ["p0", "p0", "p0"]])
+    assert tc.check_weights(tmp_path / "frozen", learning_rate=0.0).ok
+    assert not tc.check_weights(tmp_path / "frozen", learning_rate=1e-4).ok
+    syncs(tmp_path / "moved", ["s0", "s1", "s2"], [["p0", "p1", "p2"], ["p0", "p1", "p2"]])
+    check = tc.check_weights(tmp_path / "moved", learning_rate=0.0)
+    assert not check.ok and "learning rate is 0" in check.detail

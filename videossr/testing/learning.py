@@ -144,6 +144,7 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
         TEST_FREQ=str(args.test_freq),
         VAL_BEFORE_TRAIN="True",
         SAVE_FREQ="-1",
+        TRAIN_CHECKS_ARGS="--no-checkpoint",  # smoke_cpu.sh's other training checks still run
         LR=str(spec.lr),
         TRAIN_BATCH_SIZE=str(args.batch),
         PPO_MINI_BATCH_SIZE=str(args.batch),

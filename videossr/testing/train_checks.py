@@ -135,7 +135,12 @@ def check_rows(probe: Path, steps: int, batch: int, rollout_n: int) -> Check:
     return Check("rows", not problems, detail + ("; " + "; ".join(problems) if problems else ""))
 
 
-def check_weights(probe: Path) -> Check:
+def check_weights(probe: Path, learning_rate: float | None = None) -> Check:
+    """Every sync: one gathered state, received by every replica, served identically by them.
+
+    After each update the served parameters must change, unless ``learning_rate`` is 0 (a control
+    run), when they must stay the same.
+    """
     sent, received = read_records(probe, "sent"), read_records(probe, "received")
     if not sent or not received:
         return Check("weights", False, f"{len(sent)} sent and {len(received)} received syncs recorded")
@@ -166,7 +171,10 @@ def check_weights(probe: Path) -> Check:
         problems.append(f"replicas given the same state serve different parameters ({split})")
     served_in_order = [next(iter(per_digest[d])) for d in digests_in_order if len(per_digest.get(d, ())) == 1]
     unchanged = sum(1 for a, b in zip(served_in_order, served_in_order[1:]) if a == b)
-    if unchanged:
+    frozen = learning_rate is not None and learning_rate == 0
+    if frozen and unchanged != len(served_in_order) - 1:
+        problems.append("the served parameters changed although the learning rate is 0")
+    if not frozen and unchanged:
         problems.append(f"{unchanged} syncs left the served parameters unchanged")
     counts = sorted(set(replicas_per_digest.values()))
     detail = (
@@ -371,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-ip", default="127.0.0.1", help="the driver's node (Ray logs no ip= for it)")
     parser.add_argument("--log", type=Path, default=None, help="the run's console log (Ray's worker prefixes)")
     parser.add_argument("--resumed-from", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None, help="the run's learning rate (0: weights must not change)")
+    parser.add_argument(
+        "--no-checkpoint", action="store_true", help="the run saves no checkpoint (SAVE_FREQ=-1): skip that check"
+    )
     parser.add_argument("--reference-probe", type=Path, default=None)
     parser.add_argument("--reference-run-folder", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -379,9 +391,10 @@ def main(argv: list[str] | None = None) -> int:
         check_steps(metrics, args.steps, args.resumed_from),
         check_correlation(args.probe, metrics, args.steps),
         check_rows(args.probe, args.steps, args.batch, args.rollout_n),
-        check_weights(args.probe),
-        check_checkpoint(args.run_folder),
+        check_weights(args.probe, args.lr),
     ]
+    if not args.no_checkpoint:
+        checks.append(check_checkpoint(args.run_folder))
     if args.nodes > 1:
         checks.append(check_nodes(args.probe, args.log, args.nodes, args.head_ip))
     if args.resumed_from:
