@@ -201,8 +201,9 @@ PY
 
 status=0
 checks=(--run-folder "$RUN_FOLDER" --probe "$VIDEOSSR_TRAIN_PROBE" --steps "$STEPS" --batch "$TRAIN_BATCH_SIZE"
-        --rollout-n "$ROLLOUT_N" --nodes "$NNODES" --head-ip "${RAY_NODE_IP:-127.0.0.8}" --log "$RUN_DIR/train.log")
-[ "$RESUME_CHECK" = "1" ] && checks+=(--resumed-from "$RESUME_AT")
+        --rollout-n "$ROLLOUT_N" --nodes "$NNODES" --head-ip "${RAY_NODE_IP:-127.0.0.8}" --log "$RUN_DIR/train.log"
+        --lr "$LR")
+if [ "$RESUME_CHECK" = "1" ]; then checks+=(--resumed-from "$RESUME_AT"); fi
 "$PYTHON" -m videossr.testing.train_checks "${checks[@]}" ${TRAIN_CHECKS_ARGS:-} || status=1
 if [ "$PARITY" = "1" ]; then
     # The model just trained, on all four task files (made from data/videos in a temporary folder).
