@@ -247,15 +247,15 @@ ONLINE_MIX = "grounding/ChannelSwap=1;grounding/Mirror=1;counting/easy=1;jigsaw/
 
 @pytest.mark.training_matrix
 @pytest.mark.parametrize("online", [False, True], ids=["parquet", "online"])
+@pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
 def test_a_run_killed_and_resumed_on_two_ranks_matches_an_uninterrupted_run(
-    online, cpu_python, mix_dir, frames_dir, tmp_path, tiny_model
+    family, online, cpu_python, mix_dir, frames_dir, tmp_path, tiny_model
 ):
     """Steps 3-4 after a SIGKILL and a resume: the rows and (within a stated tolerance) the weights of
     an uninterrupted run of the same seed. With ``ONLINE=1`` the reference is one rank with no
     dataloader worker and the resumed run two ranks with two workers, so the same rows also show
     that the online samples depend on the seed and the step only, not on the rank or worker count.
     """
-    family = "qwen3_vl"
     common = {"STEPS": "4", "SAVE_FREQ": "2"}
     if online:
         common.update(ONLINE="1", FRAMES_DIRS=str(frames_dir), ONLINE_MIX=ONLINE_MIX, TOTAL_EPOCHS="4")
