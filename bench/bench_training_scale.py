@@ -14,9 +14,11 @@ Ray's shared-memory object store count once) of every process descended from the
 machine's used memory above what it was before the run. Ratios are to the 1-rank run of the same
 invocation. Nothing else should run meanwhile (2 cores: any other load lengthens every time).
 
-Run (after ``bash scripts/demo.sh``; ~15 min on 2 cores):
-    .venv/bin/python bench/bench_training_scale.py                    # tiny Qwen3-VL
+Run:
+    .venv/bin/python bench/bench_training_scale.py                    # tiny Qwen3-VL; after scripts/demo.sh, ~15 min
     .venv/bin/python bench/bench_training_scale.py --family qwen2_5_vl --only "1 rank" "2 ranks"
+    .venv/bin/python bench/bench_training_scale.py --smoke            # the measuring on stand-in processes (1 and
+                                                                      # 2 of ~100 MB each), not training: a check
 """
 
 from __future__ import annotations
@@ -75,14 +77,25 @@ def used_kb() -> int:
     return int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])
 
 
-def measure(env: dict[str, str], log: Path) -> dict[str, float]:
-    """Run smoke_cpu.sh with ``env``; wall seconds, peak tree PSS and peak machine use above baseline (GB)."""
+#: --smoke: the same measuring on stand-in process trees, one or two processes holding ~100 MB each.
+SMOKE_CONFIGURATIONS = {"1 rank": {"STAND_IN_PROCESSES": "1"}, "2 ranks": {"STAND_IN_PROCESSES": "2"}}
+STAND_IN = (
+    "import os, subprocess, sys, time\n"
+    "n = int(os.environ['STAND_IN_PROCESSES'])\n"
+    "hold = 'import time; b = bytearray(100 * 2**20); b[::4096] = b\"x\" * len(b[::4096]); time.sleep(3)'\n"
+    "children = [subprocess.Popen([sys.executable, '-c', hold]) for _ in range(n)]\n"
+    "sys.exit(max(c.wait() for c in children))\n"
+)
+
+
+def measure(env: dict[str, str], log: Path, command: list[str] | None = None) -> dict[str, float]:
+    """Run ``command`` (smoke_cpu.sh) with ``env``; wall seconds, peak tree PSS and peak use above baseline (GB)."""
     baseline = used_kb()
     peak = {"pss": 0, "used": 0}
     with open(log, "wb") as out:
         start = time.monotonic()
         process = subprocess.Popen(
-            ["bash", str(SMOKE)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command or ["bash", str(SMOKE)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         done = threading.Event()
 
@@ -113,21 +126,25 @@ def measure(env: dict[str, str], log: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--family", default="qwen3_vl", choices=["qwen3_vl", "qwen2_5_vl"])
-    parser.add_argument("--only", nargs="*", default=list(CONFIGURATIONS), choices=list(CONFIGURATIONS))
+    parser.add_argument("--only", nargs="*", default=None, choices=list(CONFIGURATIONS))
+    parser.add_argument("--smoke", action="store_true", help="measure stand-in processes, not training")
     args = parser.parse_args(argv)
+    configurations = SMOKE_CONFIGURATIONS if args.smoke else CONFIGURATIONS
+    names = [n for n in (args.only or configurations) if n in configurations]
+    command = [sys.executable, "-c", STAND_IN] if args.smoke else None
     results = {}
     with tempfile.TemporaryDirectory(prefix="videossr-scale-") as scratch:
-        for name in args.only:
+        for name in names:
             env = {
                 **{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
                 "MODEL_FAMILY": args.family,
                 "RUN_DIR": str(Path(scratch) / name.replace(" ", "_").replace("+", "_")),
                 "PARITY": "0",
                 "LR": "1e-2",
-                **CONFIGURATIONS[name],
+                **configurations[name],
             }
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-            results[name] = measure(env, Path(scratch) / f"{name.replace(' ', '_')}.log")
+            results[name] = measure(env, Path(scratch) / f"{name.replace(' ', '_')}.log", command)
             print(f"[bench] {name}: {results[name]}", file=sys.stderr, flush=True)
     base = results.get("1 rank")
     columns = "exit | checks ok | wall s | peak PSS GB | peak used GB | wall ratio | PSS ratio"

@@ -74,6 +74,11 @@ BENCHES = [
         commands=("ffmpeg",),
     ),
     Bench("bench/bench_parsing.py", (r"^largest gap 0\.00 points \(bound 1\.0\): ok$",)),
+    # The measuring (process-tree PSS, wall, ratios) on stand-in processes: 2 of ~100 MB vs 1.
+    Bench(
+        "bench/bench_training_scale.py",
+        (r"^\| 2 ranks \| 0 \| 0/0 \| \d+ \| \d+\.\d \| -?\d+\.\d \| \d+\.\d\d \| (1\.[3-9]|2\.[0-4])\d \|$",),
+    ),
     Bench(
         "bench/bench_ray.py",
         (r"^  2 nodes vs 1: \d+\.\d\dx \(scaling efficiency \d+%\); 2 Ray nodes vs local pool: \d+\.\d\dx$",),
