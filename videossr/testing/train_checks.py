@@ -161,8 +161,9 @@ def check_weights(probe: Path, learning_rate: float | None = None) -> Check:
         problems.append(f"sent states {lost} never reached a replica")
     per_digest: dict[str, set[str]] = defaultdict(set)
     replicas_per_digest: dict[str, int] = defaultdict(int)
+    sent_digests = set(digests_in_order)
     for record in received:
-        if record["digest"] not in set(digests_in_order):
+        if record["digest"] not in sent_digests:
             problems.append(f"replica {record['replica']} received a state no rank sent")
         per_digest[record["digest"]].add(record["served"])
         replicas_per_digest[record["digest"]] += 1

@@ -98,7 +98,9 @@ class _Digest:
         self.parts: dict[str, str] = {}
 
     def add(self, name: str, tensor) -> None:
-        data = tensor.detach().contiguous().cpu().view(-1).view(dtype=__import__("torch").uint8).numpy().tobytes()
+        import torch
+
+        data = tensor.detach().contiguous().cpu().view(-1).view(dtype=torch.uint8).numpy().tobytes()
         self.parts[name] = hashlib.sha256(f"{tensor.dtype}{tuple(tensor.shape)}".encode() + data).hexdigest()
 
     def hexdigest(self) -> str:
