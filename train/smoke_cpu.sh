@@ -58,6 +58,10 @@ RAY_NODE_IP="${RAY_NODE_IP:-127.0.0.5}"
 
 export PYTHON="$VENV/bin/python"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"   # the CPU venv holds no videossr install
+# A killed launch leaves vLLM's and verl's shared memory in /dev/shm (RAM); what this run made and
+# no process uses any more is removed after a kill and at the end (videossr.testing.sessions).
+RUN_STARTED="$(date +%s)"
+remove_orphaned_shared_memory() { "$PYTHON" -m videossr.testing.sessions --shared-memory-since "$RUN_STARTED" || true; }
 export MODEL_PATH="${MODEL_PATH:-$("$PYTHON" "$REPO/scripts/make_tiny_models.py" --output-dir "$REPO/outputs/tiny_models" --family "$MODEL_FAMILY")}"
 export MODEL_FAMILY
 export DATA_DIR="${DATA_DIR:-$REPO/outputs/demo/mix}"
@@ -112,7 +116,7 @@ else
     unset RAY_ADDRESS   # ray.init must start its own cluster (address=local below), never join one
     if [ -z "${RAY_TEMP_DIR:-}" ]; then
         RAY_TEMP_DIR="$(mktemp -d /tmp/vssr-ray-XXXXXX)"   # short: Ray's socket paths must fit 107 bytes
-        trap 'rm -rf "$RAY_TEMP_DIR"' EXIT
+        trap 'rm -rf "$RAY_TEMP_DIR"; remove_orphaned_shared_memory' EXIT
     fi
     # TransferQueue wants 8 one-CPU storage actors by default; Ray must offer the CPUs it asks
     # for (logical CPUs: 2 real cores run everything) and a placeholder "GPU" slot per rank.
@@ -181,6 +185,7 @@ if [ "$RESUME_CHECK" = "1" ]; then
     done
     "$PYTHON" -c "import sys; from videossr.testing.sessions import kill_session; kill_session(int(sys.argv[1]))" "$first"
     wait "$first" 2>/dev/null || true
+    remove_orphaned_shared_memory
     echo "smoke_cpu.sh: killed the run (SIGKILL) after its step-$RESUME_AT checkpoint; starting the same command again" | tee -a "$RUN_DIR/train.log" >&2
 fi
 launch "$@"

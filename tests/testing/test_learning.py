@@ -7,10 +7,22 @@ suite; its figures are in docs/training.md.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from videossr.testing.learning import Curve, RunSpec, metrics_folder, read_curve, verdict
+from videossr.testing.learning import (
+    Curve,
+    RunSpec,
+    RunStuck,
+    metrics_folder,
+    mode_problems,
+    read_curve,
+    task_changes,
+    verdict,
+    wait_for_run,
+)
 
 
 def curve(name: str, points: dict[int, float], lr: float = 1e-4) -> Curve:
@@ -49,3 +61,65 @@ def test_learned_needs_a_rise_beyond_three_spreads_and_a_flat_control():
     noisy = [curve("s0", {0: 0.1, 12: 0.3}), curve("s1", {0: 0.3, 12: 0.35}), curve("s2", {0: 0.2, 12: 0.25})]
     text, learned = verdict(noisy, flat)
     assert not learned and text.endswith("; did not learn")
+
+
+def _writer(log, lines: list[str], then_sleep: float) -> subprocess.Popen:
+    script = (
+        "import sys, time\n"
+        "with open(sys.argv[1], 'a') as log:\n"
+        f"    for line in {lines!r}:\n"
+        "        log.write(line); log.flush(); time.sleep(0.2)\n"
+        f"time.sleep({then_sleep})\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", script, str(log)])
+
+
+def test_a_run_whose_worker_ray_killed_for_memory_is_stopped_not_waited_for(tmp_path):
+    log = tmp_path / "train.log"
+    # Ray's message, split over two writes, after a normal line; then the run would hang.
+    lines = ["step:1 - ok\n", "(raylet) 2 Workers (tasks / actors) killed due to me", "mory pressure (OOM)\n"]
+    process = _writer(log, lines, then_sleep=60)
+    try:
+        with pytest.raises(RunStuck, match="lack of memory"):
+            wait_for_run(process, log, timeout_s=30, poll_s=0.1)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_finished_run_gives_its_status_and_a_silent_one_times_out(tmp_path):
+    log = tmp_path / "train.log"
+    assert wait_for_run(_writer(log, ["step:1 - ok\n"], then_sleep=0), log, timeout_s=30, poll_s=0.1) == 0
+    process = _writer(tmp_path / "other.log", [], then_sleep=60)
+    try:
+        with pytest.raises(RunStuck, match="hung"):
+            wait_for_run(process, tmp_path / "other.log", timeout_s=0.5, poll_s=0.1)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_each_tasks_change_and_the_reward_mode_are_read_from_verls_validation_metrics(tmp_path):
+    def validation(reward: float, parsed: float, smooth: float, strict: float) -> dict:
+        return {"val-core/jigsaw/reward/mean@4": reward, "val-aux/jigsaw/parsed/mean@4": parsed,
+                "val-aux/jigsaw/smooth/mean@4": smooth, "val-aux/jigsaw/strict/mean@4": strict,
+                "val-aux/jigsaw/reward/best@4/mean": 0.9}  # fmt: skip
+
+    for spec, points in (
+        (RunSpec("smooth-run", 0, 1e-3), {0: (0.0, 0.0, 0.0, 0.0), 8: (0.3, 0.8, 0.3, 0.05)}),
+        (RunSpec("strict-run", 0, 1e-3, "strict"), {0: (0.0, 0.1, 0.03, 0.0), 8: (0.05, 0.8, 0.3, 0.05)}),
+        # Trained with REWARD_MODE=strict, but the reward verl computed was the smooth one.
+        (RunSpec("mode-lost", 0, 1e-3, "strict"), {0: (0.0, 0.0, 0.0, 0.0), 8: (0.3, 0.8, 0.3, 0.05)}),
+    ):
+        folder = metrics_folder(tmp_path, spec) / "metrics"
+        folder.mkdir(parents=True)
+        lines = [{"step": step, "data": validation(*values)} for step, values in points.items()]
+        (folder / "a.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    smooth = read_curve(tmp_path, RunSpec("smooth-run", 0, 1e-3))
+    assert smooth.tasks[8]["jigsaw"] == {"reward": 0.3, "parsed": 0.8, "smooth": 0.3, "strict": 0.05}
+    assert task_changes(smooth) == "jigsaw 0.000 -> 0.300 (parsed 0.00 -> 0.80)"
+    assert mode_problems(smooth) == []
+    assert mode_problems(read_curve(tmp_path, RunSpec("strict-run", 0, 1e-3, "strict"))) == []
+    assert mode_problems(read_curve(tmp_path, RunSpec("mode-lost", 0, 1e-3, "strict"))) == [
+        "mode-lost step 8 jigsaw: reward 0.3000, strict 0.05"
+    ]

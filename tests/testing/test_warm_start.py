@@ -16,11 +16,13 @@ from videossr.testing.warm_start import MARKER_NAME, WarmStartSettings, answer_q
 pytestmark = pytest.mark.slow
 
 
-def test_rows_take_the_recipes_variants_in_turn_and_repeat_for_a_seed(frames_dir, tmp_path):
+def test_rows_take_the_tasks_in_turn_and_repeat_for_a_seed(frames_dir, tmp_path):
     rows = generate_rows(frames_dir, 12, seed=0, sample_root=tmp_path / "a")
     again = generate_rows(frames_dir, 12, seed=0, sample_root=tmp_path / "b")
     other = generate_rows(frames_dir, 12, seed=1, sample_root=tmp_path / "c")
-    assert [r["data_source"] for r in rows[:6]] == ["grounding"] * 4 + ["jigsaw", "counting"]
+    assert [r["data_source"] for r in rows] == ["grounding", "jigsaw", "counting"] * 4
+    # Grounding's four variants take turns among its rows.
+    assert len({r["extra_info"]["perturbation"] for r in rows[::3]}) == 4
     truths = [r["reward_model"]["ground_truth"] for r in rows]
     assert truths == [r["reward_model"]["ground_truth"] for r in again]
     assert truths != [r["reward_model"]["ground_truth"] for r in other]

@@ -29,14 +29,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import re
 import statistics
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from videossr.testing.sessions import kill_session
+from videossr.testing.sessions import kill_session, remove_orphaned_shared_memory
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_SCRIPT = REPO / "train" / "smoke_cpu.sh"
@@ -52,10 +56,13 @@ class RunSpec:
 
 @dataclass
 class Curve:
-    """Mean validation reward over tasks per validated step of one run."""
+    """One run's validation: per validated step, the mean reward over tasks (``points``) and, per
+    task, verl's logged means of the reward and of each key our reward returns (``tasks``:
+    ``{step: {task: {"reward": r, "parsed": p, "smooth": s, "strict": t, ...}}}``)."""
 
     spec: RunSpec
     points: dict[int, float]
+    tasks: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @property
     def start(self) -> float:
@@ -66,9 +73,13 @@ class Curve:
         return self.points[max(self.points)]
 
 
-#: Frames at 128x128 (384 video tokens a question instead of ~1,700 at the training files' 256x256):
-#: a tiny model cannot read pixels, and a step costs a third of the time.
-PIXELS = {"max_pixels": 128 * 128, "min_pixels": 128 * 128}
+#: Frames at 112x112 pixels: a 16:9 or a 2.35:1 frame becomes 64x128, 8 video tokens a frame pair
+#: (~190 a question, instead of ~1,700 at the training files' 256x256). A tiny model cannot read
+#: pixels, a step costs less, and a batch's pixels (verl's transfer queue holds them twice per
+#: answer) fit: at 128x128 (64x192 for 2.35:1) a validation of 120 answers got a worker killed
+#: by Ray's memory monitor on the 24 GB machine. Less is not possible: qwen-vl-utils then
+#: resizes a 2.35:1 frame to a height of 0 (its 64-pixel factor, floored).
+PIXELS = {"max_pixels": 112 * 112, "min_pixels": 112 * 112}
 
 
 def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int) -> tuple[Path, Path]:
@@ -104,6 +115,11 @@ def metrics_folder(output_dir: Path, spec: RunSpec) -> Path:
     return run_folder(output_dir, spec) / "checkpoints" / "VideoSSR" / spec.name
 
 
+#: verl's validation metrics: ``val-core/<task>/reward/mean@N`` (the reward the run trained on) and
+#: ``val-aux/<task>/<key>/mean@N`` for every other key our reward returns (parsed, smooth, strict).
+_VALIDATION_MEAN = re.compile(r"^val-(?:core|aux)/(?P<task>[^/]+)/(?P<key>[^/]+)/mean@\d+$")
+
+
 def read_curve(output_dir: Path, spec: RunSpec) -> Curve | None:
     """The run's validation curve, or None when it has logged no validation yet."""
     from videossr.errors import ConfigError
@@ -113,12 +129,47 @@ def read_curve(output_dir: Path, spec: RunSpec) -> Curve | None:
         run = load_run(metrics_folder(output_dir, spec))
     except ConfigError:
         return None
-    points = {}
+    points, tasks = {}, {}
     for step, values in run.steps.items():
-        task_rewards = [v for k, v in values.items() if k.startswith("val-core/") and "/reward/mean@" in k]
-        if task_rewards:
-            points[step] = sum(task_rewards) / len(task_rewards)
-    return Curve(spec, points) if points else None
+        per_task: dict[str, dict[str, float]] = {}
+        for name, value in values.items():
+            match = _VALIDATION_MEAN.match(name)
+            if match:
+                per_task.setdefault(match["task"], {})[match["key"]] = value
+        rewards = [keys["reward"] for keys in per_task.values() if "reward" in keys]
+        if rewards:
+            points[step], tasks[step] = sum(rewards) / len(rewards), per_task
+    return Curve(spec, points, tasks) if points else None
+
+
+def mode_problems(curve: Curve) -> list[str]:
+    """Where the reward a run was validated on is not its reward mode's key (empty: none).
+
+    Proof that ``REWARD_MODE`` reaches the reward verl computes: every task's validation reward
+    equals the mean of the key its mode names (``smooth`` or ``strict``) that our reward returns.
+    """
+    problems = []
+    for step, per_task in sorted(curve.tasks.items()):
+        for task, keys in sorted(per_task.items()):
+            expected = keys.get(curve.spec.reward_mode)
+            if expected is None or abs(keys["reward"] - expected) > 1e-6:
+                problems.append(
+                    f"{curve.spec.name} step {step} {task}: reward {keys['reward']:.4f}, "
+                    f"{curve.spec.reward_mode} {expected if expected is None else round(expected, 4)}"
+                )
+    return problems
+
+
+def task_changes(curve: Curve) -> str:
+    """Each task's reward and share of parsed answers, first validation -> last."""
+    first, last = curve.tasks[min(curve.tasks)], curve.tasks[max(curve.tasks)]
+    parts = []
+    for task in sorted(first):
+        if task in last:
+            a, b = first[task], last[task]
+            parsed = f" (parsed {a['parsed']:.2f} -> {b['parsed']:.2f})" if "parsed" in a and "parsed" in b else ""
+            parts.append(f"{task} {a['reward']:.3f} -> {b['reward']:.3f}{parsed}")
+    return ", ".join(parts)
 
 
 def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argparse.Namespace) -> Curve:
@@ -159,26 +210,66 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
         "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
         "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
         f"actor_rollout_ref.rollout.val_kwargs.n={args.val_n}",
+        # Every validation answer with its reward, one JSON line each: <run>/validation/<step>.jsonl.
+        f"trainer.validation_data_dir={run_folder(output_dir, spec) / 'validation'}",
     ]
     print(f"[learn] {spec.name}: {args.steps} GRPO steps, lr {spec.lr:g}, {spec.reward_mode} reward", flush=True)
     log = run_folder(output_dir, spec) / "train.log"
-    # Its own session, so that a hung run (seen: a sampled validation whose last requests never
-    # finish) is stopped whole, Ray's processes included, and nothing else is touched.
+    # Its own session, so that a hung run is stopped whole, Ray's processes included, and nothing
+    # else is touched.
+    log.unlink(missing_ok=True)  # an earlier run's log must not be read as this one's
+    started = time.time()
     process = subprocess.Popen(
         ["bash", str(SMOKE_SCRIPT), *overrides], env=env, stdout=subprocess.DEVNULL, start_new_session=True
     )
     try:
-        returncode = process.wait(timeout=args.run_timeout)
-    except subprocess.TimeoutExpired:
-        kill_session(process.pid)
-        process.wait()
-        raise SystemExit(f"[learn] {spec.name} hung: killed after {args.run_timeout} s; its log: {log}") from None
+        returncode = wait_for_run(process, log, args.run_timeout)
+    except RunStuck as stuck:
+        raise SystemExit(f"[learn] {spec.name} {stuck}; its log: {log}") from None
     finally:
         kill_session(process.pid)  # Ray's processes outlive a finished driver for a moment
+        process.wait()
+        remove_orphaned_shared_memory(started)  # what the killed processes left in /dev/shm (RAM)
     curve = read_curve(output_dir, spec)
     if returncode != 0 or curve is None:
         raise SystemExit(f"[learn] {spec.name} failed (exit {returncode}); its log: {log}")
     return curve
+
+
+class RunStuck(Exception):
+    """A run that can no longer finish: it ran past its time, or Ray killed one of its workers."""
+
+
+#: What Ray's memory monitor logs when it kills a worker. verl then waits forever for the
+#: worker's answers (seen: a validation stuck at "running: 11, finished: 19" for 10 minutes).
+RAY_OOM_KILL = "killed due to memory pressure"
+
+
+def wait_for_run(process: subprocess.Popen, log: Path, timeout_s: float, poll_s: float = 5.0) -> int:
+    """The run's exit status; raises :class:`RunStuck` on a timeout or a worker killed for memory."""
+    deadline, offset, tail = time.monotonic() + timeout_s, 0, ""
+    while True:
+        try:
+            return process.wait(timeout=poll_s)
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() > deadline:
+            raise RunStuck(f"hung: stopped after {timeout_s:g} s")
+        if not log.is_file():
+            continue
+        with open(log, "rb") as handle:  # only what was written since the last look
+            if handle.seek(0, os.SEEK_END) < offset:
+                offset, tail = 0, ""  # the log was started again
+            handle.seek(offset)
+            new = handle.read()
+        offset += len(new)
+        text = tail + new.decode(errors="replace")
+        tail = text[-len(RAY_OOM_KILL) :]  # a message split between two looks is still found
+        if RAY_OOM_KILL in text:
+            raise RunStuck(
+                "stopped: Ray killed a worker for lack of memory (verl would wait for it forever); "
+                "free memory (another training run, a test suite?) and run it again"
+            )
 
 
 def describe(curve: Curve) -> str:
@@ -225,14 +316,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     output_dir = args.output_dir.resolve()
-    model, data = prepare(output_dir, args.family, args.train_rows, args.val_rows)
+    # In a process of its own: the warm start's torch and transformers (~0.7 GB) would otherwise
+    # stay in this one through every run.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        model, data = pool.submit(prepare, output_dir, args.family, args.train_rows, args.val_rows).result()
     seeds = [train(output_dir, RunSpec(f"seed{s}", s, args.lr), model, data, args) for s in range(args.seeds)]
     control = train(output_dir, RunSpec("control-lr0", 0, 0.0), model, data, args) if args.control else None
     strict = (
         train(output_dir, RunSpec("strict-seed0", 0, args.lr, "strict"), model, data, args) if args.strict else None
     )
-    for curve in [*seeds, *(c for c in (control, strict) if c is not None)]:
+    curves = [*seeds, *(c for c in (control, strict) if c is not None)]
+    for curve in curves:
         print(describe(curve))
+        print(f"  {task_changes(curve)}")
+    problems = [problem for curve in curves for problem in mode_problems(curve)]
+    modes = sorted({c.spec.reward_mode for c in curves})
+    print(f"reward mode: every validation reward is its run's mode's key ({', '.join(modes)}): "
+          + ("ok" if not problems else "FAIL: " + "; ".join(problems[:5])))  # fmt: skip
     from videossr.report.training_curves import build_page
 
     runs = [metrics_folder(output_dir, c.spec) for c in [*seeds, control, strict] if c is not None]
@@ -241,14 +341,15 @@ def main(argv: list[str] | None = None) -> int:
     text, learned = verdict(seeds, control)
     if strict is not None:
         text += f"; strict {strict.start:.3f} -> {strict.end:.3f}"
-    (output_dir / "learning.json").write_text(
-        json.dumps(
-            {"verdict": text, "curves": {c.spec.name: c.points for c in [*seeds, control, strict] if c}}, indent=2
-        )
-    )
+    record = {
+        "verdict": text,
+        "reward_mode_problems": problems,
+        "runs": {c.spec.name: {**asdict(c.spec), "curve": c.points, "tasks": c.tasks} for c in curves},
+    }
+    (output_dir / "learning.json").write_text(json.dumps(record, indent=2) + "\n")
     print(output_dir / "learning.html")
     print(text)
-    return 0 if learned or args.seeds < 2 else 1
+    return 0 if (learned or args.seeds < 2) and not problems else 1
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ what it learns here is the answers' format and prior, nothing about the videos.
 What runs: transformers' ``Trainer`` on the CPU, one example per step, the loss on the answer
 tokens only (the ground truth, then ``<|im_end|>``). The rows come from a frames folder through the
 same generators as the training files (:func:`videossr.data.generation.build_sample_row`, the
-VideoSSR-30K variants in turn, a fresh seed per example), and prompts are built exactly as
+VideoSSR-30K tasks in turn, a fresh seed per example), and prompts are built exactly as
 evaluation and verl build them (:func:`videossr.eval.backends.base.build_messages` and the
 model's processor, each video at its ``sample_fps``).
 
@@ -48,14 +48,14 @@ logger = logging.getLogger(__name__)
 
 MARKER_NAME = "warm_start.json"
 #: Bumped whenever what a warm start does changes, so cached folders are rebuilt.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the tasks in turn (a third of the rows each)
 
 
 @dataclass(frozen=True)
 class WarmStartSettings:
     """What a warm start is made from (recorded in its marker)."""
 
-    examples: int = 96  # generated rows, the recipe's variants in turn
+    examples: int = 96  # generated rows, the tasks in turn
     steps: int = 600  # optimiser steps, one example each (the rows repeat, shuffled)
     learning_rate: float = 2e-3  # constant; large, for a tiny random model
     seed: int = 0  # rows' seeds, data order and initialisation of the trainer
@@ -72,9 +72,12 @@ def generate_rows(
     max_pixels: int = TRAIN_MAX_PIXELS,
     min_pixels: int = TRAIN_MIN_PIXELS,
 ) -> list[dict[str, Any]]:
-    """``count`` training rows of the VideoSSR-30K variants, in turn, over the folder's videos.
+    """``count`` training rows of the VideoSSR-30K variants over the folder's videos, the tasks in turn.
 
-    Row ``k`` is variant ``k % P`` (P variants) on video ``(k // P) % V`` with seed
+    Row ``k`` is of task ``k % T`` (T tasks), so every task gets a third of the rows although
+    grounding has four variants and the others one (a warm start, or a validation mean over
+    tasks, is then not ruled by grounding). A task's ``j``-th row (``j = k // T``) is on video
+    ``j % V`` (V videos), variant ``(j + j // V) % P`` of the task's P, with seed
     ``derive_seed(seed, "warm-start", k)``; a video that cannot carry a sample is skipped. Frames
     are shown at ``max_pixels``/``min_pixels`` (the rows' ``videos`` entries).
     """
@@ -83,12 +86,17 @@ def generate_rows(
     if not records:
         raise ConfigError(f"{frames_dir} holds no sampled videos")
     by_id = {r["video_id"]: r for r in records}
-    specs = [part.spec for part in get_recipe("videossr-30k").parts]
+    by_task: dict[str, list] = {}
+    for part in get_recipe("videossr-30k").parts:
+        by_task.setdefault(part.spec.task, []).append(part.spec)
+    tasks = list(by_task)
     settings = GenerationSettings(split="train", max_pixels=max_pixels, min_pixels=min_pixels)
     rows = []
     for k in range(count):
-        spec = specs[k % len(specs)]
-        record = records[(k // len(specs)) % len(records)]
+        variants, turn = by_task[tasks[k % len(tasks)]], k // len(tasks)
+        # Shifted by one each pass over the videos, so that every variant meets every video.
+        spec = variants[(turn + turn // len(records)) % len(variants)]
+        record = records[turn % len(records)]
         task = get_task(spec.task)
         row_seed = derive_seed(seed, "warm-start", k)
         partner = None
