@@ -17,7 +17,7 @@ from browser import Dom, dump_dom, find_chromium, screenshot
 from media import script_command
 
 from videossr.errors import ConfigError
-from videossr.report.training_curves import build_page, load_run, read_steps
+from videossr.report.training_curves import MEAN_VALIDATION, build_page, load_run, read_steps
 
 
 def write_metrics(path: Path, steps: dict[int, dict], torn_tail: str = "") -> Path:
@@ -45,6 +45,7 @@ def step_data(step: int, seed: int, validate: bool = False) -> dict:
     if validate:
         data["val-core/counting/reward/mean@1"] = 0.2 + 0.05 * step
         data["val-core/jigsaw/reward/mean@1"] = 0.1 + 0.02 * step
+        data["val-aux/jigsaw/parsed/mean@1"] = 0.5 + 0.05 * step
     return data
 
 
@@ -93,7 +94,12 @@ def test_the_page_overlays_the_runs_in_every_panel_and_names_what_is_missing(run
                    "actor/kl_loss", "actor/entropy", "response_length/mean", "actor/grad_norm", "timing_s/step",
                    "perf/throughput"):  # fmt: skip
         assert f'data-metric="{metric}"' in document, metric
-    assert document.count('data-series="seed0"') == document.count('data-series="seed1"') == 9
+    # The validation reward's mean over tasks and jigsaw's share of parsed answers get panels too.
+    for metric in (MEAN_VALIDATION, "val-aux/jigsaw/parsed/mean@1"):
+        assert f'data-metric="{metric}"' in document, metric
+    assert loaded[0].steps[4][MEAN_VALIDATION] == pytest.approx(((0.2 + 0.05 * 4) + (0.1 + 0.02 * 4)) / 2)
+    assert MEAN_VALIDATION not in loaded[0].steps[3]  # a step without validation
+    assert document.count('data-series="seed0"') == document.count('data-series="seed1"') == 11
     # Not logged by these runs: the panel is left out and the page says so.
     assert 'data-metric="training/rollout_actor_probs_pearson_corr"' not in document
     assert "training/rollout_actor_probs_pearson_corr" in document.split("id=missing>")[1]
@@ -115,11 +121,12 @@ def test_curves_cli_writes_a_page_a_real_browser_draws(runs, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "seed0: 6 steps, seed1: 6 steps" in done.stdout
     dom = Dom(dump_dom(output))
-    assert len(dom.with_class("curve")) == 9
-    assert len([e for e in dom.elements if e.tag == "polyline"]) == 2 * 9  # one line per run and panel
-    # Every step of both runs in the 7 per-step panels; steps 2, 4, 6 in the 2 validation panels.
+    assert len(dom.with_class("curve")) == 11
+    assert len([e for e in dom.elements if e.tag == "polyline"]) == 2 * 11  # one line per run and panel
+    # Every step of both runs in the 7 per-step panels; steps 2, 4, 6 in the 4 validation panels
+    # (the mean over tasks, counting, jigsaw, jigsaw's parsed answers).
     counts = sorted(e.attrs["data-points"] for e in dom.elements if e.tag == "g" and "data-series" in e.attrs)
-    assert counts == ["3"] * 4 + ["6"] * 14
+    assert counts == ["3"] * 8 + ["6"] * 14
     image = cv2.imread(str(screenshot(output, tmp_path / "curves.png")))
     assert image.shape[:2] == (1000, 1280) and image.std() > 20  # a drawn page, not a blank one
     missing = subprocess.run(

@@ -8,8 +8,10 @@ truncates the file it opens: a resumed run must not reuse its predecessor's. A r
 read in name order (start time); a step logged twice (a resume re-running steps after its last
 checkpoint) keeps the later value. A torn last line (a killed run) is ignored with a warning.
 
-The page overlays every run in each panel: the training batch's mean reward, each task's
-validation reward (verl's ``val-core/<task>/reward/mean@N``), the KL loss, the entropy, the
+The page overlays every run in each panel: the training batch's mean reward, the validation
+reward's mean over tasks (when there are several), each task's validation reward (verl's
+``val-core/<task>/reward/mean@N``) and share of answers in the task's format (our reward's
+``parsed``, ``val-aux/<task>/parsed/mean@N``), the KL loss, the entropy, the
 response length, the gradient norm, the step time, the throughput and the rollout-vs-actor
 probability correlation. A panel whose metric no run logged is left out, and the page says which.
 """
@@ -40,6 +42,10 @@ PANELS: tuple[tuple[str, str], ...] = (
     ("Rollout vs actor token-probability correlation", "training/rollout_actor_probs_pearson_corr"),
 )
 _VALIDATION = re.compile(r"^val-core/(?P<task>.+)/reward/mean@\d+$")
+#: Our reward's share of answers in the task's format, as verl logs it for validation.
+_PARSED = re.compile(r"^val-aux/(?P<task>.+)/parsed/mean@\d+$")
+#: Not a verl metric: the mean over tasks of each validated step's task rewards (two tasks or more).
+MEAN_VALIDATION = "validation reward, mean over tasks"
 
 
 @dataclass
@@ -139,6 +145,26 @@ def validation_tasks(runs: list[CurveRun]) -> dict[str, list[str]]:
     return dict(sorted(found.items()))
 
 
+def parsed_metrics(runs: list[CurveRun]) -> dict[str, str]:
+    """The validation share-of-parsed-answers metric per task (``val-aux/<task>/parsed/mean@N``)."""
+    found: dict[str, str] = {}
+    for run in runs:
+        for values in run.steps.values():
+            for key in values:
+                match = _PARSED.match(key)
+                if match:
+                    found.setdefault(match.group("task"), key)
+    return dict(sorted(found.items()))
+
+
+def add_mean_validation(run: CurveRun) -> None:
+    """Each validated step's :data:`MEAN_VALIDATION`: the mean of its tasks' rewards."""
+    for values in run.steps.values():
+        rewards = [value for key, value in values.items() if _VALIDATION.match(key)]
+        if rewards:
+            values[MEAN_VALIDATION] = sum(rewards) / len(rewards)
+
+
 def _panel(title: str, metric: str, runs: list[CurveRun]) -> str | None:
     series = [(run.label, PALETTE[k % len(PALETTE)], run.series(metric)) for k, run in enumerate(runs)]
     if not any(points for _, _, points in series):
@@ -160,8 +186,13 @@ def build_page(paths: list[str | Path], title: str = "Training curves") -> tuple
     panels, missing = [], []
     specs = list(PANELS[:1])
     tasks = validation_tasks(runs)
+    if len(tasks) > 1:
+        for run in runs:
+            add_mean_validation(run)
+        specs.append(("Validation reward, mean over tasks", MEAN_VALIDATION))
     for task, keys in tasks.items():
         specs += [(f"Validation reward, {task} ({key})", key) for key in keys]
+    specs += [(f"Answers in the format, {task} ({key})", key) for task, key in parsed_metrics(runs).items()]
     specs += list(PANELS[1:])
     for panel_title, metric in specs:
         html = _panel(panel_title, metric, runs)

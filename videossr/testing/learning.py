@@ -210,6 +210,9 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
         "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
         "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
         f"actor_rollout_ref.rollout.val_kwargs.n={args.val_n}",
+        # Validated a batch of prompts at a time, not all at once: verl's agent-loop worker holds
+        # every answer's frames and pixels (~50 MB each here; 120 answers at once was 6.4 GB).
+        f"data.val_batch_size={args.val_batch}",
         # Every validation answer with its reward, one JSON line each: <run>/validation/<step>.jsonl.
         f"trainer.validation_data_dir={run_folder(output_dir, spec) / 'validation'}",
     ]
@@ -307,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="prompts per step")
     parser.add_argument("--rollout-n", type=int, default=4, help="answers per prompt (GRPO's group)")
     parser.add_argument("--val-n", type=int, default=4, help="sampled answers per validation question")
+    parser.add_argument("--val-batch", type=int, default=8, help="validation questions a batch")
     parser.add_argument("--train-rows", type=int, default=96)
     parser.add_argument("--val-rows", type=int, default=30)
     parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True, help="a run with lr 0")
