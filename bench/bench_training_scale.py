@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from videossr.testing.sessions import pss_kb
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "train" / "smoke_cpu.sh"
@@ -61,15 +62,6 @@ def descendants(root: int) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return found
-
-
-def pss_kb(pid: int) -> int:
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    match = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
-    return int(match.group(1)) if match else 0
 
 
 def used_kb() -> int:

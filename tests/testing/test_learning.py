@@ -71,7 +71,7 @@ def _writer(log, lines: list[str], then_sleep: float) -> subprocess.Popen:
         "        log.write(line); log.flush(); time.sleep(0.2)\n"
         f"time.sleep({then_sleep})\n"
     )
-    return subprocess.Popen([sys.executable, "-c", script, str(log)])
+    return subprocess.Popen([sys.executable, "-c", script, str(log)], start_new_session=True)  # as a run is
 
 
 def test_a_run_whose_worker_ray_killed_for_memory_is_stopped_not_waited_for(tmp_path):
@@ -89,7 +89,8 @@ def test_a_run_whose_worker_ray_killed_for_memory_is_stopped_not_waited_for(tmp_
 
 def test_a_finished_run_gives_its_status_and_a_silent_one_times_out(tmp_path):
     log = tmp_path / "train.log"
-    assert wait_for_run(_writer(log, ["step:1 - ok\n"], then_sleep=0), log, timeout_s=30, poll_s=0.1) == 0
+    finished = wait_for_run(_writer(log, ["step:1 - ok\n"], then_sleep=0), log, timeout_s=30, poll_s=0.1)
+    assert finished.returncode == 0 and finished.wall_s > 0 and finished.peak_pss_gb > 0.001  # a Python, > 1 MB
     process = _writer(tmp_path / "other.log", [], then_sleep=60)
     try:
         with pytest.raises(RunStuck, match="hung"):

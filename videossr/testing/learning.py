@@ -40,7 +40,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from videossr.testing.sessions import kill_session, remove_orphaned_shared_memory
+from videossr.testing.sessions import kill_session, remove_orphaned_shared_memory, session_pss_kb
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_SCRIPT = REPO / "train" / "smoke_cpu.sh"
@@ -63,6 +63,8 @@ class Curve:
     spec: RunSpec
     points: dict[int, float]
     tasks: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    wall_s: float | None = None  # the run's wall time, s (None: not recorded)
+    peak_pss_gb: float | None = None  # the summed PSS of its processes at its peak, GB
 
     @property
     def start(self) -> float:
@@ -82,7 +84,7 @@ class Curve:
 PIXELS = {"max_pixels": 112 * 112, "min_pixels": 112 * 112}
 
 
-def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int) -> tuple[Path, Path]:
+def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int, warm_steps: int) -> tuple[Path, Path]:
     """Frames, warm-started model and data files under ``output_dir``: ``(model, data dir)``."""
     import pyarrow.parquet as pq
 
@@ -95,7 +97,8 @@ def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int) -> tu
         command = [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir",
                    str(REPO / "data" / "videos"), "--output-dir", str(frames)]  # fmt: skip
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    model = warm_start(tiny_model_dir(family), frames, output_dir / "warm", WarmStartSettings(**PIXELS))
+    settings = WarmStartSettings(steps=warm_steps, **PIXELS)
+    model = warm_start(tiny_model_dir(family), frames, output_dir / "warm", settings)
     data = output_dir / "data"
     for name, count, seed in (("train", train_rows, 100), ("val", val_rows, 200)):
         path = data / f"{name}.parquet"
@@ -105,6 +108,10 @@ def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int) -> tu
             pq.write_table(rows_to_table(rows), path.with_suffix(".partial"))
             path.with_suffix(".partial").rename(path)
     return model, data
+
+
+#: A finished run's wall time and peak memory, in its run folder.
+COST_NAME = "cost.json"
 
 
 def run_folder(output_dir: Path, spec: RunSpec) -> Path:
@@ -139,7 +146,11 @@ def read_curve(output_dir: Path, spec: RunSpec) -> Curve | None:
         rewards = [keys["reward"] for keys in per_task.values() if "reward" in keys]
         if rewards:
             points[step], tasks[step] = sum(rewards) / len(rewards), per_task
-    return Curve(spec, points, tasks) if points else None
+    if not points:
+        return None
+    cost_file = run_folder(output_dir, spec) / COST_NAME
+    cost = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
+    return Curve(spec, points, tasks, cost.get("wall_s"), cost.get("peak_pss_gb"))
 
 
 def mode_problems(curve: Curve) -> list[str]:
@@ -226,7 +237,7 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
         ["bash", str(SMOKE_SCRIPT), *overrides], env=env, stdout=subprocess.DEVNULL, start_new_session=True
     )
     try:
-        returncode = wait_for_run(process, log, args.run_timeout)
+        finished = wait_for_run(process, log, args.run_timeout)
     except RunStuck as stuck:
         raise SystemExit(f"[learn] {spec.name} {stuck}; its log: {log}") from None
     finally:
@@ -234,9 +245,12 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
         process.wait()
         remove_orphaned_shared_memory(started)  # what the killed processes left in /dev/shm (RAM)
     curve = read_curve(output_dir, spec)
-    if returncode != 0 or curve is None:
-        raise SystemExit(f"[learn] {spec.name} failed (exit {returncode}); its log: {log}")
-    return curve
+    if finished.returncode != 0 or curve is None:
+        raise SystemExit(f"[learn] {spec.name} failed (exit {finished.returncode}); its log: {log}")
+    cost = {"wall_s": round(finished.wall_s, 1), "peak_pss_gb": round(finished.peak_pss_gb, 2)}
+    (run_folder(output_dir, spec) / COST_NAME).write_text(json.dumps(cost) + "\n")
+    print(f"[learn] {spec.name}: {cost['wall_s']:.0f} s, peak PSS {cost['peak_pss_gb']:.1f} GB", flush=True)
+    return read_curve(output_dir, spec)
 
 
 class RunStuck(Exception):
@@ -248,12 +262,25 @@ class RunStuck(Exception):
 RAY_OOM_KILL = "killed due to memory pressure"
 
 
-def wait_for_run(process: subprocess.Popen, log: Path, timeout_s: float, poll_s: float = 5.0) -> int:
-    """The run's exit status; raises :class:`RunStuck` on a timeout or a worker killed for memory."""
-    deadline, offset, tail = time.monotonic() + timeout_s, 0, ""
+@dataclass
+class Finished:
+    """A run's exit status, wall time (s) and peak memory (GB: the summed PSS of its processes)."""
+
+    returncode: int
+    wall_s: float
+    peak_pss_gb: float
+
+
+def wait_for_run(process: subprocess.Popen, log: Path, timeout_s: float, poll_s: float = 5.0) -> Finished:
+    """Wait for ``process`` (the leader of its own session), sampling its session's memory every
+    ``poll_s``; raises :class:`RunStuck` on a timeout or a worker killed for memory."""
+    start = time.monotonic()
+    deadline, offset, tail, peak_kb = start + timeout_s, 0, "", 0
     while True:
+        peak_kb = max(peak_kb, session_pss_kb(process.pid))
         try:
-            return process.wait(timeout=poll_s)
+            returncode = process.wait(timeout=poll_s)
+            return Finished(returncode, time.monotonic() - start, peak_kb / 2**20)
         except subprocess.TimeoutExpired:
             pass
         if time.monotonic() > deadline:
@@ -276,7 +303,10 @@ def wait_for_run(process: subprocess.Popen, log: Path, timeout_s: float, poll_s:
 
 
 def describe(curve: Curve) -> str:
-    return f"{curve.spec.name}: " + ", ".join(f"step {s} {v:.3f}" for s, v in sorted(curve.points.items()))
+    text = f"{curve.spec.name}: " + ", ".join(f"step {s} {v:.3f}" for s, v in sorted(curve.points.items()))
+    if curve.wall_s is not None and curve.peak_pss_gb is not None:
+        text += f" ({curve.wall_s:.0f} s, peak PSS {curve.peak_pss_gb:.1f} GB)"
+    return text
 
 
 def verdict(seeds: list[Curve], control: Curve | None) -> tuple[str, bool]:
@@ -312,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-n", type=int, default=4, help="sampled answers per validation question")
     parser.add_argument("--val-batch", type=int, default=8, help="validation questions a batch")
     parser.add_argument("--train-rows", type=int, default=96)
+    parser.add_argument("--warm-steps", type=int, default=250, help="supervised warm-start steps")
     parser.add_argument("--val-rows", type=int, default=30)
     parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True, help="a run with lr 0")
     parser.add_argument("--run-timeout", type=int, default=1800, help="hang guard of one run, seconds")
@@ -323,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     # In a process of its own: the warm start's torch and transformers (~0.7 GB) would otherwise
     # stay in this one through every run.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        model, data = pool.submit(prepare, output_dir, args.family, args.train_rows, args.val_rows).result()
+        future = pool.submit(prepare, output_dir, args.family, args.train_rows, args.val_rows, args.warm_steps)
+        model, data = future.result()
     seeds = [train(output_dir, RunSpec(f"seed{s}", s, args.lr), model, data, args) for s in range(args.seeds)]
     control = train(output_dir, RunSpec("control-lr0", 0, 0.0), model, data, args) if args.control else None
     strict = (
@@ -348,7 +380,16 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "verdict": text,
         "reward_mode_problems": problems,
-        "runs": {c.spec.name: {**asdict(c.spec), "curve": c.points, "tasks": c.tasks} for c in curves},
+        "runs": {
+            c.spec.name: {
+                **asdict(c.spec),
+                "curve": c.points,
+                "tasks": c.tasks,
+                "wall_s": c.wall_s,
+                "peak_pss_gb": c.peak_pss_gb,
+            }
+            for c in curves
+        },
     }
     (output_dir / "learning.json").write_text(json.dumps(record, indent=2) + "\n")
     print(output_dir / "learning.html")

@@ -42,6 +42,23 @@ def session_pids(session_id: int) -> list[int]:
     return pids
 
 
+def pss_kb(pid: int) -> int:
+    """The process's proportional set size (its share of the memory it maps), kB; 0 once it ended."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def session_pss_kb(session_id: int) -> int:
+    """The summed PSS of the session's processes, kB (shared pages counted once over them)."""
+    return sum(pss_kb(pid) for pid in session_pids(session_id))
+
+
 def kill_session(session_id: int, rounds: int = 20) -> None:
     """SIGKILL every process of ``session_id`` until none is left (processes may still fork)."""
     for _ in range(rounds):
