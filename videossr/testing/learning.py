@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -335,21 +336,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--family", default="qwen3_vl", choices=["qwen3_vl", "qwen2_5_vl"])
     parser.add_argument("--seeds", type=int, default=3, help="GRPO runs of different seeds (1: a quick look)")
     parser.add_argument("--steps", type=int, default=12, help="GRPO steps per run")
-    parser.add_argument("--test-freq", type=int, default=4, help="validate every this many steps (and before)")
-    parser.add_argument("--lr", type=float, default=5e-4, help="the actor's learning rate")
+    parser.add_argument("--test-freq", type=int, default=6, help="validate every this many steps (and before)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="the actor's learning rate")
     parser.add_argument("--batch", type=int, default=8, help="prompts per step")
-    parser.add_argument("--rollout-n", type=int, default=4, help="answers per prompt (GRPO's group)")
-    parser.add_argument("--val-n", type=int, default=4, help="sampled answers per validation question")
-    parser.add_argument("--val-batch", type=int, default=8, help="validation questions a batch")
+    parser.add_argument("--rollout-n", type=int, default=8, help="answers per prompt (GRPO's group)")
+    parser.add_argument("--val-n", type=int, default=8, help="sampled answers per validation question")
+    parser.add_argument("--val-batch", type=int, default=6, help="validation questions a batch")
     parser.add_argument("--train-rows", type=int, default=96)
-    parser.add_argument("--warm-steps", type=int, default=250, help="supervised warm-start steps")
-    parser.add_argument("--val-rows", type=int, default=30)
+    parser.add_argument("--warm-steps", type=int, default=600, help="supervised warm-start steps")
+    parser.add_argument("--val-rows", type=int, default=48, help="validation questions, a third per task")
     parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True, help="a run with lr 0")
     parser.add_argument("--run-timeout", type=int, default=1800, help="hang guard of one run, seconds")
     parser.add_argument(
-        "--strict", action=argparse.BooleanOptionalAction, default=False, help="a strict-reward run too"
+        "--strict", action=argparse.BooleanOptionalAction, default=True, help="a strict-reward run too"
     )
     args = parser.parse_args(argv)
+    # SIGTERM as an exception, so that the running run's session is stopped (train's finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     output_dir = args.output_dir.resolve()
     # In a process of its own: the warm start's torch and transformers (~0.7 GB) would otherwise
     # stay in this one through every run.
