@@ -134,3 +134,9 @@ def test_curves_cli_writes_a_page_a_real_browser_draws(runs, tmp_path):
     )
     assert missing.returncode != 0 and "no verl metrics" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1  # one line, no traceback
+
+
+def test_summary_lines_show_under_the_title_escaped(runs):
+    document, _ = build_page(runs, title="t", summary=["learning: start 0.1 -> end 0.2 <b>; learned"])
+    assert "<pre class=summary>learning: start 0.1 -&gt; end 0.2 &lt;b&gt;; learned</pre>" in document
+    assert document.index("class=summary") < document.index("<table>")

@@ -173,8 +173,12 @@ def _panel(title: str, metric: str, runs: list[CurveRun]) -> str | None:
     return f'<div class="plot curve" data-metric="{esc(metric)}">{chart}</div>'
 
 
-def build_page(paths: list[str | Path], title: str = "Training curves") -> tuple[str, list[CurveRun]]:
+def build_page(
+    paths: list[str | Path], title: str = "Training curves", summary: list[str] | None = None
+) -> tuple[str, list[CurveRun]]:
     """The HTML page of the runs at ``paths`` (each a run folder, metrics folder or file), and the runs.
+
+    ``summary``: lines shown under the title as they are (e.g. a benchmark's verdict).
 
     Raises:
         ConfigError: no paths, or a path without metrics.
@@ -209,7 +213,8 @@ def build_page(paths: list[str | Path], title: str = "Training curves") -> tuple
     validation = "" if tasks else " No run logged a validation (trainer.test_freq)."
     body = (
         f"<h1>{esc(title)}</h1>"
-        "<p class=note>From the metrics verl's file logger wrote (one JSON line per step). Hover a point for its "
+        + "".join(f"<pre class=summary>{esc(line)}</pre>" for line in summary or [])
+        + "<p class=note>From the metrics verl's file logger wrote (one JSON line per step). Hover a point for its "
         "value. The same runs open in TensorBoard when trained with "
         '<code>trainer.logger=\'["console","file","tensorboard"]\'</code> (needs the tensorboard package; '
         f"<code>TENSORBOARD_DIR</code> sets its folder).{esc(validation)}</p>"

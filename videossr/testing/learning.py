@@ -347,9 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-rows", type=int, default=48, help="validation questions, a third per task")
     parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True, help="a run with lr 0")
     parser.add_argument("--run-timeout", type=int, default=1800, help="hang guard of one run, seconds")
-    parser.add_argument(
-        "--strict", action=argparse.BooleanOptionalAction, default=True, help="a strict-reward run too"
-    )
+    parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True, help="a strict-reward run too")
     args = parser.parse_args(argv)
     # SIGTERM as an exception, so that the running run's session is stopped (train's finally).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -365,21 +363,27 @@ def main(argv: list[str] | None = None) -> int:
         train(output_dir, RunSpec("strict-seed0", 0, args.lr, "strict"), model, data, args) if args.strict else None
     )
     curves = [*seeds, *(c for c in (control, strict) if c is not None)]
+    lines = []
     for curve in curves:
-        print(describe(curve))
-        print(f"  {task_changes(curve)}")
+        lines += [describe(curve), f"  {task_changes(curve)}"]
     problems = [problem for curve in curves for problem in mode_problems(curve)]
     modes = sorted({c.spec.reward_mode for c in curves})
-    print(f"reward mode: every validation reward is its run's mode's key ({', '.join(modes)}): "
-          + ("ok" if not problems else "FAIL: " + "; ".join(problems[:5])))  # fmt: skip
-    from videossr.report.training_curves import build_page
-
-    runs = [metrics_folder(output_dir, c.spec) for c in [*seeds, control, strict] if c is not None]
-    document, _ = build_page(runs, title="GRPO on a warm-started tiny Qwen3-VL (train/learn_cpu.sh)")
-    (output_dir / "learning.html").write_text(document, encoding="utf-8")
+    lines.append(
+        f"reward mode: every validation reward is its run's mode's key ({', '.join(modes)}): "
+        + ("ok" if not problems else "FAIL: " + "; ".join(problems[:5]))
+    )
     text, learned = verdict(seeds, control)
     if strict is not None:
         text += f"; strict {strict.start:.3f} -> {strict.end:.3f}"
+    print("\n".join(lines))
+    from videossr.report.training_curves import build_page
+
+    document, _ = build_page(
+        [metrics_folder(output_dir, c.spec) for c in curves],
+        title="GRPO on a warm-started tiny Qwen3-VL (train/learn_cpu.sh)",
+        summary=[text, *lines],
+    )
+    (output_dir / "learning.html").write_text(document, encoding="utf-8")
     record = {
         "verdict": text,
         "reward_mode_problems": problems,
