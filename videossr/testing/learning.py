@@ -21,8 +21,9 @@ run's mode). It prints each run's curve and one verdict line::
 
 ``learned`` when ``E - S > 3 s`` (``s``, the standard deviation of the start over seeds) and the
 control's change stays within ``3 s``; else ``did not learn`` and exit status 1. One seed
-(``--seeds 1``) has no spread: ``no verdict``, exit status 0 (a quick look). A finished run is
-not run again (its metrics are read), so a killed benchmark resumes.
+(``--seeds 1``) has no spread: ``no verdict``, exit status 0 (a quick look). A run finished with
+the same settings is not run again (its metrics are read), so a killed benchmark resumes; one
+made with other settings is run again.
 """
 
 from __future__ import annotations
@@ -111,8 +112,15 @@ def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int, warm_
     return model, data
 
 
-#: A finished run's wall time and peak memory, in its run folder.
-COST_NAME = "cost.json"
+#: A finished run's settings, wall time and peak memory, in its run folder.
+RECORD_NAME = "run.json"
+#: The options that change what a run computes: a finished run made with others is run again.
+RUN_OPTIONS = ("family", "steps", "test_freq", "batch", "rollout_n", "val_n", "val_batch", "train_rows",
+               "val_rows", "warm_steps")  # fmt: skip
+
+
+def run_settings(spec: RunSpec, args: argparse.Namespace) -> dict:
+    return {**asdict(spec), **{name: getattr(args, name) for name in RUN_OPTIONS}}
 
 
 def run_folder(output_dir: Path, spec: RunSpec) -> Path:
@@ -149,9 +157,14 @@ def read_curve(output_dir: Path, spec: RunSpec) -> Curve | None:
             points[step], tasks[step] = sum(rewards) / len(rewards), per_task
     if not points:
         return None
-    cost_file = run_folder(output_dir, spec) / COST_NAME
-    cost = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
-    return Curve(spec, points, tasks, cost.get("wall_s"), cost.get("peak_pss_gb"))
+    record = read_record(output_dir, spec)
+    return Curve(spec, points, tasks, record.get("wall_s"), record.get("peak_pss_gb"))
+
+
+def read_record(output_dir: Path, spec: RunSpec) -> dict:
+    """The finished run's :data:`RECORD_NAME` (empty when it has none)."""
+    path = run_folder(output_dir, spec) / RECORD_NAME
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def mode_problems(curve: Curve) -> list[str]:
@@ -187,8 +200,8 @@ def task_changes(curve: Curve) -> str:
 def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argparse.Namespace) -> Curve:
     """One GRPO run (skipped when a finished one is there); its validation curve."""
     done = read_curve(output_dir, spec)
-    if done is not None and max(done.points) >= args.steps:
-        print(f"[learn] {spec.name}: finished earlier, read from its metrics", flush=True)
+    if done is not None and read_record(output_dir, spec).get("settings") == run_settings(spec, args):
+        print(f"[learn] {spec.name}: finished earlier with these settings, read from its metrics", flush=True)
         return done
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "CUDA_VISIBLE_DEVICES")}
     env.update(
@@ -233,6 +246,7 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
     # Its own session, so that a hung run is stopped whole, Ray's processes included, and nothing
     # else is touched.
     log.unlink(missing_ok=True)  # an earlier run's log must not be read as this one's
+    (run_folder(output_dir, spec) / RECORD_NAME).unlink(missing_ok=True)  # nor its record, should this one fail
     started = time.time()
     process = subprocess.Popen(
         ["bash", str(SMOKE_SCRIPT), *overrides], env=env, stdout=subprocess.DEVNULL, start_new_session=True
@@ -248,9 +262,13 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
     curve = read_curve(output_dir, spec)
     if finished.returncode != 0 or curve is None:
         raise SystemExit(f"[learn] {spec.name} failed (exit {finished.returncode}); its log: {log}")
-    cost = {"wall_s": round(finished.wall_s, 1), "peak_pss_gb": round(finished.peak_pss_gb, 2)}
-    (run_folder(output_dir, spec) / COST_NAME).write_text(json.dumps(cost) + "\n")
-    print(f"[learn] {spec.name}: {cost['wall_s']:.0f} s, peak PSS {cost['peak_pss_gb']:.1f} GB", flush=True)
+    record = {
+        "settings": run_settings(spec, args),
+        "wall_s": round(finished.wall_s, 1),
+        "peak_pss_gb": round(finished.peak_pss_gb, 2),
+    }
+    (run_folder(output_dir, spec) / RECORD_NAME).write_text(json.dumps(record, indent=2) + "\n")
+    print(f"[learn] {spec.name}: {record['wall_s']:.0f} s, peak PSS {record['peak_pss_gb']:.1f} GB", flush=True)
     return read_curve(output_dir, spec)
 
 
