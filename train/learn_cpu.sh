@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Does GRPO on our real rewards make a policy better? verl's real trainer on a CPU, measured.
 #
-#   bash train/learn_cpu.sh                  # 3 seeds, a learning-rate-0 control, a strict-reward run (~1 h on 2 cores)
-#   SEEDS=1 bash train/learn_cpu.sh --no-control --no-strict   # one run: a quick look (~13 min)
+#   bash train/learn_cpu.sh                  # 3 seeds, a learning-rate-0 control, a strict-reward run (~80 min on 2 cores)
+#   SEEDS=1 bash train/learn_cpu.sh --no-control --no-strict   # one run: a quick look (~15 min)
 #   bash train/learn_cpu.sh --steps 16       # any flag of python -m videossr.testing.learning (--help)
 #
 # A tiny Qwen3-VL is warm-started to answer in the tasks' formats (videossr/testing/warm_start.py),

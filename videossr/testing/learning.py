@@ -245,12 +245,19 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
     log = run_folder(output_dir, spec) / "train.log"
     # Its own session, so that a hung run is stopped whole, Ray's processes included, and nothing
     # else is touched.
+    run_folder(output_dir, spec).mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)  # an earlier run's log must not be read as this one's
     (run_folder(output_dir, spec) / RECORD_NAME).unlink(missing_ok=True)  # nor its record, should this one fail
     started = time.time()
-    process = subprocess.Popen(
-        ["bash", str(SMOKE_SCRIPT), *overrides], env=env, stdout=subprocess.DEVNULL, start_new_session=True
-    )
+    # smoke_cpu.sh's own lines (its step summaries and training checks) go to smoke.log; verl's to train.log.
+    with open(run_folder(output_dir, spec) / "smoke.log", "wb") as smoke_log:
+        process = subprocess.Popen(
+            ["bash", str(SMOKE_SCRIPT), *overrides],
+            env=env,
+            stdout=smoke_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         finished = wait_for_run(process, log, args.run_timeout)
     except RunStuck as stuck:
