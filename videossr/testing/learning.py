@@ -139,22 +139,23 @@ _VALIDATION_MEAN = re.compile(r"^val-(?:core|aux)/(?P<task>[^/]+)/(?P<key>[^/]+)
 def read_curve(output_dir: Path, spec: RunSpec) -> Curve | None:
     """The run's validation curve, or None when it has logged no validation yet."""
     from videossr.errors import ConfigError
-    from videossr.report.training_curves import load_run
+    from videossr.report.training_curves import MEAN_VALIDATION, add_mean_validation, load_run
 
     try:
         run = load_run(metrics_folder(output_dir, spec))
     except ConfigError:
         return None
+    add_mean_validation(run)  # the curves page's mean over tasks, the one rule for both
     points, tasks = {}, {}
     for step, values in run.steps.items():
+        if MEAN_VALIDATION not in values:
+            continue
         per_task: dict[str, dict[str, float]] = {}
         for name, value in values.items():
             match = _VALIDATION_MEAN.match(name)
             if match:
                 per_task.setdefault(match["task"], {})[match["key"]] = value
-        rewards = [keys["reward"] for keys in per_task.values() if "reward" in keys]
-        if rewards:
-            points[step], tasks[step] = sum(rewards) / len(rewards), per_task
+        points[step], tasks[step] = values[MEAN_VALIDATION], per_task
     if not points:
         return None
     record = read_record(output_dir, spec)
