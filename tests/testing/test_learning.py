@@ -19,6 +19,7 @@ from videossr.testing.learning import (
     metrics_folder,
     mode_problems,
     read_curve,
+    sampling_error,
     task_changes,
     verdict,
     wait_for_run,
@@ -61,6 +62,33 @@ def test_learned_needs_a_rise_beyond_three_spreads_and_a_flat_control():
     noisy = [curve("s0", {0: 0.1, 12: 0.3}), curve("s1", {0: 0.3, 12: 0.35}), curve("s2", {0: 0.2, 12: 0.25})]
     text, learned = verdict(noisy, flat)
     assert not learned and text.endswith("; did not learn")
+
+
+def test_the_strict_run_must_rise_beyond_three_sampling_errors_of_its_start():
+    seeds = [curve("s0", {0: 0.20, 12: 0.40}), curve("s1", {0: 0.22, 12: 0.42}), curve("s2", {0: 0.18, 12: 0.38})]
+    flat = curve("control", {0: 0.21, 12: 0.22}, lr=0.0)
+
+    def strict(start: float, end: float, error: float | None) -> Curve:
+        return Curve(RunSpec("strict-seed0", 0, 1e-3, "strict"), {0: start, 12: end}, start_error=error)
+
+    text, learned = verdict(seeds, flat, strict(0.05, 0.09, 0.01))
+    assert learned and "; strict 0.050 -> 0.090 (3 sampling errors 0.030); learned" in text
+    text, learned = verdict(seeds, flat, strict(0.05, 0.07, 0.01))
+    assert not learned and "(3 sampling errors 0.030, no rise); did not learn" in text
+    text, learned = verdict(seeds, flat, strict(0.05, 0.09, None))
+    assert not learned and "no validation answers to measure its error" in text
+
+
+def test_the_sampling_error_comes_from_each_questions_answers(tmp_path):
+    # Question a: rewards 0, 1 (sample variance 0.5); b: 1, 1 (0); two answers each, two questions:
+    # variance of the mean = (0.5/2 + 0/2) / 2^2 = 0.0625.
+    answers = [("a", 0.0), ("a", 1.0), ("b", 1.0), ("b", 1.0)]
+    dump = tmp_path / "0.jsonl"
+    dump.write_text(
+        "".join(json.dumps({"uid": f"{q}-uuid_{i}_0", "reward": r}) + "\n" for i, (q, r) in enumerate(answers))
+    )
+    assert sampling_error(dump) == pytest.approx(0.0625**0.5)
+    assert sampling_error(tmp_path / "missing.jsonl") is None
 
 
 def _writer(log, lines: list[str], then_sleep: float) -> subprocess.Popen:

@@ -8,19 +8,22 @@
 3. ``data/train.parquet``, ``data/val.parquet``: rows of the VideoSSR-30K variants (all three
    tasks) from disjoint seeds;
 4. ``runs/<name>/``: ``train/smoke_cpu.sh`` runs of verl's real GRPO trainer with ``REWARD=task``
-   (our reward, smooth unless ``--reward-mode strict``), validation (verl's own, ``trainer.test_freq``)
-   before training and every ``--test-freq`` steps, sampled (temperature 1, ``--val-n`` answers a
-   question) so that validation has seed-to-seed spread. One run per seed, one control with the
-   learning rate 0 (the same sampling noise, no updates), and optionally a strict-reward run;
+   (our reward, smooth), validation (verl's own, ``trainer.test_freq``) before training and every
+   ``--test-freq`` steps, sampled (temperature 1, ``--val-n`` answers a question) so that
+   validation has seed-to-seed spread. One run per seed, one control with the learning rate 0
+   (the same sampling noise, no updates) and one run with ``REWARD_MODE=strict`` (``--no-control``,
+   ``--no-strict`` leave them out);
 5. ``learning.html``: every run's curves (``train/curves.py``).
 
 The measure is the mean over tasks of verl's ``val-core/<task>/reward/mean@N`` (the reward of the
 run's mode). It prints each run's curve and one verdict line::
 
-    learning: start S±s -> end E±e mean validation reward over K seeds; control C0 -> C1; learned
+    learning: start S±s -> end E±e mean validation reward over K seeds; control C0 -> C1; strict T0 -> T1 (...); learned
 
-``learned`` when ``E - S > 3 s`` (``s``, the standard deviation of the start over seeds) and the
-control's change stays within ``3 s``; else ``did not learn`` and exit status 1. One seed
+``learned`` when ``E - S > 3 s`` (``s``, the standard deviation of the start over seeds), the
+control's change stays within ``3 s`` and the strict run's rise exceeds 3 sampling errors of its
+start (:func:`sampling_error`: one run has no seeds to spread); else ``did not learn`` and exit
+status 1. One seed
 (``--seeds 1``) has no spread: ``no verdict``, exit status 0 (a quick look). A run finished with
 the same settings is not run again (its metrics are read), so a killed benchmark resumes; one
 made with other settings is run again.
@@ -67,6 +70,7 @@ class Curve:
     tasks: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
     wall_s: float | None = None  # the run's wall time, s (None: not recorded)
     peak_pss_gb: float | None = None  # the summed PSS of its processes at its peak, GB
+    start_error: float | None = None  # the sampling error of the start (:func:`sampling_error`)
 
     @property
     def start(self) -> float:
@@ -115,8 +119,8 @@ def prepare(output_dir: Path, family: str, train_rows: int, val_rows: int, warm_
 #: A finished run's settings, wall time and peak memory, in its run folder.
 RECORD_NAME = "run.json"
 #: The options that change what a run computes: a finished run made with others is run again.
-RUN_OPTIONS = ("family", "steps", "test_freq", "batch", "rollout_n", "val_n", "val_batch", "train_rows",
-               "val_rows", "warm_steps")  # fmt: skip
+RUN_OPTIONS = ("family", "steps", "test_freq", "batch", "mini_batch", "rollout_n", "val_n", "val_batch",
+               "train_rows", "val_rows", "warm_steps")  # fmt: skip
 
 
 def run_settings(spec: RunSpec, args: argparse.Namespace) -> dict:
@@ -159,7 +163,31 @@ def read_curve(output_dir: Path, spec: RunSpec) -> Curve | None:
     if not points:
         return None
     record = read_record(output_dir, spec)
-    return Curve(spec, points, tasks, record.get("wall_s"), record.get("peak_pss_gb"))
+    start_answers = run_folder(output_dir, spec) / "validation" / f"{min(points)}.jsonl"
+    return Curve(spec, points, tasks, record.get("wall_s"), record.get("peak_pss_gb"), sampling_error(start_answers))
+
+
+def sampling_error(answers: Path) -> float | None:
+    """The standard error of one validation's mean reward from its sampled answers (None: no file).
+
+    ``answers`` is verl's dump of a validation (``trainer.validation_data_dir``): one JSON line per
+    answer, with its ``reward`` and the ``uid`` of its question (``<question>_<i>_<j>``). With the
+    questions fixed, the mean moves only by the sampling of each question's ``k`` answers: its
+    variance is the sum over questions of ``s_q^2 / k`` (``s_q^2``, the sample variance of the
+    question's rewards), over the number of questions squared. That is the mean over tasks' error
+    when every task has as many questions (the benchmark's validation: a third each), and the one
+    yardstick a single run has (the strict run: no seeds to spread).
+    """
+    if not answers.is_file():
+        return None
+    rewards: dict[str, list[float]] = {}
+    for line in answers.read_text(encoding="utf-8").splitlines():
+        answer = json.loads(line)
+        rewards.setdefault(str(answer["uid"]).split("_")[0], []).append(float(answer["reward"]))
+    if not rewards:
+        return None
+    variance = sum(statistics.variance(r) / len(r) for r in rewards.values() if len(r) > 1)
+    return variance**0.5 / len(rewards)
 
 
 def read_record(output_dir: Path, spec: RunSpec) -> dict:
@@ -224,7 +252,7 @@ def train(output_dir: Path, spec: RunSpec, model: Path, data: Path, args: argpar
         TRAIN_CHECKS_ARGS="--no-checkpoint",  # smoke_cpu.sh's other training checks still run
         LR=str(spec.lr),
         TRAIN_BATCH_SIZE=str(args.batch),
-        PPO_MINI_BATCH_SIZE=str(args.batch),
+        PPO_MINI_BATCH_SIZE=str(args.mini_batch),
         ROLLOUT_N=str(args.rollout_n),
         PARITY="0",
     )
@@ -331,12 +359,14 @@ def wait_for_run(process: subprocess.Popen, log: Path, timeout_s: float, poll_s:
 
 def describe(curve: Curve) -> str:
     text = f"{curve.spec.name}: " + ", ".join(f"step {s} {v:.3f}" for s, v in sorted(curve.points.items()))
+    if curve.start_error is not None:
+        text += f" (start's sampling error {curve.start_error:.3f})"
     if curve.wall_s is not None and curve.peak_pss_gb is not None:
         text += f" ({curve.wall_s:.0f} s, peak PSS {curve.peak_pss_gb:.1f} GB)"
     return text
 
 
-def verdict(seeds: list[Curve], control: Curve | None) -> tuple[str, bool]:
+def verdict(seeds: list[Curve], control: Curve | None, strict: Curve | None = None) -> tuple[str, bool]:
     """The verdict line and whether the policy learned (module docstring)."""
     starts, ends = [c.start for c in seeds], [c.end for c in seeds]
     spread = statistics.stdev(starts) if len(starts) > 1 else 0.0
@@ -351,6 +381,13 @@ def verdict(seeds: list[Curve], control: Curve | None) -> tuple[str, bool]:
         flat = abs(control.end - control.start) <= max(3 * spread, 1e-9)
         learned = learned and flat
         text += f"; control {control.start:.3f} -> {control.end:.3f}{'' if flat else ' (not flat)'}"
+    if strict is not None:
+        # One run, no seeds: its yardstick is its own start's sampling error.
+        error = strict.start_error
+        rose = error is not None and strict.end - strict.start > 3 * error
+        learned = learned and rose
+        bar = "no validation answers to measure its error" if error is None else f"3 sampling errors {3 * error:.3f}"
+        text += f"; strict {strict.start:.3f} -> {strict.end:.3f} ({bar}{'' if rose else ', no rise'})"
     if len(seeds) < 2:
         return text + "; no verdict (one seed has no spread: a quick look)", False
     return text + f"; {'learned' if learned else 'did not learn'}", learned
@@ -361,10 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, default=REPO / "outputs" / "learn_cpu")
     parser.add_argument("--family", default="qwen3_vl", choices=["qwen3_vl", "qwen2_5_vl"])
     parser.add_argument("--seeds", type=int, default=3, help="GRPO runs of different seeds (1: a quick look)")
-    parser.add_argument("--steps", type=int, default=12, help="GRPO steps per run")
-    parser.add_argument("--test-freq", type=int, default=6, help="validate every this many steps (and before)")
+    parser.add_argument("--steps", type=int, default=16, help="GRPO steps per run")
+    parser.add_argument("--test-freq", type=int, default=8, help="validate every this many steps (and before)")
     parser.add_argument("--lr", type=float, default=1e-3, help="the actor's learning rate")
     parser.add_argument("--batch", type=int, default=8, help="prompts per step")
+    parser.add_argument(
+        "--mini-batch", type=int, default=4,
+        help="prompts per actor update (verl's ppo_mini_batch_size): batch / mini-batch Adam steps per GRPO step",
+    )  # fmt: skip
     parser.add_argument("--rollout-n", type=int, default=8, help="answers per prompt (GRPO's group)")
     parser.add_argument("--val-n", type=int, default=8, help="sampled answers per validation question")
     parser.add_argument("--val-batch", type=int, default=6, help="validation questions a batch")
@@ -375,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-timeout", type=int, default=1800, help="hang guard of one run, seconds")
     parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True, help="a strict-reward run too")
     args = parser.parse_args(argv)
+    if args.mini_batch < 1 or args.batch % args.mini_batch:
+        parser.error(f"--mini-batch {args.mini_batch} must divide --batch {args.batch} (verl's ppo_mini_batch_size)")
     # SIGTERM as an exception, so that the running run's session is stopped (train's finally).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     output_dir = args.output_dir.resolve()
@@ -398,9 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         f"reward mode: every validation reward is its run's mode's key ({', '.join(modes)}): "
         + ("ok" if not problems else "FAIL: " + "; ".join(problems[:5]))
     )
-    text, learned = verdict(seeds, control)
-    if strict is not None:
-        text += f"; strict {strict.start:.3f} -> {strict.end:.3f}"
+    text, learned = verdict(seeds, control, strict)
     print("\n".join(lines))
     from videossr.report.training_curves import build_page
 
