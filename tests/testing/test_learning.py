@@ -64,7 +64,7 @@ def test_learned_needs_a_rise_beyond_three_spreads_and_a_flat_control():
     assert not learned and text.endswith("; did not learn")
 
 
-def test_the_strict_run_must_rise_beyond_three_sampling_errors_of_its_start():
+def test_the_strict_run_is_measured_against_three_sampling_errors_of_its_start_and_reported():
     seeds = [curve("s0", {0: 0.20, 12: 0.40}), curve("s1", {0: 0.22, 12: 0.42}), curve("s2", {0: 0.18, 12: 0.38})]
     flat = curve("control", {0: 0.21, 12: 0.22}, lr=0.0)
 
@@ -72,11 +72,12 @@ def test_the_strict_run_must_rise_beyond_three_sampling_errors_of_its_start():
         return Curve(RunSpec("strict-seed0", 0, 1e-3, "strict"), {0: start, 12: end}, start_error=error)
 
     text, learned = verdict(seeds, flat, strict(0.05, 0.09, 0.01))
-    assert learned and "; strict 0.050 -> 0.090 (3 sampling errors 0.030); learned" in text
+    assert learned and "; strict 0.050 -> 0.090 (rose: 3 sampling errors 0.030); learned" in text
+    # Strict pays only exact answers, which a tiny model rarely gives: reported, not the verdict.
     text, learned = verdict(seeds, flat, strict(0.05, 0.07, 0.01))
-    assert not learned and "(3 sampling errors 0.030, no rise); did not learn" in text
+    assert learned and "; strict 0.050 -> 0.070 (no rise: 3 sampling errors 0.030); learned" in text
     text, learned = verdict(seeds, flat, strict(0.05, 0.09, None))
-    assert not learned and "no validation answers to measure its error" in text
+    assert "(no validation answers to measure its error)" in text
 
 
 def test_the_sampling_error_comes_from_each_questions_answers(tmp_path):
