@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
+# shellcheck source=scripts/cached_env.sh
+. scripts/cached_env.sh  # free_space_problem
 
 install_system_packages() {
     local missing=()
@@ -53,6 +55,12 @@ install_python_packages() {
     wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && .venv/bin/python -c 'import videossr' 2>/dev/null; then
         return 0
+    fi
+    local problem
+    problem=$(free_space_problem 9 . "installing .venv (~7 GB)")
+    if [ -n "$problem" ]; then
+        log "$problem"
+        exit 1
     fi
     log "installing Python packages (first run: a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip

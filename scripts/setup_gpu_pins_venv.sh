@@ -7,12 +7,13 @@
 #   bash scripts/setup_gpu_pins_venv.sh          # install if needed; prints the venv's python path
 #   bash scripts/setup_gpu_pins_venv.sh --path   # prints the venv's folder; installs nothing
 #
-# The venv lives under ${XDG_CACHE_HOME:-~/.cache}/videossr/gpu-pins-<hash>/, keyed by a hash of
+# The venv lives under ${VIDEOSSR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/videossr}/gpu-pins-<hash>/, keyed by a hash of
 # requirements-gpu.txt's requirement lines, so a changed pin installs a fresh one and an unchanged one
 # takes a second. ~11 GB (CUDA torch and NVIDIA libraries that are never loaded here), a few minutes.
 # The project itself is not installed into it: callers put the checkout on PYTHONPATH, so one cache
-# serves every clone. A stamp file written last marks a complete install; a failed one leaves
-# <venv>.failed (the end of pip's output, which the parity tests print as their skip reason).
+# serves every clone. Built, locked and recorded by scripts/cached_env.sh: a stamp file written last
+# marks a complete install; a failed one leaves <venv>.failed (the end of pip's output, which the
+# parity tests print as their skip reason); a new build removes the ones made for other pins.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,35 +27,26 @@ python="${PYTHON:-python3}"
 # Keyed by the requirement lines only (comments stripped) and a layout version of this script.
 LAYOUT=1
 key=$( (echo "layout $LAYOUT"; sed -e 's/#.*//' -e '/^[[:space:]]*$/d' requirements-gpu.txt) | sha256sum | cut -c1-12)
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/videossr/gpu-pins-$key"
+cache_root="${VIDEOSSR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/videossr}"
+venv="$cache_root/gpu-pins-$key"
 stamp="$venv/.videossr-gpu-pins-stamp"
 if [ "${1:-}" = "--path" ]; then
     echo "$venv"
     exit 0
 fi
-ready() { [ -f "$stamp" ] && "$venv/bin/python" -c 'import vllm, verl' >/dev/null 2>&1; }
-if ready; then
-    echo "$venv/bin/python"
-    exit 0
+# A stamp with no working vllm (a folder damaged since) is built again.
+if [ -f "$stamp" ] && ! "$venv/bin/python" -c 'import vllm, verl' >/dev/null 2>&1; then
+    rm -f "$stamp"
 fi
-mkdir -p "$(dirname "$venv")"
-exec 9>"$venv.lock"
-flock 9   # one install at a time; a second caller waits, then finds it ready
-if ready; then
-    echo "$venv/bin/python"
-    exit 0
-fi
-rm -rf "$venv" "$venv.failed"
-log "creating $venv (first run: a few minutes, ~11 GB); pip's output goes to $venv.log"
-start=$(date +%s)
-if ! { "$python" -m venv "$venv" &&
-       "$venv/bin/python" -m pip install -q --upgrade pip &&
-       "$venv/bin/python" -m pip install -q -r requirements-gpu.txt; } >"$venv.log" 2>&1; then
-    grep -v "^WARNING: Location" "$venv.log" | tail -20 > "$venv.failed"
-    log "install failed (the tests print $venv.failed as their skip reason):"
-    cat "$venv.failed" >&2
-    exit 1
-fi
-log "installed in $(( $(date +%s) - start )) s, $(du -sh "$venv" | cut -f1)"
-date -u +%FT%TZ > "$stamp"
+install() {
+    log "creating $venv (first run: a few minutes, ~11 GB); pip's output goes to $venv.log"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -r requirements-gpu.txt
+    "$venv/bin/python" -c 'import importlib.metadata as m; print(*(f"{p} {m.version(p)}" for p in ("vllm", "verl", "torch", "transformers")), sep=", ")'
+}
+
+# shellcheck source=scripts/cached_env.sh
+. scripts/cached_env.sh
+build_cached_env "$venv" "$stamp" 14 "$cache_root/gpu-pins-"
 echo "$venv/bin/python"

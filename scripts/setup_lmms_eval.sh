@@ -60,34 +60,14 @@ PY
 
 install() {
     log "building $VENV (first run: ~2 min, ~7 GB)"
-    rm -rf "$VENV"
     "$python" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -r requirements-lmms-eval.txt
     "$VENV/bin/python" -m pip install -q --no-deps -e .
-    check_stack >&2
-    date -u +%FT%TZ > "$STAMP"
+    check_stack
 }
 
-mkdir -p "$(dirname "$VENV")"
-exec 9>"$VENV.lock"
-flock 9
-if [ -f "$STAMP" ]; then
-    echo "$VENV"
-    exit 0
-fi
-started=$SECONDS
-# Not `if ! install`: bash ignores errexit inside a function run as a condition.
-set +e
-(set -e; install) > "$VENV.log" 2>&1
-status=$?
-set -e
-if [ "$status" -ne 0 ]; then
-    grep -v "^WARNING: Location" "$VENV.log" | tail -n 20 > "$VENV.failed"
-    log "failed; the end of the log ($VENV.log):"
-    cat "$VENV.failed" >&2
-    exit 1
-fi
-rm -f "$VENV.failed"
-log "ready in $((SECONDS - started)) s: $(du -sh "$VENV" | cut -f1) in $VENV ($(tail -n 1 "$VENV.log"))"
+# shellcheck source=scripts/cached_env.sh
+. scripts/cached_env.sh
+build_cached_env "$VENV" "$STAMP" 9 "$cache_root/lmms-eval-"
 echo "$VENV"

