@@ -29,7 +29,7 @@ import pytest
 from media import REPO_ROOT, SAMPLE_VIDEO_DIR, write_vqa_benchmark
 from vllm_cpu import cpu_env, run_in_own_session, vllm_cpu_python
 
-from videossr.testing.sessions import kill_session, session_pids
+from videossr.testing.sessions import kill_session, remove_orphaned_shared_memory, session_pids
 
 pytestmark = pytest.mark.slow
 
@@ -100,6 +100,7 @@ def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(
     ]
     num_items = len(load_benchmark(benchmark))
     log_path = tmp_path / "first.log"
+    started = time.time()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [*args, "--data-parallel", "2"],
@@ -121,6 +122,8 @@ def test_viubench_on_two_vllm_engines_survives_one_engine_dying_and_resumes(
     finally:
         kill_session(process.pid)
         process.wait()
+        # The SIGKILLed engine's shared-memory queues (~200 MB of RAM in /dev/shm) outlive it.
+        remove_orphaned_shared_memory(started)
     output = log_path.read_text(errors="replace")
     assert process.returncode == 0, output[-3000:]
 
