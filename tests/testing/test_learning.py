@@ -1,6 +1,6 @@
 """The learning benchmark's measure and verdict (videossr.testing.learning), on metrics files of verl's format.
 
-The benchmark itself (train/learn_cpu.sh: several real GRPO runs, ~6 min each) is not run by the
+The benchmark itself (train/learn_cpu.sh: several real GRPO runs, ~15 min each) is not run by the
 suite; its figures are in docs/training.md.
 """
 

@@ -258,6 +258,7 @@ tr.ref td{color:#666;font-style:italic} .plot{display:inline-block;margin:4px 12
 .status-ok{color:#2a7a2a} .status-unparsed,.status-error,.status-missing{color:#b02020;font-weight:bold}
 .hidden{display:none} a.anchor{font-family:monospace;font-size:12px}
 .noimg{background:#444;color:#eee;padding:18px;font-size:12px}
+pre.summary{white-space:pre-wrap;margin:4px 0;font-size:13px}
 """
 
 # The script reads only data-* attributes written by this module (numbers and run keys), never

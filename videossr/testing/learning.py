@@ -363,11 +363,12 @@ def wait_for_run(process: subprocess.Popen, log: Path, timeout_s: float, poll_s:
 
 def describe(curve: Curve) -> str:
     text = f"{curve.spec.name}: " + ", ".join(f"step {s} {v:.3f}" for s, v in sorted(curve.points.items()))
+    notes = []
     if curve.start_error is not None:
-        text += f" (start's sampling error {curve.start_error:.3f})"
+        notes.append(f"start's sampling error {curve.start_error:.3f}")
     if curve.wall_s is not None and curve.peak_pss_gb is not None:
-        text += f" ({curve.wall_s:.0f} s, peak PSS {curve.peak_pss_gb:.1f} GB)"
-    return text
+        notes.append(f"{curve.wall_s:.0f} s, peak PSS {curve.peak_pss_gb:.1f} GB")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def verdict(seeds: list[Curve], control: Curve | None, strict: Curve | None = None) -> tuple[str, bool]:
