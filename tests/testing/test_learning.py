@@ -64,6 +64,16 @@ def test_learned_needs_a_rise_beyond_three_spreads_and_a_flat_control():
     assert not learned and text.endswith("; did not learn")
 
 
+def test_one_seed_is_a_quick_look_with_its_sampling_error_and_no_verdict():
+    one = Curve(RunSpec("seed0", 0, 1e-3), {0: 0.018, 16: 0.178}, start_error=0.004)
+    text, learned = verdict([one], None)
+    assert not learned
+    assert text == (
+        "learning: start 0.018 (sampling error 0.004) -> end 0.178 mean validation reward of 1 seed; "
+        "no verdict (one seed has no spread: a quick look)"
+    )
+
+
 def test_the_strict_run_is_measured_against_three_sampling_errors_of_its_start_and_reported():
     seeds = [curve("s0", {0: 0.20, 12: 0.40}), curve("s1", {0: 0.22, 12: 0.42}), curve("s2", {0: 0.18, 12: 0.38})]
     flat = curve("control", {0: 0.21, 12: 0.22}, lr=0.0)

@@ -378,10 +378,14 @@ def verdict(seeds: list[Curve], control: Curve | None, strict: Curve | None = No
     end_spread = statistics.stdev(ends) if len(ends) > 1 else 0.0
     rise = statistics.mean(ends) - statistics.mean(starts)
     learned = len(seeds) > 1 and rise > 3 * spread and rise > 0
-    text = (
-        f"learning: start {statistics.mean(starts):.3f}±{spread:.3f} -> "
-        f"end {statistics.mean(ends):.3f}±{end_spread:.3f} mean validation reward over {len(seeds)} seeds"
-    )
+    if len(seeds) > 1:
+        text = (
+            f"learning: start {statistics.mean(starts):.3f}±{spread:.3f} -> "
+            f"end {statistics.mean(ends):.3f}±{end_spread:.3f} mean validation reward over {len(seeds)} seeds"
+        )
+    else:  # no spread: the run's own sampling error is the only yardstick there is
+        error = "" if seeds[0].start_error is None else f" (sampling error {seeds[0].start_error:.3f})"
+        text = f"learning: start {starts[0]:.3f}{error} -> end {ends[0]:.3f} mean validation reward of 1 seed"
     if control is not None:
         flat = abs(control.end - control.start) <= max(3 * spread, 1e-9)
         learned = learned and flat
