@@ -26,9 +26,9 @@ reported beside it (``rose`` when its rise exceeds 3 sampling errors of its star
 :func:`sampling_error`: one run has no seeds to spread) but does not decide the verdict: strict
 pays only an exact answer, and a tiny model that cannot read the pixels gives one to about 1
 counting question in 100 and almost never to the others (measured: docs/training.md), too rare for
-GRPO's groups to carry a signal. What a strict run proves is that the
-mode reaches the reward (the reward-mode check). One seed
-(``--seeds 1``) has no spread: ``no verdict``, exit status 0 (a quick look). A run finished with
+GRPO's groups to carry a signal. What a strict run proves is that the mode reaches the reward (the
+reward-mode check). One seed (``--seeds 1``) has no spread: its start's sampling error is printed
+instead, ``no verdict``, exit status 0 (a quick look). A run finished with
 the same settings is not run again (its metrics are read), so a killed benchmark resumes; one
 made with other settings is run again.
 """
@@ -375,13 +375,12 @@ def verdict(seeds: list[Curve], control: Curve | None, strict: Curve | None = No
     """The verdict line and whether the policy learned (module docstring)."""
     starts, ends = [c.start for c in seeds], [c.end for c in seeds]
     spread = statistics.stdev(starts) if len(starts) > 1 else 0.0
-    end_spread = statistics.stdev(ends) if len(ends) > 1 else 0.0
     rise = statistics.mean(ends) - statistics.mean(starts)
     learned = len(seeds) > 1 and rise > 3 * spread and rise > 0
     if len(seeds) > 1:
         text = (
             f"learning: start {statistics.mean(starts):.3f}±{spread:.3f} -> "
-            f"end {statistics.mean(ends):.3f}±{end_spread:.3f} mean validation reward over {len(seeds)} seeds"
+            f"end {statistics.mean(ends):.3f}±{statistics.stdev(ends):.3f} mean validation reward over {len(seeds)} seeds"
         )
     else:  # no spread: the run's own sampling error is the only yardstick there is
         error = "" if seeds[0].start_error is None else f" (sampling error {seeds[0].start_error:.3f})"
