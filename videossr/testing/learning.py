@@ -380,7 +380,8 @@ def verdict(seeds: list[Curve], control: Curve | None, strict: Curve | None = No
     if len(seeds) > 1:
         text = (
             f"learning: start {statistics.mean(starts):.3f}±{spread:.3f} -> "
-            f"end {statistics.mean(ends):.3f}±{statistics.stdev(ends):.3f} mean validation reward over {len(seeds)} seeds"
+            f"end {statistics.mean(ends):.3f}±{statistics.stdev(ends):.3f} "
+            f"mean validation reward over {len(seeds)} seeds"
         )
     else:  # no spread: the run's own sampling error is the only yardstick there is
         error = "" if seeds[0].start_error is None else f" (sampling error {seeds[0].start_error:.3f})"
